@@ -1,0 +1,243 @@
+package io.jobwire.broker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.jobwire.broker.api.Services;
+import io.jobwire.broker.db.Database;
+import io.jobwire.broker.db.EmbeddedPostgresServer;
+import io.jobwire.broker.dispatch.Dispatcher;
+import io.jobwire.broker.dispatch.SessionPresence;
+import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.events.ChangeBus;
+import io.jobwire.broker.events.PgChangeListener;
+import io.jobwire.broker.lease.Reaper;
+import io.jobwire.broker.store.ChangeNotifier;
+import io.jobwire.broker.store.JobQueries;
+import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.watch.WatchHub;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running Jobwire broker: the gRPC server, its database, and the background work (dispatching,
+ * reaping expired leases, recording worker sessions, listening to other brokers).
+ *
+ * <pre>{@code
+ * try (Broker broker = Broker.builder(BrokerConfig.defaults()).start()) {
+ *     broker.awaitTermination();
+ * }
+ * }</pre>
+ */
+public final class Broker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Broker.class);
+    private static final Duration DB_CONNECTION_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration WATCH_RESYNC_INTERVAL = Duration.ofSeconds(5);
+    private static final int STALE_PRESENCE_FACTOR = 5;
+
+    private final BrokerConfig config;
+    private final EmbeddedPostgresServer embedded;
+    private final Database database;
+    private final JobStore store;
+    private final SessionRegistry sessions;
+    private final Dispatcher dispatcher;
+    private final WatchHub watches;
+    private final PgChangeListener listener;
+    private final Reaper reaper;
+    private final ScheduledExecutorService maintenance;
+    private final HealthStatusManager health = new HealthStatusManager();
+    private final Server server;
+    private boolean closed;
+
+    private Broker(Builder builder) throws IOException {
+        this.config = builder.config;
+        String brokerId = config.brokerId();
+        this.embedded = config.databaseUrl() == null ? EmbeddedPostgresServer.start(config.dataDir()) : null;
+        try {
+            String url = embedded != null ? embedded.jdbcUrl() : config.databaseUrl();
+            this.database = Database.connect(url, config.poolSize(), DB_CONNECTION_TIMEOUT, "jobwire " + brokerId);
+            database.migrate();
+            ObjectMapper json = new ObjectMapper();
+            ChangeBus bus = new ChangeBus();
+            this.store = new JobStore(database.jdbi(), json, new ChangeNotifier(brokerId), bus, config.retry(),
+                    builder.jitter);
+            JobQueries queries = new JobQueries(database.jdbi(), json);
+            RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
+                    config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
+            this.sessions = new SessionRegistry(brokerId);
+            this.dispatcher = new Dispatcher(store, sessions, config.pollInterval(), builder.clock);
+            this.watches = new WatchHub(queries);
+            bus.subscribe(dispatcher);
+            bus.subscribe(sessions);
+            bus.subscribe(watches);
+            this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
+            this.reaper = new Reaper(store);
+            this.maintenance = Executors.newScheduledThreadPool(2, runnable -> {
+                Thread thread = new Thread(runnable, "jobwire-maintenance");
+                thread.setDaemon(true);
+                return thread;
+            });
+
+            Services services = new Services(store, queries, registry, sessions, dispatcher, watches, json,
+                    config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(), builder.clock);
+            ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
+                    : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+                            .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                            .permitKeepAliveWithoutCalls(true);
+            this.server = serverBuilder
+                    .addService(services.jobService())
+                    .addService(services.workerService())
+                    .addService(health.getHealthService())
+                    .addService(ProtoReflectionServiceV1.newInstance())
+                    .maxInboundMessageSize(config.maxPayloadBytes() * 8 + 1024 * 1024)
+                    .build();
+
+            listener.start();
+            dispatcher.start();
+            Duration reaperEvery = config.reaperInterval();
+            maintenance.scheduleWithFixedDelay(reaper, reaperEvery.toMillis(), reaperEvery.toMillis(), TimeUnit.MILLISECONDS);
+            Duration presenceEvery = config.presenceInterval();
+            maintenance.scheduleWithFixedDelay(new SessionPresence(sessions, registry), presenceEvery.toMillis(),
+                    presenceEvery.toMillis(), TimeUnit.MILLISECONDS);
+            maintenance.scheduleWithFixedDelay(watches::onResync, WATCH_RESYNC_INTERVAL.toMillis(),
+                    WATCH_RESYNC_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+            server.start();
+            health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
+            log.info("Jobwire broker {} listening on {}:{}{}", brokerId, config.host(), server.getPort(),
+                    embedded != null ? " (embedded PostgreSQL in " + config.dataDir().toAbsolutePath() + ")" : "");
+        } catch (IOException | RuntimeException e) {
+            if (embedded != null) {
+                embedded.close();
+            }
+            throw e;
+        }
+    }
+
+    public static Builder builder(BrokerConfig config) {
+        return new Builder(config);
+    }
+
+    /** The port the server listens on (useful with port 0). */
+    public int port() {
+        return server.getPort();
+    }
+
+    public BrokerConfig config() {
+        return config;
+    }
+
+    /** The reaper, so tests can run a pass or hook into one. */
+    public Reaper reaper() {
+        return reaper;
+    }
+
+    /** The JDBC URL of the database in use. */
+    public String jdbcUrl() {
+        return database.jdbcUrl();
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    /**
+     * Shuts down cleanly: refuses new calls, tells workers to drain (they reconnect elsewhere, and their
+     * leases stay valid), lets calls in flight finish within the drain timeout, then stops the
+     * background work, the pool and the embedded database.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+        log.info("broker {} shutting down: draining workers for up to {}", config.brokerId(), config.drainTimeout());
+        health.enterTerminalState();
+        server.shutdown();
+        sessions.drainAll(config.drainTimeout());
+        watches.endAll(Status.UNAVAILABLE.withDescription("the broker is shutting down; watch again on another broker"));
+        while (!sessions.sessions().isEmpty() && System.nanoTime() < deadline) {
+            sleep(50);
+        }
+        sessions.closeAll();
+        try {
+            long remaining = Math.max(0, deadline - System.nanoTime());
+            if (!server.awaitTermination(remaining, TimeUnit.NANOSECONDS)) {
+                server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            server.shutdownNow();
+        }
+        maintenance.shutdownNow();
+        dispatcher.close();
+        listener.close();
+        watches.close();
+        database.close();
+        if (embedded != null) {
+            embedded.close();
+        }
+        log.info("broker {} stopped", config.brokerId());
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Builds a broker; the extra knobs are seams for tests (a fixed jitter, a clock, an in-process server). */
+    public static final class Builder {
+        private final BrokerConfig config;
+        private DoubleSupplier jitter = () -> 0.5 + ThreadLocalRandom.current().nextDouble() * 0.5;
+        private Clock clock = Clock.systemUTC();
+        private ServerBuilder<?> serverBuilder;
+
+        private Builder(BrokerConfig config) {
+            this.config = config;
+        }
+
+        /** The backoff jitter factor source, values in [0.5, 1.0]. */
+        public Builder jitter(DoubleSupplier value) {
+            this.jitter = value;
+            return this;
+        }
+
+        public Builder clock(Clock value) {
+            this.clock = value;
+            return this;
+        }
+
+        /** Serve on this builder instead of Netty on the configured host and port. */
+        public Builder serverBuilder(ServerBuilder<?> value) {
+            this.serverBuilder = value;
+            return this;
+        }
+
+        public Broker start() {
+            try {
+                return new Broker(this);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot start the broker: " + e.getMessage(), e);
+            }
+        }
+    }
+}

@@ -1,0 +1,391 @@
+package io.jobwire.broker.api;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.jobwire.api.v1.CancelRequest;
+import io.jobwire.api.v1.GetRequest;
+import io.jobwire.api.v1.HoldRequest;
+import io.jobwire.api.v1.Job;
+import io.jobwire.api.v1.JobServiceGrpc;
+import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.JobTypeInfo;
+import io.jobwire.api.v1.ListJobTypesRequest;
+import io.jobwire.api.v1.ListJobTypesResponse;
+import io.jobwire.api.v1.ListRequest;
+import io.jobwire.api.v1.ListResponse;
+import io.jobwire.api.v1.QueueStats;
+import io.jobwire.api.v1.ReleaseRequest;
+import io.jobwire.api.v1.RetryRequest;
+import io.jobwire.api.v1.StatsRequest;
+import io.jobwire.api.v1.StatsResponse;
+import io.jobwire.api.v1.SubmitBatchRequest;
+import io.jobwire.api.v1.SubmitBatchResponse;
+import io.jobwire.api.v1.SubmitRequest;
+import io.jobwire.api.v1.SubmitResponse;
+import io.jobwire.api.v1.WatchEvent;
+import io.jobwire.api.v1.WatchFilter;
+import io.jobwire.api.v1.WatchRequest;
+import io.jobwire.api.v1.WorkerInfo;
+import io.jobwire.broker.store.JobFilter;
+import io.jobwire.broker.store.JobQueries;
+import io.jobwire.broker.store.JobRecord;
+import io.jobwire.broker.store.JobStatus;
+import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.JobTypeRecord;
+import io.jobwire.broker.store.NewJob;
+import io.jobwire.broker.store.QueueCounts;
+import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.store.SubmitOutcome;
+import io.jobwire.broker.store.Transition;
+import io.jobwire.broker.store.WorkerSessionRecord;
+import io.jobwire.broker.watch.WatchHub;
+import io.jobwire.broker.watch.Watcher;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/** JobService: what producers and operators call. Every write is committed before it answers OK. */
+public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
+    private static final String PAGE_TOKEN_PREFIX = "before:";
+    private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
+
+    private final JobStore store;
+    private final JobQueries queries;
+    private final RegistryStore registry;
+    private final WatchHub watches;
+    private final JobSpecs specs;
+    private final JsonText json;
+    private final int maxWatchBacklog;
+
+    JobServiceImpl(JobStore store, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
+                   JsonText json, int maxWatchBacklog) {
+        this.store = store;
+        this.queries = queries;
+        this.registry = registry;
+        this.watches = watches;
+        this.specs = specs;
+        this.json = json;
+        this.maxWatchBacklog = maxWatchBacklog;
+    }
+
+    @Override
+    public void submit(SubmitRequest request, StreamObserver<SubmitResponse> response) {
+        unary(response, () -> {
+            if (!request.hasJob()) {
+                throw InvalidArgument.of("job", "is required");
+            }
+            NewJob job = specs.toNewJob("job", request.getJob());
+            return toResponse(store.insert(List.of(job)).get(0));
+        });
+    }
+
+    @Override
+    public void submitBatch(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> response) {
+        unary(response, () -> {
+            int count = request.getJobsCount();
+            if (count == 0 || count > Limits.MAX_BATCH) {
+                throw InvalidArgument.of("jobs", "must hold 1 to " + Limits.MAX_BATCH + " jobs, got " + count);
+            }
+            List<NewJob> jobs = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i)));
+            }
+            SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
+            store.insert(jobs).forEach(outcome -> batch.addResults(toResponse(outcome)));
+            return batch.build();
+        });
+    }
+
+    private static SubmitResponse toResponse(SubmitOutcome outcome) {
+        return SubmitResponse.newBuilder().setJob(ProtoJobs.toProto(outcome.job())).setCreated(outcome.created()).build();
+    }
+
+    @Override
+    public void get(GetRequest request, StreamObserver<Job> response) {
+        unary(response, () -> {
+            long id = JobIds.parse("id", request.getId());
+            return ProtoJobs.toProto(queries.get(id).orElseThrow(() -> notFound(id)));
+        });
+    }
+
+    @Override
+    public void list(ListRequest request, StreamObserver<ListResponse> response) {
+        unary(response, () -> {
+            int pageSize = request.getPageSize() == 0 ? Limits.DEFAULT_PAGE_SIZE : request.getPageSize();
+            if (pageSize < 1 || pageSize > Limits.MAX_PAGE_SIZE) {
+                throw InvalidArgument.of("page_size", "must be between 1 and " + Limits.MAX_PAGE_SIZE
+                        + ", got " + request.getPageSize());
+            }
+            List<JobStatus> states = new ArrayList<>();
+            for (int i = 0; i < request.getStatesCount(); i++) {
+                states.add(status("states[" + i + "]", request.getStates(i)));
+            }
+            JobFilter filter = new JobFilter(states,
+                    request.getType().isEmpty() ? List.of() : List.of(Names.check("type", request.getType())),
+                    request.getQueue().isEmpty() ? List.of() : List.of(Names.check("queue", request.getQueue())),
+                    request.getOwner().isEmpty() ? null : Names.check("owner", request.getOwner()),
+                    JobSpecs.labels("labels", request.getLabelsMap()),
+                    request.getPayloadContains().isEmpty() ? null
+                            : json.checkObject("payload_contains", request.getPayloadContains(), Limits.MAX_SCHEMA_BYTES),
+                    pageToken(request.getPageToken()),
+                    pageSize + 1);
+            List<JobRecord> jobs = queries.list(filter);
+            ListResponse.Builder page = ListResponse.newBuilder();
+            jobs.stream().limit(pageSize).forEach(job -> page.addJobs(ProtoJobs.toProto(job)));
+            if (jobs.size() > pageSize) {
+                page.setNextPageToken(encodePageToken(jobs.get(pageSize - 1).id()));
+            }
+            return page.build();
+        });
+    }
+
+    private static Long pageToken(String token) {
+        if (token.isEmpty()) {
+            return null;
+        }
+        try {
+            String decoded = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
+            if (decoded.startsWith(PAGE_TOKEN_PREFIX)) {
+                return JobIds.parse(decoded.substring(PAGE_TOKEN_PREFIX.length()));
+            }
+        } catch (IllegalArgumentException e) {
+            // fall through to the error below
+        }
+        throw InvalidArgument.of("page_token", "is not a next_page_token from a previous List");
+    }
+
+    private static String encodePageToken(long lastId) {
+        return Base64.getUrlEncoder().withoutPadding()
+                .encodeToString((PAGE_TOKEN_PREFIX + lastId).getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public void cancel(CancelRequest request, StreamObserver<Job> response) {
+        unary(response, () -> {
+            long id = JobIds.parse("id", request.getId());
+            String reason = Texts.check("reason", request.getReason(), Limits.MAX_REASON);
+            return transition(id, "cancelled", "QUEUED, RUNNING or HELD",
+                    store.cancel(id, reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
+        });
+    }
+
+    @Override
+    public void retry(RetryRequest request, StreamObserver<Job> response) {
+        unary(response, () -> {
+            long id = JobIds.parse("id", request.getId());
+            return transition(id, "retried", "FAILED, CANCELLED or HELD", store.retry(id));
+        });
+    }
+
+    @Override
+    public void hold(HoldRequest request, StreamObserver<Job> response) {
+        unary(response, () -> {
+            long id = JobIds.parse("id", request.getId());
+            return transition(id, "held", "QUEUED", store.hold(id));
+        });
+    }
+
+    @Override
+    public void release(ReleaseRequest request, StreamObserver<Job> response) {
+        unary(response, () -> {
+            long id = JobIds.parse("id", request.getId());
+            return transition(id, "released", "HELD", store.unhold(id));
+        });
+    }
+
+    private static Job transition(long id, String verb, String allowed, Transition transition) {
+        if (!transition.found()) {
+            throw notFound(id);
+        }
+        if (!transition.applied()) {
+            throw Status.FAILED_PRECONDITION.withDescription("job " + id + " is " + transition.job().state()
+                    + "; only " + allowed + " jobs can be " + verb).asRuntimeException();
+        }
+        return ProtoJobs.toProto(transition.job());
+    }
+
+    @Override
+    public void stats(StatsRequest request, StreamObserver<StatsResponse> response) {
+        unary(response, () -> {
+            String type = request.getType().isEmpty() ? null : Names.check("type", request.getType());
+            String queue = request.getQueue().isEmpty() ? null : Names.check("queue", request.getQueue());
+            StatsResponse.Builder stats = StatsResponse.newBuilder()
+                    .setTakenAt(ProtoJobs.timestamp(queries.databaseNow()));
+            for (QueueCounts counts : queries.queueCounts(type, queue)) {
+                stats.addQueues(QueueStats.newBuilder()
+                        .setType(counts.type())
+                        .setQueue(counts.queue())
+                        .setQueued(counts.queued())
+                        .setScheduled(counts.scheduled())
+                        .setRunning(counts.running())
+                        .setSucceeded(counts.succeeded())
+                        .setFailed(counts.failed())
+                        .setCancelled(counts.cancelled())
+                        .setHeld(counts.held())
+                        .setAttempts(counts.attempts())
+                        .setAttemptErrors(counts.attemptErrors())
+                        .setOldestQueuedAge(ProtoJobs.duration(counts.oldestQueuedAge())));
+            }
+            for (WorkerSessionRecord session : registry.liveSessions()) {
+                if ((type == null || session.jobTypes().contains(type))
+                        && (queue == null || session.queues().isEmpty() || session.queues().contains(queue))) {
+                    stats.addWorkers(WorkerInfo.newBuilder()
+                            .setWorkerId(session.workerId())
+                            .setSessionId(session.sessionId())
+                            .setBrokerId(session.brokerId())
+                            .addAllJobTypes(session.jobTypes())
+                            .addAllQueues(session.queues())
+                            .setMaxConcurrency(session.maxConcurrency())
+                            .setInFlight(session.inFlight())
+                            .setFreeCapacity(session.freeCapacity())
+                            .setConnectedAt(ProtoJobs.timestamp(session.connectedAt()))
+                            .setLastSeenAt(ProtoJobs.timestamp(session.lastSeenAt())));
+                }
+            }
+            return stats.build();
+        });
+    }
+
+    @Override
+    public void listJobTypes(ListJobTypesRequest request, StreamObserver<ListJobTypesResponse> response) {
+        unary(response, () -> {
+            ListJobTypesResponse.Builder types = ListJobTypesResponse.newBuilder();
+            for (JobTypeRecord type : registry.jobTypes()) {
+                JobTypeInfo.Builder info = JobTypeInfo.newBuilder()
+                        .setName(type.name())
+                        .setDescription(type.description())
+                        .setWorkersOnline(type.workersOnline())
+                        .setFirstSeenAt(ProtoJobs.timestamp(type.firstSeenAt()))
+                        .setLastSeenAt(ProtoJobs.timestamp(type.lastSeenAt()));
+                if (type.payloadSchema() != null) {
+                    info.setPayloadSchema(type.payloadSchema());
+                }
+                types.addJobTypes(info);
+            }
+            return types.build();
+        });
+    }
+
+    // ---------------------------------------------------------------- Watch
+
+    @Override
+    public void watch(WatchRequest request, StreamObserver<WatchEvent> response) {
+        ServerCallStreamObserver<WatchEvent> out = (ServerCallStreamObserver<WatchEvent>) response;
+        Watcher watcher;
+        try {
+            watcher = newWatcher(request, out);
+        } catch (RuntimeException e) {
+            out.onError(Statuses.asException(e));
+            return;
+        }
+        out.setOnCancelHandler(() -> watches.unregister(watcher));
+        out.setOnReadyHandler(watcher::drain);
+        watches.register(watcher);
+        try {
+            List<JobRecord> snapshot = snapshot(request, watcher);
+            Map<Long, Job> protos = new HashMap<>();
+            snapshot.forEach(job -> protos.put(job.id(), ProtoJobs.toProto(job)));
+            watcher.sendSnapshot(snapshot, protos);
+        } catch (RuntimeException e) {
+            watches.unregister(watcher);
+            out.onError(Statuses.asException(e));
+        }
+    }
+
+    private Watcher newWatcher(WatchRequest request, ServerCallStreamObserver<WatchEvent> out) {
+        if (request.getIdsCount() > 0 && request.hasFilter()) {
+            throw InvalidArgument.of("ids", "give either ids or a filter, not both");
+        }
+        if (request.getIdsCount() > 0) {
+            if (request.getIdsCount() > Limits.MAX_WATCH_IDS) {
+                throw InvalidArgument.of("ids", "at most " + Limits.MAX_WATCH_IDS + " ids, got " + request.getIdsCount());
+            }
+            Set<Long> ids = new LinkedHashSet<>();
+            for (int i = 0; i < request.getIdsCount(); i++) {
+                ids.add(JobIds.parse("ids[" + i + "]", request.getIds(i)));
+            }
+            return Watcher.forIds(out, ids);
+        }
+        if (!request.hasFilter()) {
+            throw InvalidArgument.of("ids", "give job ids or a filter to watch");
+        }
+        WatchFilter filter = request.getFilter();
+        if (filter.getSnapshotLimit() < 0 || filter.getSnapshotLimit() > Limits.MAX_SNAPSHOT) {
+            throw InvalidArgument.of("filter.snapshot_limit", "must be between 0 and " + Limits.MAX_SNAPSHOT);
+        }
+        Set<String> types = names("filter.types", filter.getTypesList());
+        Set<String> queues = names("filter.queues", filter.getQueuesList());
+        Set<JobStatus> states = EnumSet.noneOf(JobStatus.class);
+        for (int i = 0; i < filter.getStatesCount(); i++) {
+            states.add(status("filter.states[" + i + "]", filter.getStates(i)));
+        }
+        String owner = filter.getOwner().isEmpty() ? null : Names.check("filter.owner", filter.getOwner());
+        return Watcher.forFilter(out, new Watcher.Filter(types, queues, states, owner), maxWatchBacklog);
+    }
+
+    private List<JobRecord> snapshot(WatchRequest request, Watcher watcher) {
+        if (request.getIdsCount() > 0) {
+            Set<Long> ids = new LinkedHashSet<>();
+            for (String id : request.getIdsList()) {
+                ids.add(JobIds.parse(id));
+            }
+            Map<Long, JobRecord> found = new HashMap<>();
+            queries.getMany(List.copyOf(ids)).forEach(job -> found.put(job.id(), job));
+            for (long id : ids) {
+                if (!found.containsKey(id)) {
+                    throw notFound(id);
+                }
+            }
+            return ids.stream().map(found::get).toList();
+        }
+        WatchFilter filter = request.getFilter();
+        List<JobStatus> states = new ArrayList<>();
+        filter.getStatesList().forEach(state -> states.add(ProtoJobs.status(state)));
+        int limit = filter.getSnapshotLimit() == 0 ? Limits.DEFAULT_SNAPSHOT : filter.getSnapshotLimit();
+        return queries.list(new JobFilter(states.isEmpty() ? UNFINISHED : states, filter.getTypesList(),
+                filter.getQueuesList(), filter.getOwner().isEmpty() ? null : filter.getOwner(), Map.of(), null,
+                null, limit));
+    }
+
+    private static Set<String> names(String field, List<String> values) {
+        Set<String> names = new LinkedHashSet<>();
+        for (int i = 0; i < values.size(); i++) {
+            names.add(Names.check(field + "[" + i + "]", values.get(i)));
+        }
+        return names;
+    }
+
+    private static JobStatus status(String field, JobState state) {
+        JobStatus status = ProtoJobs.status(state);
+        if (status == null) {
+            throw InvalidArgument.of(field, "must be a job state, got " + state);
+        }
+        return status;
+    }
+
+    private static io.grpc.StatusRuntimeException notFound(long id) {
+        return Status.NOT_FOUND.withDescription("job " + id + " does not exist").asRuntimeException();
+    }
+
+    /** Runs a unary call: its value or its error, mapped in one place. */
+    private static <T> void unary(StreamObserver<T> response, Supplier<T> call) {
+        T value;
+        try {
+            value = call.get();
+        } catch (RuntimeException e) {
+            response.onError(Statuses.asException(e));
+            return;
+        }
+        response.onNext(value);
+        response.onCompleted();
+    }
+
+}

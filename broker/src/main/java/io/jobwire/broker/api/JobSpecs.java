@@ -1,0 +1,113 @@
+package io.jobwire.broker.api;
+
+import com.google.protobuf.Duration;
+import com.google.protobuf.Timestamp;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.broker.store.NewJob;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Turns a submitted {@link JobSpec} into a {@link NewJob}, or refuses it naming the field. */
+final class JobSpecs {
+    static final String DEFAULT_QUEUE = "default";
+    static final String ANONYMOUS = "anonymous";
+
+    private final Limits limits;
+    private final JsonText json;
+
+    JobSpecs(Limits limits, JsonText json) {
+        this.limits = limits;
+        this.json = json;
+    }
+
+    /** @param prefix the field path of the spec, e.g. "job" or "jobs[3]" */
+    NewJob toNewJob(String prefix, JobSpec spec) {
+        String type = Names.check(prefix + ".type", spec.getType());
+        String queue = Names.checkOr(prefix + ".queue", spec.getQueue(), DEFAULT_QUEUE);
+        String payload = json.check(prefix + ".payload", spec.getPayload(), "{}", limits.maxPayloadBytes());
+        int priority = spec.getPriority();
+        if (priority < Limits.MIN_PRIORITY || priority > Limits.MAX_PRIORITY) {
+            throw InvalidArgument.of(prefix + ".priority", "must be between " + Limits.MIN_PRIORITY + " and "
+                    + Limits.MAX_PRIORITY + ", got " + priority);
+        }
+        Instant runAt = null;
+        long delayMs = 0;
+        switch (spec.getScheduleCase()) {
+            case RUN_AT -> runAt = instant(prefix + ".run_at", spec.getRunAt());
+            case DELAY -> delayMs = duration(prefix + ".delay", spec.getDelay(), java.time.Duration.ZERO,
+                    Limits.MAX_DELAY).toMillis();
+            case SCHEDULE_NOT_SET -> { }
+        }
+        String key = spec.getIdempotencyKey().isEmpty() ? null
+                : Texts.check(prefix + ".idempotency_key", spec.getIdempotencyKey(), Limits.MAX_IDEMPOTENCY_KEY);
+        int maxAttempts = spec.getMaxAttempts() == 0 ? Limits.DEFAULT_MAX_ATTEMPTS : spec.getMaxAttempts();
+        if (maxAttempts < 1 || maxAttempts > Limits.MAX_ATTEMPTS) {
+            throw InvalidArgument.of(prefix + ".max_attempts", "must be between 1 and " + Limits.MAX_ATTEMPTS
+                    + " (0 means " + Limits.DEFAULT_MAX_ATTEMPTS + "), got " + spec.getMaxAttempts());
+        }
+        java.time.Duration lease = spec.hasLeaseDuration()
+                ? duration(prefix + ".lease_duration", spec.getLeaseDuration(), Limits.MIN_LEASE, Limits.MAX_LEASE)
+                : limits.defaultLease();
+        Map<String, String> labels = labels(prefix + ".labels", spec.getLabelsMap());
+        Long retryInitial = null;
+        Long retryMax = null;
+        if (spec.hasRetryPolicy()) {
+            var policy = spec.getRetryPolicy();
+            if (policy.hasInitialDelay()) {
+                retryInitial = duration(prefix + ".retry_policy.initial_delay", policy.getInitialDelay(),
+                        java.time.Duration.ZERO, Limits.MAX_RETRY_INITIAL).toMillis();
+            }
+            if (policy.hasMaxDelay()) {
+                retryMax = duration(prefix + ".retry_policy.max_delay", policy.getMaxDelay(),
+                        java.time.Duration.ZERO, Limits.MAX_RETRY_DELAY).toMillis();
+            }
+            if (retryInitial != null && retryMax != null && retryMax < retryInitial) {
+                throw InvalidArgument.of(prefix + ".retry_policy.max_delay", "must not be shorter than initial_delay");
+            }
+        }
+        String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), ANONYMOUS);
+        return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
+                labels, retryInitial, retryMax, owner);
+    }
+
+    static Map<String, String> labels(String field, Map<String, String> given) {
+        if (given.size() > Limits.MAX_LABELS) {
+            throw InvalidArgument.of(field, "at most " + Limits.MAX_LABELS + " labels, got " + given.size());
+        }
+        Map<String, String> labels = new LinkedHashMap<>();
+        given.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(entry -> {
+            String key = Names.check(field + " key", entry.getKey());
+            labels.put(key, Texts.check(field + "[" + key + "]", entry.getValue(), Limits.MAX_LABEL_VALUE));
+        });
+        return labels;
+    }
+
+    static Instant instant(String field, Timestamp timestamp) {
+        if (timestamp.getNanos() < 0 || timestamp.getNanos() > 999_999_999
+                || timestamp.getSeconds() < Instant.parse("1970-01-01T00:00:00Z").getEpochSecond()
+                || timestamp.getSeconds() > Instant.parse("9999-12-31T23:59:59Z").getEpochSecond()) {
+            throw InvalidArgument.of(field, "must be a valid time between 1970 and 9999");
+        }
+        return Instant.ofEpochSecond(timestamp.getSeconds(), timestamp.getNanos());
+    }
+
+    static java.time.Duration duration(String field, Duration duration, java.time.Duration min,
+                                       java.time.Duration max) {
+        if (duration.getNanos() <= -1_000_000_000 || duration.getNanos() >= 1_000_000_000
+                || (duration.getSeconds() > 0 && duration.getNanos() < 0)
+                || (duration.getSeconds() < 0 && duration.getNanos() > 0)) {
+            throw InvalidArgument.of(field, "is not a valid duration");
+        }
+        java.time.Duration value = java.time.Duration.ofSeconds(duration.getSeconds(), duration.getNanos());
+        if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw InvalidArgument.of(field, "must be between " + human(min) + " and " + human(max) + ", got "
+                    + human(value));
+        }
+        return value;
+    }
+
+    static String human(java.time.Duration duration) {
+        return duration.toString().substring(2).toLowerCase();
+    }
+}

@@ -1,0 +1,37 @@
+package io.jobwire.broker.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.BindableService;
+import io.jobwire.broker.dispatch.Dispatcher;
+import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.store.JobQueries;
+import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.watch.WatchHub;
+import java.time.Clock;
+import java.time.Duration;
+
+/** Builds the two gRPC services over the broker's parts. */
+public final class Services {
+    private final JobServiceImpl jobService;
+    private final WorkerServiceImpl workerService;
+
+    public Services(JobStore store, JobQueries queries, RegistryStore registry, SessionRegistry sessions,
+                    Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper, int maxPayloadBytes,
+                    Duration defaultLease, int maxWatchBacklog, Clock clock) {
+        JsonText json = new JsonText(mapper);
+        JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease), json);
+        this.jobService = new JobServiceImpl(store, queries, registry, watches, specs, json, maxWatchBacklog);
+        Duration heartbeatInterval = defaultLease.dividedBy(3);
+        this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, registry, sessions, dispatcher,
+                json, maxPayloadBytes, heartbeatInterval, clock));
+    }
+
+    public BindableService jobService() {
+        return jobService;
+    }
+
+    public BindableService workerService() {
+        return workerService;
+    }
+}

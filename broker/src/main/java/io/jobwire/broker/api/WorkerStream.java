@@ -1,0 +1,428 @@
+package io.jobwire.broker.api;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.jobwire.api.v1.Ack;
+import io.jobwire.api.v1.AckAction;
+import io.jobwire.api.v1.AckStatus;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.Complete;
+import io.jobwire.api.v1.Error;
+import io.jobwire.api.v1.Fail;
+import io.jobwire.api.v1.Goodbye;
+import io.jobwire.api.v1.Heartbeat;
+import io.jobwire.api.v1.Hello;
+import io.jobwire.api.v1.JobTypeSpec;
+import io.jobwire.api.v1.ProgressUpdate;
+import io.jobwire.api.v1.ReleaseJob;
+import io.jobwire.api.v1.Welcome;
+import io.jobwire.api.v1.WorkerMessage;
+import io.jobwire.broker.dispatch.Dispatcher;
+import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.dispatch.WorkerSession;
+import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.LeaseRef;
+import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.store.WorkerWrites;
+import io.jobwire.broker.store.WriteResult;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker's stream, from the broker's side: checks each message, applies it through the store and
+ * answers it. A mistake in one message is answered for that message (an Ack or an Error) and the stream
+ * carries on. Messages are read one at a time and only while the worker keeps reading our answers, so
+ * a worker that stops reading cannot make the broker buffer without bound.
+ */
+final class WorkerStream implements StreamObserver<WorkerMessage> {
+    private static final Logger log = LoggerFactory.getLogger(WorkerStream.class);
+
+    /** What every stream of this broker shares. */
+    record Context(JobStore store, RegistryStore registry, SessionRegistry sessions, Dispatcher dispatcher,
+                   JsonText json, long maxResultBytes, Duration heartbeatInterval, Clock clock) {
+    }
+
+    private final Context context;
+    private final ServerCallStreamObserver<BrokerMessage> out;
+    private WorkerSession session;
+    private boolean wantsNext;
+    private boolean ended;
+    private boolean gone;
+
+    WorkerStream(Context context, ServerCallStreamObserver<BrokerMessage> out) {
+        this.context = context;
+        this.out = out;
+        out.disableAutoRequest();
+        out.setOnReadyHandler(this::onReady);
+        out.setOnCancelHandler(this::onGone);
+        out.request(1);
+    }
+
+    private void onReady() {
+        if (wantsNext && !ended && out.isReady()) {
+            wantsNext = false;
+            out.request(1);
+        }
+    }
+
+    @Override
+    public void onNext(WorkerMessage message) {
+        try {
+            handle(message);
+        } catch (RuntimeException e) {
+            Status status = Statuses.from(e);
+            sendError(status.getCode().name(), status.getDescription());
+        } finally {
+            if (ended) {
+                wantsNext = false;
+            } else if (out.isReady()) {
+                out.request(1);
+            } else {
+                wantsNext = true;
+            }
+        }
+    }
+
+    private void handle(WorkerMessage message) {
+        if (session == null && message.getKindCase() != WorkerMessage.KindCase.HELLO) {
+            endWith(Status.FAILED_PRECONDITION.withDescription("the first message on a worker stream must be Hello"));
+            return;
+        }
+        switch (message.getKindCase()) {
+            case HELLO -> hello(message.getHello());
+            case CREDIT -> credit(message.getCredit().getJobs());
+            case HEARTBEAT -> heartbeat(message.getHeartbeat());
+            case PROGRESS -> progress(message.getProgress());
+            case COMPLETE -> complete(message.getComplete());
+            case FAIL -> fail(message.getFail());
+            case RELEASE -> release(message.getRelease());
+            case GOODBYE -> goodbye(message.getGoodbye());
+            case KIND_NOT_SET -> sendError("INVALID_ARGUMENT", "empty WorkerMessage: set one of its fields");
+        }
+    }
+
+    // ---------------------------------------------------------------- Hello
+
+    private void hello(Hello hello) {
+        if (session != null) {
+            sendError("FAILED_PRECONDITION", "Hello was already received on this stream");
+            return;
+        }
+        Map<String, Integer> typeLimits;
+        List<RegistryStore.AnnouncedType> announced = new ArrayList<>();
+        List<String> queues = new ArrayList<>();
+        try {
+            String workerId = Texts.check("hello.worker_id", hello.getWorkerId(), Limits.MAX_WORKER_ID);
+            if (workerId.isBlank()) {
+                throw InvalidArgument.of("hello.worker_id", "must not be empty");
+            }
+            typeLimits = typeLimits(hello, announced);
+            for (int i = 0; i < hello.getQueuesCount(); i++) {
+                queues.add(Names.check("hello.queues[" + i + "]", hello.getQueues(i)));
+            }
+            if (hello.getMaxConcurrency() < 1 || hello.getMaxConcurrency() > Limits.MAX_CONCURRENCY) {
+                throw InvalidArgument.of("hello.max_concurrency", "must be between 1 and " + Limits.MAX_CONCURRENCY
+                        + ", got " + hello.getMaxConcurrency());
+            }
+            List<LeaseRef> held = new ArrayList<>();
+            for (int i = 0; i < hello.getHeldCount(); i++) {
+                Leases.Parsed parsed = Leases.parse("hello.held[" + i + "]", hello.getHeld(i));
+                if (!parsed.ok()) {
+                    throw Status.INVALID_ARGUMENT.withDescription(parsed.problem()).asRuntimeException();
+                }
+                held.add(parsed.lease());
+            }
+            context.registry().announce(announced);
+            session = context.sessions().open(workerId, typeLimits, queues, hello.getMaxConcurrency(),
+                    context.clock().instant(), out);
+            context.registry().refreshSessions(List.of(session.snapshot(context.sessions().brokerId())));
+            out.onNext(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
+                    .setSessionId(session.sessionId())
+                    .setBrokerId(context.sessions().brokerId())
+                    .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
+                    .build());
+            if (!held.isEmpty()) {
+                answer(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), context.store()::heartbeat);
+            }
+        } catch (RuntimeException e) {
+            endWith(Statuses.from(e));
+        }
+    }
+
+    /** Ends the stream from our side; a session, if any, is closed with it. */
+    private void endWith(Status status) {
+        ended = true;
+        if (session != null) {
+            session.end(status);
+            onGone();
+        } else if (status.isOk()) {
+            out.onCompleted();
+        } else {
+            out.onError(status.asRuntimeException());
+        }
+    }
+
+    private Map<String, Integer> typeLimits(Hello hello, List<RegistryStore.AnnouncedType> announced) {
+        if (hello.getJobTypesCount() == 0) {
+            throw InvalidArgument.of("hello.job_types", "name at least one job type");
+        }
+        Map<String, Integer> limits = new LinkedHashMap<>();
+        for (int i = 0; i < hello.getJobTypesCount(); i++) {
+            JobTypeSpec spec = hello.getJobTypes(i);
+            String field = "hello.job_types[" + i + "]";
+            String name = Names.check(field + ".name", spec.getName());
+            if (limits.containsKey(name)) {
+                throw InvalidArgument.of(field + ".name", "type " + name + " is named twice");
+            }
+            if (spec.getMaxConcurrency() < 0 || spec.getMaxConcurrency() > Limits.MAX_CONCURRENCY) {
+                throw InvalidArgument.of(field + ".max_concurrency", "must be between 0 and " + Limits.MAX_CONCURRENCY);
+            }
+            String description = Texts.check(field + ".description", spec.getDescription(), Limits.MAX_DESCRIPTION);
+            String schema = spec.getPayloadSchema().isEmpty() ? null
+                    : context.json().checkObject(field + ".payload_schema", spec.getPayloadSchema(), Limits.MAX_SCHEMA_BYTES);
+            limits.put(name, spec.getMaxConcurrency());
+            announced.add(new RegistryStore.AnnouncedType(name, description, schema));
+        }
+        return limits;
+    }
+
+    private void credit(int jobs) {
+        if (jobs < 1 || jobs > Limits.MAX_CREDIT) {
+            sendError("INVALID_ARGUMENT", "credit.jobs: must be between 1 and " + Limits.MAX_CREDIT + ", got " + jobs);
+            return;
+        }
+        session.addCredit(jobs);
+        context.dispatcher().wake();
+    }
+
+    // ---------------------------------------------------------------- fenced writes
+
+    private void heartbeat(Heartbeat heartbeat) {
+        List<LeaseRef> leases = new ArrayList<>();
+        for (int i = 0; i < heartbeat.getLeasesCount(); i++) {
+            Leases.Parsed parsed = Leases.parse("heartbeat.leases[" + i + "]", heartbeat.getLeases(i));
+            if (parsed.ok()) {
+                leases.add(parsed.lease());
+            } else {
+                sendInvalid(AckAction.ACK_ACTION_HEARTBEAT, heartbeat.getLeases(i), parsed.problem());
+            }
+        }
+        answer(AckAction.ACK_ACTION_HEARTBEAT, leases, Function.identity(), context.store()::heartbeat);
+    }
+
+    private void progress(ProgressUpdate update) {
+        Leases.Parsed parsed = Leases.parse("progress.lease", update.getLease());
+        String problem = parsed.problem();
+        String details = null;
+        if (problem == null) {
+            if (!(update.getPercent() >= 0 && update.getPercent() <= 100)) {
+                problem = "progress.percent: must be between 0 and 100, got " + update.getPercent();
+            } else if (Texts.problemIn(update.getMessage()) != null || update.getMessage().length() > Limits.MAX_PROGRESS_MESSAGE) {
+                problem = "progress.message: must be at most " + Limits.MAX_PROGRESS_MESSAGE
+                        + " characters without NUL or unpaired surrogates";
+            } else {
+                try {
+                    details = update.getDetails().isEmpty() ? null
+                            : context.json().check("progress.details", update.getDetails(), null, Limits.MAX_PROGRESS_DETAILS);
+                } catch (io.grpc.StatusRuntimeException e) {
+                    problem = e.getStatus().getDescription();
+                }
+            }
+        }
+        if (problem != null) {
+            sendInvalid(AckAction.ACK_ACTION_PROGRESS, update.getLease(), problem);
+            return;
+        }
+        var report = new WorkerWrites.ProgressReport(parsed.lease(), update.getPercent(), update.getMessage(), details);
+        answer(AckAction.ACK_ACTION_PROGRESS, List.of(report), WorkerWrites.ProgressReport::lease,
+                context.store()::progress);
+    }
+
+    private void complete(Complete complete) {
+        Leases.Parsed parsed = Leases.parse("complete.lease", complete.getLease());
+        String problem = parsed.problem();
+        String result = null;
+        if (problem == null) {
+            try {
+                result = context.json().check("complete.result", complete.getResult(), "null", context.maxResultBytes());
+            } catch (io.grpc.StatusRuntimeException e) {
+                problem = e.getStatus().getDescription();
+            }
+        }
+        if (problem != null) {
+            sendInvalid(AckAction.ACK_ACTION_COMPLETE, complete.getLease(), problem);
+            return;
+        }
+        answer(AckAction.ACK_ACTION_COMPLETE, List.of(new WorkerWrites.Completion(parsed.lease(), result)),
+                WorkerWrites.Completion::lease, context.store()::complete);
+    }
+
+    private void fail(Fail fail) {
+        Leases.Parsed parsed = Leases.parse("fail.lease", fail.getLease());
+        String problem = parsed.problem();
+        Long delayMs = null;
+        if (problem == null && fail.hasRetryDelay()) {
+            try {
+                delayMs = JobSpecs.duration("fail.retry_delay", fail.getRetryDelay(), Duration.ZERO,
+                        Limits.MAX_RETRY_DELAY).toMillis();
+            } catch (io.grpc.StatusRuntimeException e) {
+                problem = e.getStatus().getDescription();
+            }
+        }
+        if (problem != null) {
+            sendInvalid(AckAction.ACK_ACTION_FAIL, fail.getLease(), problem);
+            return;
+        }
+        String error = Texts.sanitize(fail.getError().isEmpty() ? "failed without a message" : fail.getError(),
+                Limits.MAX_ERROR);
+        answer(AckAction.ACK_ACTION_FAIL,
+                List.of(new WorkerWrites.Failure(parsed.lease(), error, fail.getRetryable(), delayMs)),
+                WorkerWrites.Failure::lease, context.store()::fail);
+    }
+
+    private void release(ReleaseJob release) {
+        Leases.Parsed parsed = Leases.parse("release.lease", release.getLease());
+        if (!parsed.ok()) {
+            sendInvalid(AckAction.ACK_ACTION_RELEASE, release.getLease(), parsed.problem());
+            return;
+        }
+        String reason = Texts.sanitize(release.getReason().isEmpty() ? "released by the worker" : release.getReason(),
+                Limits.MAX_REASON);
+        answer(AckAction.ACK_ACTION_RELEASE, List.of(new WorkerWrites.Release(parsed.lease(), reason)),
+                WorkerWrites.Release::lease, context.store()::release);
+    }
+
+    private void goodbye(Goodbye goodbye) {
+        session.stopAccepting();
+        List<WorkerWrites.Release> releases = new ArrayList<>();
+        Set<Long> seen = new HashSet<>();
+        for (int i = 0; i < goodbye.getReleaseCount(); i++) {
+            Leases.Parsed parsed = Leases.parse("goodbye.release[" + i + "]", goodbye.getRelease(i));
+            if (!parsed.ok()) {
+                sendInvalid(AckAction.ACK_ACTION_RELEASE, goodbye.getRelease(i), parsed.problem());
+            } else if (seen.add(parsed.lease().jobId())) {
+                releases.add(new WorkerWrites.Release(parsed.lease(), "the worker is shutting down"));
+            }
+        }
+        answer(AckAction.ACK_ACTION_RELEASE, releases, WorkerWrites.Release::lease, context.store()::release);
+    }
+
+    /** Applies the writes, answers each with an Ack and keeps the session's lease bookkeeping in step. */
+    private <W> void answer(AckAction action, List<W> writes, Function<W, LeaseRef> leaseOf,
+                            Function<List<W>, List<WriteResult>> apply) {
+        if (writes.isEmpty()) {
+            return;
+        }
+        List<WriteResult> results;
+        try {
+            results = apply.apply(writes);
+        } catch (RuntimeException e) {
+            Status status = Statuses.from(e);
+            if (status.getCode() != Status.Code.UNAVAILABLE) {
+                throw e;
+            }
+            for (W write : writes) {
+                LeaseRef lease = leaseOf.apply(write);
+                session.send(BrokerMessage.newBuilder()
+                        .setAck(ack(action, lease, AckStatus.ACK_STATUS_UNAVAILABLE, status.getDescription()))
+                        .build());
+            }
+            return;
+        }
+        boolean finishing = action == AckAction.ACK_ACTION_COMPLETE || action == AckAction.ACK_ACTION_FAIL
+                || action == AckAction.ACK_ACTION_RELEASE;
+        for (WriteResult result : results) {
+            LeaseRef lease = result.lease();
+            if (result.accepted() && !finishing) {
+                session.adopt(lease.jobId(), lease.attempt(), lease.token(), result.type());
+            } else {
+                session.forget(lease.jobId());
+            }
+            Ack.Builder ack = ack(action, lease, ackStatus(result), result.message());
+            if (result.state() != null) {
+                ack.setState(ProtoJobs.state(result.state()));
+            }
+            if (result.leaseExpiresAt() != null) {
+                ack.setLeaseExpiresAt(ProtoJobs.timestamp(result.leaseExpiresAt()));
+            }
+            session.send(BrokerMessage.newBuilder().setAck(ack).build());
+        }
+    }
+
+    private static AckStatus ackStatus(WriteResult result) {
+        return switch (result.outcome()) {
+            case ACCEPTED -> AckStatus.ACK_STATUS_ACCEPTED;
+            case LEASE_LOST -> AckStatus.ACK_STATUS_LEASE_LOST;
+            case CANCELLED -> AckStatus.ACK_STATUS_CANCELLED;
+            case NOT_FOUND -> AckStatus.ACK_STATUS_NOT_FOUND;
+        };
+    }
+
+    private static Ack.Builder ack(AckAction action, LeaseRef lease, AckStatus status, String message) {
+        return Ack.newBuilder()
+                .setJobId(Long.toString(lease.jobId()))
+                .setAttempt(lease.attempt())
+                .setAction(action)
+                .setStatus(status)
+                .setMessage(message == null ? "" : message);
+    }
+
+    private void sendInvalid(AckAction action, io.jobwire.api.v1.LeaseRef lease, String problem) {
+        session.send(BrokerMessage.newBuilder().setAck(Ack.newBuilder()
+                .setJobId(lease.getJobId())
+                .setAttempt(lease.getAttempt())
+                .setAction(action)
+                .setStatus(AckStatus.ACK_STATUS_INVALID)
+                .setMessage(problem))
+                .build());
+    }
+
+    private void sendError(String code, String message) {
+        BrokerMessage error = BrokerMessage.newBuilder()
+                .setError(Error.newBuilder().setCode(code).setMessage(message == null ? "" : message))
+                .build();
+        if (session != null) {
+            session.send(error);
+        } else {
+            out.onNext(error);
+        }
+    }
+
+    // ---------------------------------------------------------------- end of stream
+
+    @Override
+    public void onError(Throwable t) {
+        onGone();
+    }
+
+    @Override
+    public void onCompleted() {
+        endWith(Status.OK);
+    }
+
+    /** The worker went away. Its leases stay valid until they expire, so it can reconnect and finish. */
+    private void onGone() {
+        ended = true;
+        WorkerSession closing = session;
+        if (closing == null || gone) {
+            return;
+        }
+        gone = true;
+        context.sessions().close(closing);
+        try {
+            context.registry().removeSessions(List.of(closing.sessionId()));
+        } catch (RuntimeException e) {
+            log.debug("could not remove worker session {} from the database; it will go stale", closing.sessionId(), e);
+        }
+    }
+}

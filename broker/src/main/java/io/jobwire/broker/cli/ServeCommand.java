@@ -1,0 +1,103 @@
+package io.jobwire.broker.cli;
+
+import io.jobwire.broker.Broker;
+import io.jobwire.broker.BrokerConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code jobwire serve}: runs the broker until SIGTERM or Ctrl-C, then shuts it down cleanly. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Run the broker. Without --database-url it starts an embedded PostgreSQL in --data-dir.")
+final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+    @Option(names = "--host", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
+    String host = BrokerConfig.DEFAULT_HOST;
+
+    @Option(names = "--port", description = "gRPC port (default: ${DEFAULT-VALUE}).")
+    int port = BrokerConfig.DEFAULT_PORT;
+
+    @Option(names = "--data-dir", description = "Embedded PostgreSQL data directory (default: ${DEFAULT-VALUE}).")
+    Path dataDir = BrokerConfig.DEFAULT_DATA_DIR;
+
+    @Option(names = "--database-url", defaultValue = "${env:JOBWIRE_DATABASE_URL}",
+            description = "External PostgreSQL (jdbc:postgresql://... or postgres://user:pw@host/db); "
+                    + "default: $JOBWIRE_DATABASE_URL, else the embedded one.")
+    String databaseUrl;
+
+    @Option(names = "--max-payload-bytes", description = "Largest payload or result (default: ${DEFAULT-VALUE}).")
+    int maxPayloadBytes = BrokerConfig.DEFAULT_MAX_PAYLOAD_BYTES;
+
+    @Option(names = "--default-lease", description = "Lease of jobs submitted without one (default: 30s).")
+    Duration defaultLease = BrokerConfig.DEFAULT_LEASE;
+
+    @Option(names = "--reaper-interval", description = "How often expired leases are taken back (default: 1s).")
+    Duration reaperInterval = BrokerConfig.DEFAULT_REAPER_INTERVAL;
+
+    @Option(names = "--poll-interval", description = "Longest wait before looking for due jobs unprompted (default: 1s).")
+    Duration pollInterval = BrokerConfig.DEFAULT_POLL_INTERVAL;
+
+    @Option(names = "--drain-timeout", description = "Time workers and calls get to finish at shutdown (default: 10s).")
+    Duration drainTimeout = BrokerConfig.DEFAULT_DRAIN_TIMEOUT;
+
+    @Option(names = "--db-pool-size", description = "Database connections (default: ${DEFAULT-VALUE}).")
+    int poolSize = BrokerConfig.DEFAULT_POOL_SIZE;
+
+    @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
+    String brokerId;
+
+    BrokerConfig config() {
+        BrokerConfig config = BrokerConfig.defaults()
+                .withHost(host)
+                .withPort(port)
+                .withDataDir(dataDir)
+                .withDatabaseUrl(databaseUrl == null || databaseUrl.isBlank() ? null : databaseUrl)
+                .withMaxPayloadBytes(maxPayloadBytes)
+                .withDefaultLease(defaultLease)
+                .withReaperInterval(reaperInterval)
+                .withPollInterval(pollInterval)
+                .withDrainTimeout(drainTimeout)
+                .withPoolSize(poolSize);
+        return brokerId == null ? config : config.withBrokerId(brokerId);
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        BrokerConfig config;
+        try {
+            config = config();
+        } catch (IllegalArgumentException e) {
+            System.err.println("jobwire serve: " + e.getMessage());
+            return 2;
+        }
+        Broker broker;
+        try {
+            broker = Broker.builder(config).start();
+        } catch (RuntimeException e) {
+            log.error("the broker could not start: {}", e.getMessage(), e);
+            return 1;
+        }
+        AtomicBoolean stopping = new AtomicBoolean();
+        boolean handled = TerminationSignals.install(() -> {
+            if (stopping.compareAndSet(false, true)) {
+                Thread stopper = new Thread(broker::close, "jobwire-shutdown");
+                stopper.start();
+            } else {
+                log.warn("second termination signal: exiting without waiting for the drain");
+                Runtime.getRuntime().halt(130);
+            }
+        });
+        if (!handled) {
+            Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "jobwire-shutdown"));
+        }
+        broker.awaitTermination();
+        broker.close();
+        return 0;
+    }
+}

@@ -1,0 +1,211 @@
+package io.jobwire.broker.dispatch;
+
+import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.events.ChangeListener;
+import io.jobwire.broker.store.ClaimRequest;
+import io.jobwire.broker.store.JobChange;
+import io.jobwire.broker.store.JobRecord;
+import io.jobwire.broker.store.JobStatus;
+import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.WorkerWrites;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pushes jobs to worker streams. It claims for each stream with room (credits and concurrency left) and
+ * sends what it got. It wakes when a stream grants credit, when a job becomes due here or on another
+ * broker (via the change bus), at the run_at of delayed jobs it has heard of, and on a short poll,
+ * which stays the source of truth because notifications can be lost.
+ */
+public final class Dispatcher implements ChangeListener, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+    private static final int MAX_SCHEDULED_WAKEUPS = 10_000;
+
+    private final JobStore store;
+    private final SessionRegistry sessions;
+    private final Duration pollInterval;
+    private final Clock clock;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition signal = lock.newCondition();
+    private final PriorityQueue<Instant> wakeups = new PriorityQueue<>();
+    private final Thread thread;
+    private boolean signalled = true;
+    private volatile boolean running = true;
+    private int rotation;
+
+    public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock) {
+        this.store = store;
+        this.sessions = sessions;
+        this.pollInterval = pollInterval;
+        this.clock = clock;
+        this.thread = new Thread(this::run, "jobwire-dispatch");
+        this.thread.setDaemon(true);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    /** Something changed that may let a claim succeed now. */
+    public void wake() {
+        lock.lock();
+        try {
+            signalled = true;
+            signal.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A job becomes due at {@code when}: wake then. */
+    void wakeAt(Instant when) {
+        lock.lock();
+        try {
+            if (wakeups.size() < MAX_SCHEDULED_WAKEUPS) {
+                wakeups.add(when);
+                signal.signal();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void onChanges(List<JobChange> changes) {
+        Instant now = clock.instant();
+        boolean dueNow = false;
+        for (JobChange change : changes) {
+            if (change.state() == JobStatus.QUEUED) {
+                if (change.runAt() == null || !change.runAt().isAfter(now)) {
+                    dueNow = true;
+                } else {
+                    wakeAt(change.runAt());
+                }
+            }
+        }
+        if (dueNow) {
+            wake();
+        }
+    }
+
+    @Override
+    public void onResync() {
+        wake();
+    }
+
+    private void run() {
+        while (running) {
+            try {
+                awaitWork();
+                if (!running) {
+                    return;
+                }
+                while (running && dispatchRound()) {
+                    // a stream got all it asked for: there may be more work, go round again
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                logFailure(e);
+                sleepQuietly(pollInterval);
+            }
+        }
+    }
+
+    private void awaitWork() throws InterruptedException {
+        lock.lock();
+        try {
+            long waitNanos = pollInterval.toNanos();
+            while (!signalled && running && waitNanos > 0) {
+                Instant next = wakeups.peek();
+                if (next != null) {
+                    long untilNext = Duration.between(clock.instant(), next).toNanos();
+                    if (untilNext <= 0) {
+                        break;
+                    }
+                    waitNanos = Math.min(waitNanos, untilNext);
+                }
+                waitNanos = signal.awaitNanos(waitNanos);
+            }
+            signalled = false;
+            Instant now = clock.instant();
+            while (!wakeups.isEmpty() && !wakeups.peek().isAfter(now)) {
+                wakeups.poll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One claim per stream with room. True when some stream got everything it asked for. */
+    boolean dispatchRound() {
+        List<WorkerSession> all = sessions.sessions();
+        if (all.isEmpty()) {
+            return false;
+        }
+        boolean saturated = false;
+        int start = Math.floorMod(rotation++, all.size());
+        for (int i = 0; i < all.size() && running; i++) {
+            WorkerSession session = all.get((start + i) % all.size());
+            ClaimRequest request = session.nextClaim();
+            if (request == null) {
+                continue;
+            }
+            List<JobRecord> claimed = store.claim(request);
+            if (!session.deliver(claimed)) {
+                giveBack(claimed);
+            } else if (claimed.size() == request.limit()) {
+                saturated = true;
+            }
+        }
+        return saturated;
+    }
+
+    private void giveBack(List<JobRecord> undelivered) {
+        store.release(undelivered.stream()
+                .map(job -> new WorkerWrites.Release(job.lease(), "the worker stream closed before the job was sent"))
+                .toList());
+    }
+
+    private long lastFailureLog;
+
+    private void logFailure(RuntimeException e) {
+        long now = System.nanoTime();
+        if (now - lastFailureLog > TimeUnit.SECONDS.toNanos(10)) {
+            lastFailureLog = now;
+            if (Statuses.isDatabaseUnavailable(e)) {
+                log.warn("dispatcher cannot reach the database ({}); retrying", e.getMessage());
+            } else {
+                log.error("dispatcher round failed; retrying", e);
+            }
+        }
+    }
+
+    private static void sleepQuietly(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        wake();
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.jobwire.broker.dispatch;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.CancelJob;
+import io.jobwire.api.v1.Drain;
+import io.jobwire.broker.api.ProtoJobs;
+import io.jobwire.broker.events.ChangeListener;
+import io.jobwire.broker.store.JobChange;
+import io.jobwire.broker.store.JobStatus;
+import io.jobwire.broker.store.WorkerSessionRecord;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * The worker streams open on this broker, and which of them holds which job. It tells a worker when a
+ * job it holds is cancelled (by any broker), and forgets leases that ended elsewhere (reaped, finished
+ * through another stream).
+ */
+public final class SessionRegistry implements ChangeListener {
+    private final ConcurrentMap<String, WorkerSession> sessions = new ConcurrentHashMap<>();
+    private final ConcurrentMap<Long, WorkerSession> holders = new ConcurrentHashMap<>();
+    private final String brokerId;
+
+    public SessionRegistry(String brokerId) {
+        this.brokerId = brokerId;
+    }
+
+    /** Opens a session for a stream whose Hello was accepted. */
+    public WorkerSession open(String workerId, Map<String, Integer> typeLimits, List<String> queues,
+                              int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out) {
+        WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, typeLimits, queues,
+                maxConcurrency, connectedAt, out, holders);
+        sessions.put(session.sessionId(), session);
+        return session;
+    }
+
+    /** The stream closed: forget the session. Its leases stay valid in the database until they expire. */
+    public void close(WorkerSession session) {
+        session.markClosed();
+        sessions.remove(session.sessionId());
+        for (var lease : session.heldLeases()) {
+            holders.remove(lease.jobId(), session);
+        }
+    }
+
+    public List<WorkerSession> sessions() {
+        return List.copyOf(sessions.values());
+    }
+
+    public List<WorkerSessionRecord> snapshots() {
+        return sessions.values().stream().map(session -> session.snapshot(brokerId)).toList();
+    }
+
+    public String brokerId() {
+        return brokerId;
+    }
+
+    /** Tells every stream to move elsewhere: no more jobs here, and the stream closes after {@code grace}. */
+    public void drainAll(Duration grace) {
+        BrokerMessage drain = BrokerMessage.newBuilder()
+                .setDrain(Drain.newBuilder().setDeadline(ProtoJobs.duration(grace)))
+                .build();
+        for (WorkerSession session : sessions.values()) {
+            session.stopAccepting();
+            session.send(drain);
+        }
+    }
+
+    /** Closes every remaining stream with UNAVAILABLE, so workers reconnect to another broker. */
+    public void closeAll() {
+        for (WorkerSession session : sessions.values()) {
+            session.end(Status.UNAVAILABLE.withDescription("the broker is shutting down; reconnect to another broker"));
+            close(session);
+        }
+    }
+
+    @Override
+    public void onChanges(List<JobChange> changes) {
+        for (JobChange change : changes) {
+            if (change.state() == JobStatus.RUNNING) {
+                continue;
+            }
+            WorkerSession holder = holders.get(change.id());
+            if (holder == null || !holder.holds(change.id(), change.attempt())) {
+                continue;
+            }
+            if (change.state() == JobStatus.CANCELLED) {
+                holder.send(BrokerMessage.newBuilder()
+                        .setCancelJob(CancelJob.newBuilder()
+                                .setJobId(Long.toString(change.id()))
+                                .setAttempt(change.attempt())
+                                .setReason("the job was cancelled"))
+                        .build());
+            } else {
+                holder.forget(change.id());
+            }
+        }
+    }
+}

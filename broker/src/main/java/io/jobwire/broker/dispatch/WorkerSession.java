@@ -1,0 +1,211 @@
+package io.jobwire.broker.dispatch;
+
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.api.v1.Assign;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.broker.api.ProtoJobs;
+import io.jobwire.broker.store.ClaimRequest;
+import io.jobwire.broker.store.JobRecord;
+import io.jobwire.broker.store.WorkerSessionRecord;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * One worker stream on this broker: what it may take (credits, concurrency, per-type limits) and the
+ * leases it holds. The database stays the authority on leases; this is the bookkeeping that decides
+ * how many jobs to claim for the stream and where to deliver cancellations.
+ *
+ * <p>Thread-safe: the stream's own callbacks, the dispatcher and the change bus all call in.
+ */
+public final class WorkerSession {
+    private static final int MAX_CREDIT_BALANCE = 1_000_000;
+
+    private final String sessionId;
+    private final String workerId;
+    private final Map<String, Integer> typeLimits;
+    private final List<String> queues;
+    private final int maxConcurrency;
+    private final Instant connectedAt;
+    private final ServerCallStreamObserver<BrokerMessage> out;
+    private final ConcurrentMap<Long, WorkerSession> holders;
+
+    private final Map<Long, Held> held = new HashMap<>();
+    private final Map<String, Integer> heldPerType = new HashMap<>();
+    private int credits;
+    private boolean accepting = true;
+    private boolean closed;
+
+    private record Held(int attempt, UUID token, String type) {
+    }
+
+    /**
+     * @param typeLimits the types in the order announced, each with its own concurrency limit (0: none)
+     * @param holders    the registry's index of which session holds which job, kept up to date here
+     */
+    WorkerSession(String sessionId, String workerId, Map<String, Integer> typeLimits, List<String> queues,
+                  int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out,
+                  ConcurrentMap<Long, WorkerSession> holders) {
+        this.sessionId = sessionId;
+        this.workerId = workerId;
+        this.typeLimits = new LinkedHashMap<>(typeLimits);
+        this.queues = List.copyOf(queues);
+        this.maxConcurrency = maxConcurrency;
+        this.connectedAt = connectedAt;
+        this.out = out;
+        this.holders = holders;
+    }
+
+    public String sessionId() {
+        return sessionId;
+    }
+
+    public String workerId() {
+        return workerId;
+    }
+
+    public List<String> jobTypes() {
+        return List.copyOf(typeLimits.keySet());
+    }
+
+    /** What to claim for this stream now, or null when it can take nothing. */
+    synchronized ClaimRequest nextClaim() {
+        if (closed || !accepting) {
+            return null;
+        }
+        int room = Math.min(credits, maxConcurrency - held.size());
+        if (room <= 0) {
+            return null;
+        }
+        List<ClaimRequest.TypeQuota> quotas = new ArrayList<>();
+        typeLimits.forEach((type, limit) -> {
+            int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0));
+            if (quota > 0) {
+                quotas.add(new ClaimRequest.TypeQuota(type, quota));
+            }
+        });
+        return quotas.isEmpty() ? null : new ClaimRequest(workerId, quotas, queues, room);
+    }
+
+    /** Sends claimed jobs. False when the stream closed meanwhile: the caller must give them back. */
+    synchronized boolean deliver(List<JobRecord> jobs) {
+        if (jobs.isEmpty()) {
+            return true;
+        }
+        if (closed) {
+            return false;
+        }
+        Assign.Builder assign = Assign.newBuilder();
+        for (JobRecord job : jobs) {
+            hold(job.id(), job.attempt(), job.leaseToken(), job.type());
+            assign.addJobs(toAssigned(job));
+        }
+        credits = Math.max(0, credits - jobs.size());
+        send(BrokerMessage.newBuilder().setAssign(assign).build());
+        return true;
+    }
+
+    private static AssignedJob toAssigned(JobRecord job) {
+        return AssignedJob.newBuilder()
+                .setLease(LeaseRef.newBuilder()
+                        .setJobId(Long.toString(job.id()))
+                        .setAttempt(job.attempt())
+                        .setLeaseToken(job.leaseToken().toString()))
+                .setType(job.type())
+                .setQueue(job.queue())
+                .setPayload(job.payload())
+                .setPriority(job.priority())
+                .putAllLabels(job.labels())
+                .setMaxAttempts(job.maxAttempts())
+                .setLeaseDuration(ProtoJobs.duration(java.time.Duration.ofMillis(job.leaseDurationMs())))
+                .setLeaseExpiresAt(ProtoJobs.timestamp(job.leaseExpiresAt()))
+                .setCreatedAt(ProtoJobs.timestamp(job.createdAt()))
+                .setOwner(job.owner())
+                .build();
+    }
+
+    public synchronized void addCredit(int jobs) {
+        credits = (int) Math.min((long) credits + jobs, MAX_CREDIT_BALANCE);
+    }
+
+    /** Records a lease the worker proved it holds (a valid heartbeat or progress, maybe from an earlier stream). */
+    public synchronized void adopt(long jobId, int attempt, UUID token, String type) {
+        Held current = held.get(jobId);
+        if (current == null || current.attempt() < attempt) {
+            if (current != null) {
+                forget(jobId);
+            }
+            hold(jobId, attempt, token, type == null ? "" : type);
+        }
+    }
+
+    private void hold(long jobId, int attempt, UUID token, String type) {
+        held.put(jobId, new Held(attempt, token, type));
+        heldPerType.merge(type, 1, Integer::sum);
+        holders.put(jobId, this);
+    }
+
+    /** The worker no longer holds the job (finished, refused, or its lease is gone). */
+    public synchronized void forget(long jobId) {
+        Held removed = held.remove(jobId);
+        if (removed != null) {
+            heldPerType.computeIfPresent(removed.type(), (type, count) -> count > 1 ? count - 1 : null);
+            holders.remove(jobId, this);
+        }
+    }
+
+    synchronized boolean holds(long jobId, int attempt) {
+        Held current = held.get(jobId);
+        return current != null && current.attempt() == attempt;
+    }
+
+    synchronized List<io.jobwire.broker.store.LeaseRef> heldLeases() {
+        List<io.jobwire.broker.store.LeaseRef> leases = new ArrayList<>(held.size());
+        held.forEach((id, h) -> leases.add(new io.jobwire.broker.store.LeaseRef(id, h.attempt(), h.token())));
+        return leases;
+    }
+
+    /** After Goodbye or a drain: no more jobs for this stream. */
+    public synchronized void stopAccepting() {
+        accepting = false;
+    }
+
+    /** Sends a message unless the stream has closed. */
+    public synchronized void send(BrokerMessage message) {
+        if (!closed) {
+            out.onNext(message);
+        }
+    }
+
+    /** Ends the stream from the broker's side with {@code status} (OK completes it normally). */
+    public synchronized void end(Status status) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (status.isOk()) {
+            out.onCompleted();
+        } else {
+            out.onError(status.asRuntimeException());
+        }
+    }
+
+    /** The stream has closed from the worker's side. */
+    synchronized void markClosed() {
+        closed = true;
+    }
+
+    public synchronized WorkerSessionRecord snapshot(String brokerId) {
+        int free = accepting && !closed ? Math.max(0, Math.min(credits, maxConcurrency - held.size())) : 0;
+        return new WorkerSessionRecord(sessionId, workerId, brokerId, jobTypes(), queues, maxConcurrency,
+                held.size(), free, connectedAt, null);
+    }
+}

@@ -1,0 +1,16 @@
+package io.jobwire.broker.events;
+
+import io.jobwire.broker.store.JobChange;
+import java.util.List;
+
+/** Something that reacts to committed job changes. Must return quickly: it runs on the publisher's thread. */
+public interface ChangeListener {
+    void onChanges(List<JobChange> changes);
+
+    /**
+     * Notifications may have been missed (the listening connection was lost and is back): re-read
+     * whatever depends on them.
+     */
+    default void onResync() {
+    }
+}

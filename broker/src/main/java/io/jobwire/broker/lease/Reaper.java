@@ -1,0 +1,58 @@
+package io.jobwire.broker.lease;
+
+import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.store.JobChange;
+import io.jobwire.broker.store.JobStore;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Takes back jobs whose lease ran out (the worker died, froze or lost its network): queued again at
+ * once, or FAILED when attempts are spent. Run it every reaper interval; every broker runs one and they
+ * never conflict, because each update re-checks the expiry of the rows it touches.
+ */
+public final class Reaper implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(Reaper.class);
+    static final int BATCH = 500;
+
+    private final JobStore store;
+    private volatile Runnable betweenChoiceAndUpdate = () -> { };
+
+    public Reaper(JobStore store) {
+        this.store = store;
+    }
+
+    /** Test seam: runs after the reaper chose its jobs and before it updates them. */
+    public void setBetweenChoiceAndUpdate(Runnable hook) {
+        this.betweenChoiceAndUpdate = hook;
+    }
+
+    @Override
+    public void run() {
+        try {
+            reapAll();
+        } catch (RuntimeException e) {
+            if (Statuses.isDatabaseUnavailable(e)) {
+                log.warn("reaper cannot reach the database ({}); will try again", e.getMessage());
+            } else {
+                log.error("reaper pass failed; will try again", e);
+            }
+        }
+    }
+
+    /** Reaps every job expired now, in batches. Returns how many were taken back. */
+    public int reapAll() {
+        int total = 0;
+        while (true) {
+            List<JobChange> reaped = store.reapExpired(BATCH, betweenChoiceAndUpdate);
+            total += reaped.size();
+            if (!reaped.isEmpty()) {
+                log.info("took back {} job(s) whose lease expired", reaped.size());
+            }
+            if (reaped.size() < BATCH) {
+                return total;
+            }
+        }
+    }
+}

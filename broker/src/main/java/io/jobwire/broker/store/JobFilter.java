@@ -1,0 +1,19 @@
+package io.jobwire.broker.store;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which jobs List returns: every non-null, non-empty field must match (a list: any of its values). {@code beforeId} continues a
+ * page (ids below it); {@code payloadContains} is a JSON object the payload must contain.
+ */
+public record JobFilter(
+        List<JobStatus> states,
+        List<String> types,
+        List<String> queues,
+        String owner,
+        Map<String, String> labels,
+        String payloadContains,
+        Long beforeId,
+        int limit) {
+}

@@ -1,0 +1,90 @@
+package io.jobwire.broker.store;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.jdbi.v3.core.Jdbi;
+
+/** Reads of jobs: by id, by filter, and the counts behind Stats. */
+public final class JobQueries {
+    private final Jdbi jdbi;
+    private final ObjectMapper json;
+    private final JobRowMapper jobs;
+
+    public JobQueries(Jdbi jdbi, ObjectMapper json) {
+        this.jdbi = jdbi;
+        this.json = json;
+        this.jobs = new JobRowMapper(json);
+    }
+
+    /** The job with its attempt history. */
+    public Optional<JobRecord> get(long id) {
+        return jdbi.inTransaction(handle -> handle.createQuery(Sql.load(JobQueries.class, "job_by_id"))
+                .bind("id", id)
+                .map(jobs)
+                .findOne()
+                .map(job -> job.withAttempts(handle.createQuery(Sql.load(JobQueries.class, "attempts_of_job"))
+                        .bind("id", id)
+                        .map((rs, ctx) -> new AttemptRecord(rs.getInt("attempt"), rs.getString("worker_id"),
+                                JobRowMapper.instant(rs, "started_at"), JobRowMapper.instant(rs, "finished_at"),
+                                rs.getString("outcome"), rs.getString("error")))
+                        .list())));
+    }
+
+    /** The jobs that exist among {@code ids}, without history, in no particular order. */
+    public List<JobRecord> getMany(List<Long> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "jobs_by_ids"))
+                .bind("ids", ids.toArray(Long[]::new))
+                .map(jobs)
+                .list());
+    }
+
+    /** One page, newest first. */
+    public List<JobRecord> list(JobFilter filter) {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "list_jobs"))
+                .bind("states", filter.states().stream().map(Enum::name).toArray(String[]::new))
+                .bind("types", filter.types().toArray(String[]::new))
+                .bind("queues", filter.queues().toArray(String[]::new))
+                .bind("owner", filter.owner())
+                .bind("labels", filter.labels().isEmpty() ? null : toJson(filter.labels()))
+                .bind("payloadContains", filter.payloadContains())
+                .bind("beforeId", filter.beforeId())
+                .bind("limit", filter.limit())
+                .map(jobs)
+                .list());
+    }
+
+    /** Counts per (type, queue), optionally for one type and/or queue (null: all). */
+    public List<QueueCounts> queueCounts(String type, String queue) {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "queue_stats"))
+                .bind("type", type)
+                .bind("queue", queue)
+                .map((rs, ctx) -> new QueueCounts(rs.getString("type"), rs.getString("queue"),
+                        rs.getLong("queued"), rs.getLong("scheduled"), rs.getLong("running"),
+                        rs.getLong("succeeded"), rs.getLong("failed"), rs.getLong("cancelled"), rs.getLong("held"),
+                        rs.getLong("attempts"), rs.getLong("attempt_errors"),
+                        Duration.ofMillis(rs.getLong("oldest_queued_ms"))))
+                .list());
+    }
+
+    /** The database's clock now. */
+    public Instant databaseNow() {
+        return jdbi.withHandle(handle -> handle.createQuery("SELECT now()")
+                .map((rs, ctx) -> JobRowMapper.instant(rs, "now"))
+                .one());
+    }
+
+    private String toJson(Object value) {
+        try {
+            return json.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot write filter as JSON", e);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package io.jobwire.broker.store;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** A row of {@code jobs}, with its attempt history when it was asked for. */
+public record JobRecord(
+        long id,
+        String type,
+        String queue,
+        JobStatus state,
+        int priority,
+        Instant runAt,
+        String payload,
+        Map<String, String> labels,
+        String owner,
+        String idempotencyKey,
+        int maxAttempts,
+        int attempt,
+        int releases,
+        long leaseDurationMs,
+        Long retryInitialMs,
+        Long retryMaxMs,
+        UUID leaseToken,
+        Instant leaseExpiresAt,
+        String workerId,
+        Float progressPercent,
+        String progressMessage,
+        String progressDetails,
+        Instant progressAt,
+        String result,
+        String lastError,
+        Instant createdAt,
+        Instant updatedAt,
+        Instant startedAt,
+        Instant finishedAt,
+        long version,
+        List<AttemptRecord> attempts) {
+
+    public JobRecord withAttempts(List<AttemptRecord> history) {
+        return new JobRecord(id, type, queue, state, priority, runAt, payload, labels, owner, idempotencyKey,
+                maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
+                leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
+                lastError, createdAt, updatedAt, startedAt, finishedAt, version, List.copyOf(history));
+    }
+
+    public LeaseRef lease() {
+        return new LeaseRef(id, attempt, leaseToken);
+    }
+
+    /** What watchers and the other brokers learn about this version of the job. */
+    public JobChange change() {
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner);
+    }
+}

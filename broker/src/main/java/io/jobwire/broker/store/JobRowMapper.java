@@ -1,0 +1,87 @@
+package io.jobwire.broker.store;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.jdbi.v3.core.mapper.RowMapper;
+import org.jdbi.v3.core.statement.StatementContext;
+
+/** Maps a {@code jobs} row (all columns) to a {@link JobRecord} without history. */
+final class JobRowMapper implements RowMapper<JobRecord> {
+    private static final TypeReference<Map<String, String>> LABELS = new TypeReference<>() { };
+
+    private final ObjectMapper json;
+
+    JobRowMapper(ObjectMapper json) {
+        this.json = json;
+    }
+
+    @Override
+    public JobRecord map(ResultSet rs, StatementContext ctx) throws SQLException {
+        return new JobRecord(
+                rs.getLong("id"),
+                rs.getString("type"),
+                rs.getString("queue"),
+                JobStatus.valueOf(rs.getString("state")),
+                rs.getInt("priority"),
+                instant(rs, "run_at"),
+                rs.getString("payload"),
+                labels(rs.getString("labels")),
+                rs.getString("owner"),
+                rs.getString("idempotency_key"),
+                rs.getInt("max_attempts"),
+                rs.getInt("attempt"),
+                rs.getInt("releases"),
+                rs.getLong("lease_duration_ms"),
+                nullableLong(rs, "retry_initial_ms"),
+                nullableLong(rs, "retry_max_ms"),
+                rs.getObject("lease_token", UUID.class),
+                instant(rs, "lease_expires_at"),
+                rs.getString("worker_id"),
+                nullableFloat(rs, "progress_percent"),
+                rs.getString("progress_message"),
+                rs.getString("progress_details"),
+                instant(rs, "progress_at"),
+                rs.getString("result"),
+                rs.getString("last_error"),
+                instant(rs, "created_at"),
+                instant(rs, "updated_at"),
+                instant(rs, "started_at"),
+                instant(rs, "finished_at"),
+                rs.getLong("version"),
+                List.of());
+    }
+
+    static Instant instant(ResultSet rs, String column) throws SQLException {
+        OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+        return value == null ? null : value.toInstant();
+    }
+
+    private static Long nullableLong(ResultSet rs, String column) throws SQLException {
+        long value = rs.getLong(column);
+        return rs.wasNull() ? null : value;
+    }
+
+    private static Float nullableFloat(ResultSet rs, String column) throws SQLException {
+        float value = rs.getFloat(column);
+        return rs.wasNull() ? null : value;
+    }
+
+    private Map<String, String> labels(String text) throws SQLException {
+        if (text == null || text.equals("{}")) {
+            return Map.of();
+        }
+        try {
+            return Map.copyOf(json.readValue(text, LABELS));
+        } catch (JsonProcessingException e) {
+            throw new SQLException("jobs.labels is not a JSON object of strings: " + text, e);
+        }
+    }
+}

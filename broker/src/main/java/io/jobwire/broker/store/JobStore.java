@@ -1,0 +1,438 @@
+package io.jobwire.broker.store;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.broker.store.WorkerWrites.Completion;
+import io.jobwire.broker.store.WorkerWrites.Failure;
+import io.jobwire.broker.store.WorkerWrites.ProgressReport;
+import io.jobwire.broker.store.WorkerWrites.Release;
+import java.security.SecureRandom;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.DoubleSupplier;
+import java.util.function.Function;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.Query;
+
+/**
+ * Every write to jobs and their attempts. Each method takes and returns a batch and runs it as one
+ * statement in one transaction, so callers can gather concurrent requests and pay for one commit.
+ * Worker writes are fenced: the UPDATE itself checks (attempt, lease token, RUNNING, lease not expired),
+ * so a stale worker changes nothing. Committed changes are announced with {@code pg_notify} in the same
+ * transaction and handed to the {@link ChangeSink} after the commit.
+ *
+ * <p>No method holds a connection beyond its own transaction.
+ */
+public final class JobStore {
+    private final Transactions transactions;
+    private final ObjectMapper json;
+    private final JobRowMapper jobs;
+    private final ChangeNotifier notifier;
+    private final ChangeSink sink;
+    private final RetryDefaults retryDefaults;
+    private final DoubleSupplier jitter;
+    private final SecureRandom tokens = new SecureRandom();
+
+    /**
+     * @param jitter supplies the backoff factor for each retry, in [0.5, 1.0]; tests pass a constant
+     */
+    public JobStore(Jdbi jdbi, ObjectMapper json, ChangeNotifier notifier, ChangeSink sink,
+                    RetryDefaults retryDefaults, DoubleSupplier jitter) {
+        this.transactions = new Transactions(jdbi);
+        this.json = json;
+        this.jobs = new JobRowMapper(json);
+        this.notifier = notifier;
+        this.sink = sink;
+        this.retryDefaults = retryDefaults;
+        this.jitter = jitter;
+    }
+
+    // ---------------------------------------------------------------- submit
+
+    /**
+     * Inserts the jobs, in order, in one transaction. A job whose (owner, idempotency key) already exists,
+     * in the table or earlier in this batch, is not inserted: the existing job is returned instead.
+     */
+    public List<SubmitOutcome> insert(List<NewJob> batch) {
+        if (batch.isEmpty()) {
+            return List.of();
+        }
+        List<SubmitOutcome> outcomes = transactions.run(handle -> {
+            SubmitOutcome[] results = new SubmitOutcome[batch.size()];
+            List<Integer> duplicates = new ArrayList<>();
+            insertQuery(handle, batch).map((rs, ctx) -> {
+                int index = rs.getInt("input_ord") - 1;
+                rs.getLong("id");
+                if (rs.wasNull()) {
+                    duplicates.add(index);
+                } else {
+                    results[index] = new SubmitOutcome(jobs.map(rs, ctx), true);
+                }
+                return index;
+            }).list();
+            if (!duplicates.isEmpty()) {
+                Map<String, JobRecord> existing = findByKeys(handle, duplicates.stream().map(batch::get).toList());
+                for (int index : duplicates) {
+                    NewJob job = batch.get(index);
+                    JobRecord found = existing.get(keyOf(job.owner(), job.idempotencyKey()));
+                    if (found == null) {
+                        throw new IllegalStateException("idempotency conflict without a job for key "
+                                + job.idempotencyKey());
+                    }
+                    results[index] = new SubmitOutcome(found, false);
+                }
+            }
+            notifier.notify(handle, createdChanges(results));
+            return List.of(results);
+        });
+        sink.publish(createdChanges(outcomes.toArray(SubmitOutcome[]::new)));
+        return outcomes;
+    }
+
+    private Query insertQuery(Handle handle, List<NewJob> batch) {
+        int n = batch.size();
+        String[] types = new String[n];
+        String[] queues = new String[n];
+        String[] payloads = new String[n];
+        Integer[] priorities = new Integer[n];
+        String[] runAts = new String[n];
+        Long[] delays = new Long[n];
+        String[] keys = new String[n];
+        Integer[] maxAttempts = new Integer[n];
+        Long[] leaseMs = new Long[n];
+        String[] labels = new String[n];
+        Long[] retryInitial = new Long[n];
+        Long[] retryMax = new Long[n];
+        String[] owners = new String[n];
+        for (int i = 0; i < n; i++) {
+            NewJob job = batch.get(i);
+            types[i] = job.type();
+            queues[i] = job.queue();
+            payloads[i] = job.payloadJson();
+            priorities[i] = job.priority();
+            runAts[i] = job.runAt() == null ? null : job.runAt().toString();
+            delays[i] = job.delayMs();
+            keys[i] = job.idempotencyKey();
+            maxAttempts[i] = job.maxAttempts();
+            leaseMs[i] = job.leaseDurationMs();
+            labels[i] = toJson(job.labels());
+            retryInitial[i] = job.retryInitialMs();
+            retryMax[i] = job.retryMaxMs();
+            owners[i] = job.owner();
+        }
+        return handle.createQuery(Sql.load(JobStore.class, "insert_jobs"))
+                .bind("types", types)
+                .bind("queues", queues)
+                .bind("payloads", payloads)
+                .bind("priorities", priorities)
+                .bind("runAts", runAts)
+                .bind("delays", delays)
+                .bind("keys", keys)
+                .bind("maxAttempts", maxAttempts)
+                .bind("leaseMs", leaseMs)
+                .bind("labels", labels)
+                .bind("retryInitialMs", retryInitial)
+                .bind("retryMaxMs", retryMax)
+                .bind("owners", owners);
+    }
+
+    private Map<String, JobRecord> findByKeys(Handle handle, List<NewJob> duplicates) {
+        String[] owners = duplicates.stream().map(NewJob::owner).toArray(String[]::new);
+        String[] keys = duplicates.stream().map(NewJob::idempotencyKey).toArray(String[]::new);
+        Map<String, JobRecord> found = new HashMap<>();
+        handle.createQuery(Sql.load(JobStore.class, "find_by_idempotency_keys"))
+                .bind("owners", owners)
+                .bind("keys", keys)
+                .map(jobs)
+                .forEach(job -> found.put(keyOf(job.owner(), job.idempotencyKey()), job));
+        return found;
+    }
+
+    private static String keyOf(String owner, String key) {
+        return owner + '\u0000' + key;
+    }
+
+    private static List<JobChange> createdChanges(SubmitOutcome[] outcomes) {
+        List<JobChange> changes = new ArrayList<>(outcomes.length);
+        for (SubmitOutcome outcome : outcomes) {
+            if (outcome.created()) {
+                changes.add(outcome.job().change());
+            }
+        }
+        return changes;
+    }
+
+    // ---------------------------------------------------------------- claim
+
+    /** Claims up to {@code request.limit()} due jobs; never more. */
+    public List<JobRecord> claim(ClaimRequest request) {
+        if (request.limit() <= 0 || request.types().isEmpty()) {
+            return List.of();
+        }
+        UUID[] leaseTokens = new UUID[request.limit()];
+        for (int i = 0; i < leaseTokens.length; i++) {
+            leaseTokens[i] = randomToken();
+        }
+        List<JobRecord> claimed = transactions.run(handle -> {
+            List<JobRecord> rows = handle.createQuery(Sql.load(JobStore.class, "claim_jobs"))
+                    .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
+                    .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
+                    .bind("queues", request.queues().toArray(String[]::new))
+                    .bind("limit", request.limit())
+                    .bind("tokens", leaseTokens)
+                    .bind("workerId", request.workerId())
+                    .map(jobs)
+                    .list();
+            notifier.notify(handle, rows.stream().map(JobRecord::change).toList());
+            return rows;
+        });
+        sink.publish(claimed.stream().map(JobRecord::change).toList());
+        return claimed;
+    }
+
+    private UUID randomToken() {
+        byte[] bytes = new byte[16];
+        tokens.nextBytes(bytes);
+        long high = 0;
+        long low = 0;
+        for (int i = 0; i < 8; i++) {
+            high = (high << 8) | (bytes[i] & 0xff);
+            low = (low << 8) | (bytes[i + 8] & 0xff);
+        }
+        return new UUID(high, low);
+    }
+
+    // ---------------------------------------------------------------- fenced worker writes
+
+    /** Extends valid leases by their job's lease duration. Heartbeats are not job changes. */
+    public List<WriteResult> heartbeat(List<LeaseRef> leases) {
+        return fencedWrite(leases, Function.identity(), "heartbeat_leases", false, query -> { }, WriteKind.HEARTBEAT);
+    }
+
+    public List<WriteResult> progress(List<ProgressReport> reports) {
+        return fencedWrite(reports, ProgressReport::lease, "report_progress", true, query -> query
+                .bind("percents", reports.stream().map(ProgressReport::percent).toArray(Float[]::new))
+                .bind("messages", reports.stream().map(ProgressReport::message).toArray(String[]::new))
+                .bind("details", reports.stream().map(ProgressReport::detailsJson).toArray(String[]::new)),
+                WriteKind.PROGRESS);
+    }
+
+    public List<WriteResult> complete(List<Completion> completions) {
+        return fencedWrite(completions, Completion::lease, "complete_jobs", true, query -> query
+                .bind("results", completions.stream().map(Completion::resultJson).toArray(String[]::new)),
+                WriteKind.FINISH);
+    }
+
+    public List<WriteResult> fail(List<Failure> failures) {
+        Double[] jitters = new Double[failures.size()];
+        for (int i = 0; i < jitters.length; i++) {
+            jitters[i] = jitter.getAsDouble();
+        }
+        return fencedWrite(failures, Failure::lease, "fail_jobs", true, query -> query
+                .bind("errors", failures.stream().map(Failure::error).toArray(String[]::new))
+                .bind("retryable", failures.stream().map(Failure::retryable).toArray(Boolean[]::new))
+                .bind("delays", failures.stream().map(Failure::retryDelayMs).toArray(Long[]::new))
+                .bind("jitters", jitters)
+                .bind("defaultInitialMs", retryDefaults.initialDelay().toMillis())
+                .bind("defaultMaxMs", retryDefaults.maxDelay().toMillis()),
+                WriteKind.FINISH);
+    }
+
+    public List<WriteResult> release(List<Release> releases) {
+        return fencedWrite(releases, Release::lease, "release_jobs", true, query -> query
+                .bind("reasons", releases.stream().map(Release::reason).toArray(String[]::new)),
+                WriteKind.FINISH);
+    }
+
+    private enum WriteKind { HEARTBEAT, PROGRESS, FINISH }
+
+    private <W> List<WriteResult> fencedWrite(List<W> writes, Function<W, LeaseRef> leaseOf, String statement,
+                                              boolean isChange, java.util.function.Consumer<Query> binder,
+                                              WriteKind kind) {
+        if (writes.isEmpty()) {
+            return List.of();
+        }
+        List<LeaseRef> leases = writes.stream().map(leaseOf).toList();
+        List<JobChange> changes = new ArrayList<>();
+        List<WriteResult> results = transactions.run(handle -> {
+            changes.clear();
+            Query query = handle.createQuery(Sql.load(JobStore.class, statement))
+                    .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
+                    .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
+                    .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new));
+            binder.accept(query);
+            Map<Long, AppliedRow> applied = new HashMap<>();
+            query.map((rs, ctx) -> AppliedRow.read(rs)).forEach(row -> applied.put(row.change().id(), row));
+            List<WriteResult> answers = explain(handle, leases, applied, kind);
+            if (isChange) {
+                applied.values().forEach(row -> changes.add(row.change()));
+                notifier.notify(handle, changes);
+            }
+            return answers;
+        });
+        sink.publish(changes);
+        return results;
+    }
+
+    /** One row returned by a fenced write. */
+    private record AppliedRow(JobChange change, Instant leaseExpiresAt) {
+        static AppliedRow read(ResultSet rs) throws SQLException {
+            JobChange change = new JobChange(rs.getLong("id"), rs.getLong("version"),
+                    JobStatus.valueOf(rs.getString("state")), rs.getInt("attempt"),
+                    JobRowMapper.instant(rs, "run_at"), rs.getString("type"), rs.getString("queue"),
+                    rs.getString("owner"));
+            return new AppliedRow(change, JobRowMapper.instant(rs, "lease_expires_at"));
+        }
+    }
+
+    /** Answers each write in order: accepted, or why not (looked up in the same transaction). */
+    private List<WriteResult> explain(Handle handle, List<LeaseRef> leases, Map<Long, AppliedRow> applied,
+                                      WriteKind kind) {
+        List<Long> refused = new ArrayList<>();
+        for (LeaseRef lease : leases) {
+            AppliedRow row = applied.get(lease.jobId());
+            if (row == null || row.change().attempt() != lease.attempt()) {
+                refused.add(lease.jobId());
+            }
+        }
+        Map<Long, LeaseState> current = refused.isEmpty() ? Map.of() : leaseStates(handle, refused);
+        List<WriteResult> results = new ArrayList<>(leases.size());
+        for (LeaseRef lease : leases) {
+            AppliedRow row = applied.get(lease.jobId());
+            if (row != null && row.change().attempt() == lease.attempt()) {
+                Instant deadline = kind == WriteKind.FINISH ? null : row.leaseExpiresAt();
+                results.add(new WriteResult(lease, WriteOutcome.ACCEPTED, row.change().state(), row.change().type(),
+                        deadline, ""));
+            } else {
+                results.add(refusal(lease, current.get(lease.jobId())));
+            }
+        }
+        return results;
+    }
+
+    private record LeaseState(JobStatus state, int attempt, UUID token, Instant expiresAt, boolean expired) {
+    }
+
+    private Map<Long, LeaseState> leaseStates(Handle handle, List<Long> ids) {
+        Map<Long, LeaseState> states = new HashMap<>();
+        handle.createQuery(Sql.load(JobStore.class, "lease_status"))
+                .bind("ids", ids.toArray(Long[]::new))
+                .map((rs, ctx) -> {
+                    states.put(rs.getLong("id"), new LeaseState(JobStatus.valueOf(rs.getString("state")),
+                            rs.getInt("attempt"), rs.getObject("lease_token", UUID.class),
+                            JobRowMapper.instant(rs, "lease_expires_at"), rs.getBoolean("expired")));
+                    return null;
+                })
+                .list();
+        return states;
+    }
+
+    private static WriteResult refusal(LeaseRef lease, LeaseState found) {
+        long id = lease.jobId();
+        if (found == null) {
+            return new WriteResult(lease, WriteOutcome.NOT_FOUND, null, null, null, "job " + id + " does not exist");
+        }
+        if (found.state() == JobStatus.CANCELLED && found.attempt() == lease.attempt()) {
+            return new WriteResult(lease, WriteOutcome.CANCELLED, found.state(), null, null,
+                    "job " + id + " was cancelled");
+        }
+        String why;
+        if (found.attempt() != lease.attempt()) {
+            why = found.attempt() < lease.attempt()
+                    ? "job " + id + " has never had attempt " + lease.attempt() + " (it is at attempt "
+                            + found.attempt() + ")"
+                    : "job " + id + " was claimed again (now attempt " + found.attempt() + ")";
+        } else if (found.state() != JobStatus.RUNNING) {
+            why = "job " + id + " is " + found.state() + ", not running";
+        } else if (!lease.token().equals(found.token())) {
+            why = "the lease token does not match job " + id + "'s current lease";
+        } else if (found.expired()) {
+            why = "the lease on job " + id + " expired at " + found.expiresAt();
+        } else {
+            why = "job " + id + " changed while the write was applied; its lease is no longer valid";
+        }
+        return new WriteResult(lease, WriteOutcome.LEASE_LOST, found.state(), null, null, why);
+    }
+
+    // ---------------------------------------------------------------- reaper
+
+    /**
+     * Takes back up to {@code limit} jobs whose lease has expired. The choice and the update are two
+     * statements; {@code betweenChoiceAndUpdate} runs between them (a test hook for the race with a
+     * completion), and the update checks expiry again so it never touches a job that finished meanwhile.
+     */
+    public List<JobChange> reapExpired(int limit, Runnable betweenChoiceAndUpdate) {
+        List<JobChange> changes = transactions.run(handle -> {
+            Long[] ids = handle.createQuery(Sql.load(JobStore.class, "expired_leases"))
+                    .bind("limit", limit)
+                    .mapTo(Long.class)
+                    .list()
+                    .toArray(Long[]::new);
+            if (ids.length == 0) {
+                return List.<JobChange>of();
+            }
+            betweenChoiceAndUpdate.run();
+            List<JobChange> reaped = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
+                    .bind("ids", ids)
+                    .map((rs, ctx) -> AppliedRow.read(rs).change())
+                    .list();
+            notifier.notify(handle, reaped);
+            return reaped;
+        });
+        sink.publish(changes);
+        return changes;
+    }
+
+    // ---------------------------------------------------------------- operator transitions
+
+    public Transition cancel(long id, String reason) {
+        return transition(id, "cancel_job", Map.of("reason", reason));
+    }
+
+    public Transition retry(long id) {
+        return transition(id, "retry_job", Map.of());
+    }
+
+    public Transition hold(long id) {
+        return transition(id, "hold_job", Map.of());
+    }
+
+    /** HELD → QUEUED (the JobService's Release). */
+    public Transition unhold(long id) {
+        return transition(id, "unhold_job", Map.of());
+    }
+
+    private Transition transition(long id, String statement, Map<String, Object> extra) {
+        Transition transition = transactions.run(handle -> {
+            Query query = handle.createQuery(Sql.load(JobStore.class, statement)).bind("id", id);
+            extra.forEach(query::bind);
+            var changed = query.map(jobs).findOne();
+            if (changed.isPresent()) {
+                notifier.notify(handle, List.of(changed.get().change()));
+                return new Transition(changed.get(), true);
+            }
+            return new Transition(handle.createQuery(Sql.load(JobStore.class, "job_by_id"))
+                    .bind("id", id).map(jobs).findOne().orElse(null), false);
+        });
+        if (transition.applied()) {
+            sink.publish(List.of(transition.job().change()));
+        }
+        return transition;
+    }
+
+    private String toJson(Map<String, String> labels) {
+        try {
+            return json.writeValueAsString(new LinkedHashMap<>(labels));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("labels cannot be written as JSON", e);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package io.jobwire.broker.store;
+
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * A validated job ready to insert. Exactly one of {@code runAt} and {@code delayMs} decides when it is
+ * due: {@code runAt} when not null, else now (database clock) plus {@code delayMs}.
+ */
+public record NewJob(
+        String type,
+        String queue,
+        String payloadJson,
+        int priority,
+        Instant runAt,
+        long delayMs,
+        String idempotencyKey,
+        int maxAttempts,
+        long leaseDurationMs,
+        Map<String, String> labels,
+        Long retryInitialMs,
+        Long retryMaxMs,
+        String owner) {
+}

@@ -1,0 +1,199 @@
+package io.jobwire.broker.watch;
+
+import io.jobwire.api.v1.Job;
+import io.jobwire.broker.api.ProtoJobs;
+import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.events.ChangeListener;
+import io.jobwire.broker.store.JobChange;
+import io.jobwire.broker.store.JobQueries;
+import io.jobwire.broker.store.JobRecord;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Routes job changes to watchers. A change only marks the job dirty for the watchers that may care;
+ * one loader thread then reads the dirty jobs in batches and offers each watcher the current row. So
+ * a burst of changes to one job costs one read, the watchers see rows exactly as stored, and changes
+ * made by other brokers (which arrive as bare ids and versions) are handled the same way.
+ */
+public final class WatchHub implements ChangeListener, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(WatchHub.class);
+    private static final int LOAD_BATCH = 500;
+    private static final long RETRY_DELAY_MS = 500;
+
+    private final JobQueries queries;
+    private final Map<Long, Set<Watcher>> byId = new ConcurrentHashMap<>();
+    private final Set<Watcher> filtered = ConcurrentHashMap.newKeySet();
+    private final Set<Watcher> dirtyWatchers = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean loadScheduled = new AtomicBoolean();
+    private final ScheduledExecutorService loader = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "jobwire-watch");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    public WatchHub(JobQueries queries) {
+        this.queries = queries;
+    }
+
+    public void register(Watcher watcher) {
+        watcher.onClose(() -> unregister(watcher));
+        if (watcher.ids() == null) {
+            filtered.add(watcher);
+        } else {
+            for (long id : watcher.ids()) {
+                byId.computeIfAbsent(id, key -> ConcurrentHashMap.newKeySet()).add(watcher);
+            }
+        }
+    }
+
+    public void unregister(Watcher watcher) {
+        watcher.cancelled();
+        dirtyWatchers.remove(watcher);
+        if (watcher.ids() == null) {
+            filtered.remove(watcher);
+        } else {
+            for (long id : watcher.ids()) {
+                byId.computeIfPresent(id, (key, set) -> {
+                    set.remove(watcher);
+                    return set.isEmpty() ? null : set;
+                });
+            }
+        }
+    }
+
+    /** How many watch streams are open. */
+    public int size() {
+        Set<Watcher> all = new HashSet<>(filtered);
+        byId.values().forEach(all::addAll);
+        return all.size();
+    }
+
+    @Override
+    public void onChanges(List<JobChange> changes) {
+        if (byId.isEmpty() && filtered.isEmpty()) {
+            return;
+        }
+        boolean any = false;
+        for (JobChange change : changes) {
+            Set<Watcher> watchers = byId.get(change.id());
+            if (watchers != null) {
+                for (Watcher watcher : watchers) {
+                    any |= mark(watcher, change);
+                }
+            }
+            for (Watcher watcher : filtered) {
+                if (watcher.mayCare(change)) {
+                    any |= mark(watcher, change);
+                }
+            }
+        }
+        if (any) {
+            scheduleLoad(0);
+        }
+    }
+
+    private boolean mark(Watcher watcher, JobChange change) {
+        if (watcher.markDirty(change.id(), change.version())) {
+            dirtyWatchers.add(watcher);
+            return true;
+        }
+        return false;
+    }
+
+    /** Re-reads every unfinished job watched by id: covers notifications lost while disconnected. */
+    @Override
+    public void onResync() {
+        boolean any = false;
+        Set<Watcher> seen = new HashSet<>();
+        for (Set<Watcher> watchers : byId.values()) {
+            for (Watcher watcher : watchers) {
+                if (seen.add(watcher) && watcher.markUnfinishedDirty()) {
+                    dirtyWatchers.add(watcher);
+                    any = true;
+                }
+            }
+        }
+        if (any) {
+            scheduleLoad(0);
+        }
+    }
+
+    private void scheduleLoad(long delayMs) {
+        if (loadScheduled.compareAndSet(false, true)) {
+            loader.schedule(this::load, delayMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void load() {
+        loadScheduled.set(false);
+        Map<Watcher, Set<Long>> work = new HashMap<>();
+        Set<Long> ids = new HashSet<>();
+        for (Watcher watcher : List.copyOf(dirtyWatchers)) {
+            dirtyWatchers.remove(watcher);
+            Set<Long> taken = watcher.takeDirty();
+            if (!taken.isEmpty()) {
+                work.put(watcher, taken);
+                ids.addAll(taken);
+            }
+        }
+        if (ids.isEmpty()) {
+            return;
+        }
+        Map<Long, JobRecord> rows = new HashMap<>();
+        try {
+            List<Long> all = new ArrayList<>(ids);
+            for (int from = 0; from < all.size(); from += LOAD_BATCH) {
+                for (JobRecord job : queries.getMany(all.subList(from, Math.min(all.size(), from + LOAD_BATCH)))) {
+                    rows.put(job.id(), job);
+                }
+            }
+        } catch (RuntimeException e) {
+            if (!Statuses.isDatabaseUnavailable(e)) {
+                log.error("watch could not read changed jobs; retrying", e);
+            }
+            work.forEach((watcher, taken) -> taken.forEach(id -> {
+                if (watcher.markDirty(id, Long.MAX_VALUE)) {
+                    dirtyWatchers.add(watcher);
+                }
+            }));
+            scheduleLoad(RETRY_DELAY_MS);
+            return;
+        }
+        Map<Long, Job> protos = new HashMap<>();
+        work.forEach((watcher, taken) -> {
+            for (long id : taken) {
+                JobRecord job = rows.get(id);
+                if (job != null) {
+                    watcher.offer(job, protos.computeIfAbsent(id, key -> ProtoJobs.toProto(job)));
+                }
+            }
+        });
+        if (!dirtyWatchers.isEmpty()) {
+            scheduleLoad(0);
+        }
+    }
+
+    /** Ends every watch with {@code status} (the broker is going away). */
+    public void endAll(io.grpc.Status status) {
+        Set<Watcher> all = new HashSet<>(filtered);
+        byId.values().forEach(all::addAll);
+        all.forEach(watcher -> watcher.fail(status));
+    }
+
+    @Override
+    public void close() {
+        loader.shutdownNow();
+    }
+}

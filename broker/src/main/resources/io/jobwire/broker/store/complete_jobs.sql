@@ -1,0 +1,25 @@
+-- Finishes jobs successfully, for valid leases only, and closes their attempts.
+WITH input AS (
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :results::text[])
+             AS i(id, attempt, token, result)
+), done AS (
+    UPDATE jobs j
+    SET state = 'SUCCEEDED',
+        result = i.result::jsonb,
+        finished_at = now(),
+        updated_at = now(),
+        lease_token = NULL,
+        lease_expires_at = NULL,
+        worker_id = NULL,
+        version = j.version + 1
+    FROM input i
+    WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
+      AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
+), history AS (
+    UPDATE job_attempts a
+    SET finished_at = now(), outcome = 'succeeded'
+    FROM done
+    WHERE a.job_id = done.id AND a.attempt = done.attempt
+)
+SELECT * FROM done

@@ -1,0 +1,1 @@
+DELETE FROM worker_sessions WHERE session_id = ANY (:sessionIds::text[])

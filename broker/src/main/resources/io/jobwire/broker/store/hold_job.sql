@@ -1,0 +1,5 @@
+-- QUEUED → HELD: kept, never claimed.
+UPDATE jobs
+SET state = 'HELD', updated_at = now(), version = version + 1
+WHERE id = :id AND state = 'QUEUED'
+RETURNING *

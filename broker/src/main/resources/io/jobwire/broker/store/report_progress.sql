@@ -1,0 +1,18 @@
+-- Stores progress and extends the lease, for valid leases only.
+WITH input AS (
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :percents::real[],
+                         :messages::text[], :details::text[])
+             AS i(id, attempt, token, percent, message, details)
+)
+UPDATE jobs j
+SET progress_percent = i.percent,
+    progress_message = i.message,
+    progress_details = i.details::jsonb,
+    progress_at = now(),
+    lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond',
+    updated_at = now(),
+    version = j.version + 1
+FROM input i
+WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
+  AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at

@@ -1,0 +1,5 @@
+-- HELD → QUEUED, keeping its run_at.
+UPDATE jobs
+SET state = 'QUEUED', updated_at = now(), version = version + 1
+WHERE id = :id AND state = 'HELD'
+RETURNING *
