@@ -1,0 +1,156 @@
+package io.jobwire.broker.testing;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.jobwire.api.v1.JobServiceGrpc;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.SubmitRequest;
+import io.jobwire.api.v1.WorkerServiceGrpc;
+import io.jobwire.broker.Broker;
+import io.jobwire.broker.BrokerConfig;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+
+/**
+ * A real broker on a loopback port over its own fresh database, with a channel to it. Intervals are
+ * short so tests run fast; the backoff jitter is fixed at 1.0 so delays are exact.
+ */
+public final class BrokerFixture implements AutoCloseable {
+    private final String jdbcUrl;
+    private final Broker broker;
+    private final ManagedChannel channel;
+    private final List<RawWorker> workers = new ArrayList<>();
+
+    private BrokerFixture(String jdbcUrl, Broker broker) {
+        this.jdbcUrl = jdbcUrl;
+        this.broker = broker;
+        this.channel = NettyChannelBuilder.forAddress("127.0.0.1", broker.port()).usePlaintext().build();
+    }
+
+    /** A broker on a new database. */
+    public static BrokerFixture start() {
+        return start(TestPostgres.newDatabase(), config -> config);
+    }
+
+    public static BrokerFixture start(UnaryOperator<BrokerConfig> customize) {
+        return start(TestPostgres.newDatabase(), customize);
+    }
+
+    /** A broker on the given database (several brokers may share one). */
+    public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig> customize) {
+        BrokerConfig config = customize.apply(testConfig().withDatabaseUrl(jdbcUrl));
+        Broker broker = Broker.builder(config).jitter(() -> 1.0).start();
+        return new BrokerFixture(jdbcUrl, broker);
+    }
+
+    public static BrokerConfig testConfig() {
+        return BrokerConfig.defaults()
+                .withPort(0)
+                .withDataDir(Path.of("target", "unused-data-dir"))
+                .withReaperInterval(Duration.ofMillis(200))
+                .withPollInterval(Duration.ofMillis(200))
+                .withPresenceInterval(Duration.ofMillis(200))
+                .withDrainTimeout(Duration.ofSeconds(2))
+                .withPoolSize(8);
+    }
+
+    public Broker broker() {
+        return broker;
+    }
+
+    public String jdbcUrl() {
+        return jdbcUrl;
+    }
+
+    public ManagedChannel channel() {
+        return channel;
+    }
+
+    public JobServiceGrpc.JobServiceBlockingStub jobs() {
+        return JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    public JobServiceGrpc.JobServiceStub jobsAsync() {
+        return JobServiceGrpc.newStub(channel);
+    }
+
+    public WorkerServiceGrpc.WorkerServiceStub workerStub() {
+        return WorkerServiceGrpc.newStub(channel);
+    }
+
+    /** Submits a job of {@code type} with {@code payload} and returns its id. */
+    public String submit(String type, String payload) {
+        return jobs().submit(SubmitRequest.newBuilder()
+                .setJob(JobSpec.newBuilder().setType(type).setPayload(payload)).build()).getJob().getId();
+    }
+
+    public String submit(JobSpec spec) {
+        return jobs().submit(SubmitRequest.newBuilder().setJob(spec).build()).getJob().getId();
+    }
+
+    /** A raw worker stream (no SDK) that says Hello for {@code types} with {@code concurrency}. */
+    public RawWorker connectWorker(String workerId, int concurrency, String... types) {
+        RawWorker worker = RawWorker.connect(workerStub(), workerId, concurrency, types);
+        workers.add(worker);
+        return worker;
+    }
+
+    /** Runs one SQL statement on the broker's database (to build a state, e.g. an expired lease). */
+    public int sql(String statement) {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl);
+             Statement sql = connection.createStatement()) {
+            return sql.executeUpdate(statement);
+        } catch (SQLException e) {
+            throw new IllegalStateException(statement, e);
+        }
+    }
+
+    /** A single number from the broker's database. */
+    public long queryLong(String query) {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl);
+             Statement sql = connection.createStatement();
+             ResultSet rows = sql.executeQuery(query)) {
+            rows.next();
+            return rows.getLong(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException(query, e);
+        }
+    }
+
+    /** A single text value from the broker's database. */
+    public String queryString(String query) {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl);
+             Statement sql = connection.createStatement();
+             ResultSet rows = sql.executeQuery(query)) {
+            return rows.next() ? rows.getString(1) : null;
+        } catch (SQLException e) {
+            throw new IllegalStateException(query, e);
+        }
+    }
+
+    /** Makes the job's lease expire now, as if its worker had stopped heartbeating long ago. */
+    public void expireLease(String jobId) {
+        sql("UPDATE jobs SET lease_expires_at = now() - interval '1 hour' WHERE id = " + jobId);
+    }
+
+    @Override
+    public void close() {
+        workers.forEach(RawWorker::close);
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        broker.close();
+    }
+}
