@@ -55,6 +55,8 @@ import java.util.function.Supplier;
 /** JobService: what producers and operators call. Every write is committed before it answers OK. */
 public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private static final String PAGE_TOKEN_PREFIX = "before:";
+    /** Pages stop growing here, under gRPC's default 4 MiB client limit. */
+    private static final int MAX_PAGE_BYTES = 3 * 1024 * 1024;
     private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
 
     private final JobStore store;
@@ -104,8 +106,12 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         });
     }
 
+    /** The job as stored, minus the payload the caller just sent (a batch would echo megabytes). */
     private static SubmitResponse toResponse(SubmitOutcome outcome) {
-        return SubmitResponse.newBuilder().setJob(ProtoJobs.toProto(outcome.job())).setCreated(outcome.created()).build();
+        return SubmitResponse.newBuilder()
+                .setJob(ProtoJobs.toProto(outcome.job()).toBuilder().clearPayload())
+                .setCreated(outcome.created())
+                .build();
     }
 
     @Override
@@ -139,7 +145,16 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     pageSize + 1);
             List<JobRecord> jobs = queries.list(filter);
             ListResponse.Builder page = ListResponse.newBuilder();
-            jobs.stream().limit(pageSize).forEach(job -> page.addJobs(ProtoJobs.toProto(job)));
+            int size = 0;
+            for (int i = 0; i < Math.min(pageSize, jobs.size()); i++) {
+                Job job = ProtoJobs.toProto(jobs.get(i));
+                if (i > 0 && size + job.getSerializedSize() > MAX_PAGE_BYTES) {
+                    // a smaller page rather than one the client cannot receive
+                    return page.setNextPageToken(encodePageToken(jobs.get(i - 1).id())).build();
+                }
+                page.addJobs(job);
+                size += job.getSerializedSize();
+            }
             if (jobs.size() > pageSize) {
                 page.setNextPageToken(encodePageToken(jobs.get(pageSize - 1).id()));
             }

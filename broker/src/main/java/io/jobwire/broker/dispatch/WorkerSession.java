@@ -28,6 +28,8 @@ import java.util.concurrent.ConcurrentMap;
  */
 public final class WorkerSession {
     private static final int MAX_CREDIT_BALANCE = 1_000_000;
+    /** Keeps each Assign well under gRPC's default 4 MiB message limit (one big job may still exceed it). */
+    private static final int MAX_ASSIGN_BYTES = 1024 * 1024;
 
     private final String sessionId;
     private final String workerId;
@@ -104,9 +106,17 @@ public final class WorkerSession {
             return false;
         }
         Assign.Builder assign = Assign.newBuilder();
+        int size = 0;
         for (JobRecord job : jobs) {
             hold(job.id(), job.attempt(), job.leaseToken(), job.type());
-            assign.addJobs(toAssigned(job));
+            AssignedJob assigned = toAssigned(job);
+            if (assign.getJobsCount() > 0 && size + assigned.getSerializedSize() > MAX_ASSIGN_BYTES) {
+                send(BrokerMessage.newBuilder().setAssign(assign).build());
+                assign = Assign.newBuilder();
+                size = 0;
+            }
+            assign.addJobs(assigned);
+            size += assigned.getSerializedSize();
         }
         credits = Math.max(0, credits - jobs.size());
         send(BrokerMessage.newBuilder().setAssign(assign).build());
