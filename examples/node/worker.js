@@ -1,0 +1,81 @@
+// A worker in plain Node.js: node worker.js TYPE [CONCURRENCY]
+// It speaks WorkerService.Connect directly: Hello, Credit, then for every assigned job it runs `handle`,
+// heartbeats all held leases together a few times per lease, and answers Complete or Fail.
+const os = require('os');
+const { workerService } = require('./jobwire');
+
+const [type = 'demo.echo', concurrencyArg = '4'] = process.argv.slice(2);
+const concurrency = Number(concurrencyArg);
+
+// The job's work. Return the result (any JSON value); throw to fail (retried with backoff).
+async function handle(job, reportProgress) {
+  const payload = JSON.parse(job.payload);
+  for (let step = 1; step <= 3; step++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    reportProgress(step * 33, `step ${step} of 3`);
+  }
+  return { echoed: payload, by: `node-${process.pid}` };
+}
+
+function connect() {
+  const stream = workerService().connect();
+  const held = new Map(); // job id -> lease
+  const send = (message) => stream.write(message);
+
+  send({
+    hello: {
+      workerId: `${os.hostname()}:${process.pid}`,
+      jobTypes: [{ name: type, description: 'Echoes its payload (Node example)' }],
+      maxConcurrency: concurrency,
+    },
+  });
+
+  let heartbeats;
+  stream.on('data', async (message) => {
+    if (message.welcome) {
+      console.log(`connected to broker ${message.welcome.brokerId}`);
+      const every = Number(message.welcome.heartbeatInterval.seconds) * 1000 || 10000;
+      heartbeats = setInterval(() => {
+        if (held.size > 0) send({ heartbeat: { leases: [...held.values()] } });
+      }, every);
+      send({ credit: { jobs: concurrency } });
+    } else if (message.assign) {
+      for (const job of message.assign.jobs) run(job);
+    } else if (message.cancelJob) {
+      console.log(`job ${message.cancelJob.jobId} was cancelled`);
+      held.delete(message.cancelJob.jobId);
+    } else if (message.ack && message.ack.status !== 'ACK_STATUS_ACCEPTED') {
+      console.log(`job ${message.ack.jobId}: ${message.ack.status} ${message.ack.message}`);
+      held.delete(message.ack.jobId);
+    } else if (message.drain) {
+      console.log('broker is draining; reconnecting');
+      stream.end();
+    }
+  });
+
+  async function run(job) {
+    const lease = job.lease;
+    held.set(lease.jobId, lease);
+    const progress = (percent, text) => send({ progress: { lease, percent, message: text } });
+    try {
+      const result = await handle(job, progress);
+      if (held.has(lease.jobId)) send({ complete: { lease, result: JSON.stringify(result) } });
+    } catch (err) {
+      if (held.has(lease.jobId)) send({ fail: { lease, error: String(err && err.stack || err), retryable: true } });
+    }
+    held.delete(lease.jobId);
+    send({ credit: { jobs: 1 } });
+  }
+
+  const reconnect = () => {
+    clearInterval(heartbeats);
+    setTimeout(connect, 1000);
+  };
+  stream.on('error', (err) => {
+    console.error(`stream error: ${err.details || err.message}; reconnecting`);
+    reconnect();
+  });
+  stream.on('end', reconnect);
+}
+
+connect();
