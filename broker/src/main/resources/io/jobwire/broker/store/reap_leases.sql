@@ -13,7 +13,8 @@ WITH reaped AS (
         updated_at = now(),
         version = j.version + 1
     WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.last_error
+    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
+              j.last_error
 ), history AS (
     UPDATE job_attempts a
     SET finished_at = now(), outcome = 'lease_expired', error = reaped.last_error
