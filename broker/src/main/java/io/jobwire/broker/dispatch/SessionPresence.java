@@ -2,6 +2,8 @@ package io.jobwire.broker.dispatch;
 
 import io.jobwire.broker.api.Statuses;
 import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.store.WorkerSessionRecord;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +25,13 @@ public final class SessionPresence implements Runnable {
     @Override
     public void run() {
         try {
-            registry.refreshSessions(sessions.snapshots());
+            List<WorkerSessionRecord> open = sessions.snapshots();
+            registry.refreshSessions(open);
+            // A stream that closed after the snapshot had its row deleted, and the refresh just put it
+            // back: delete it again rather than show a gone worker until it goes stale.
+            List<String> closedMeanwhile = open.stream().map(WorkerSessionRecord::sessionId)
+                    .filter(id -> !sessions.isOpen(id)).toList();
+            registry.removeSessions(closedMeanwhile);
             registry.purgeStaleSessions();
         } catch (RuntimeException e) {
             if (Statuses.isDatabaseUnavailable(e)) {

@@ -50,6 +50,10 @@ public final class SessionRegistry implements ChangeListener {
         }
     }
 
+    public boolean isOpen(String sessionId) {
+        return sessions.containsKey(sessionId);
+    }
+
     public List<WorkerSession> sessions() {
         return List.copyOf(sessions.values());
     }
