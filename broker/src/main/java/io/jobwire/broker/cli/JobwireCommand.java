@@ -1,5 +1,10 @@
 package io.jobwire.broker.cli;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -8,7 +13,10 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Jobwire: a durable job broker for services that speak gRPC.",
-        subcommands = {ServeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, SubmitCommand.class, JobCommands.Get.class, ListCommand.class,
+                WatchCommand.class, JobCommands.Cancel.class, JobCommands.Retry.class, JobCommands.Hold.class,
+                JobCommands.Release.class, StatsCommand.Stats.class, StatsCommand.Types.class,
+                CommandLine.HelpCommand.class})
 public final class JobwireCommand implements Runnable {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -19,8 +27,22 @@ public final class JobwireCommand implements Runnable {
 
     /** The configured command line, shared by main and tests. */
     public static CommandLine commandLine() {
-        return new CommandLine(new JobwireCommand())
-                .registerConverter(java.time.Duration.class, new DurationConverter());
+        CommandLine commandLine = new CommandLine(new JobwireCommand())
+                .registerConverter(java.time.Duration.class, new DurationConverter())
+                .setOut(utf8(FileDescriptor.out))
+                .setErr(utf8(FileDescriptor.err));
+        setUsageExitCode(commandLine);
+        return commandLine;
+    }
+
+    private static void setUsageExitCode(CommandLine commandLine) {
+        commandLine.getCommandSpec().exitCodeOnInvalidInput(ExitCodes.USAGE);
+        commandLine.getSubcommands().values().forEach(JobwireCommand::setUsageExitCode);
+    }
+
+    /** Payloads and results are UTF-8 whatever the platform's default encoding. */
+    private static PrintWriter utf8(FileDescriptor descriptor) {
+        return new PrintWriter(new OutputStreamWriter(new FileOutputStream(descriptor), StandardCharsets.UTF_8), true);
     }
 
     @Override

@@ -1,0 +1,62 @@
+package io.jobwire.broker.cli;
+
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.jobwire.api.v1.JobServiceGrpc;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * A command that calls the broker. Failures print the status and the broker's message, never a stack
+ * trace, and exit with {@link ExitCodes#BROKER_ERROR}.
+ */
+abstract class ClientCommand implements Callable<Integer> {
+    @Mixin
+    ClientOptions client;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Runs the command over an open channel; returns the exit code. */
+    abstract int run(ManagedChannel channel) throws Exception;
+
+    JobServiceGrpc.JobServiceBlockingStub jobs(ManagedChannel channel) {
+        return JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(client.timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    PrintWriter out() {
+        return spec.commandLine().getOut();
+    }
+
+    PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ManagedChannel channel = client.channel();
+        try {
+            return run(channel);
+        } catch (StatusRuntimeException e) {
+            return fail(e.getStatus());
+        } finally {
+            channel.shutdownNow();
+            channel.awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    int fail(Status status) {
+        String message = status.getDescription() == null ? "" : ": " + status.getDescription();
+        if (status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
+                && status.getDescription().startsWith("io exception")) {
+            message = ": cannot reach a broker at " + client.target;
+        }
+        err().println("jobwire " + spec.name() + ": " + status.getCode() + message);
+        return ExitCodes.BROKER_ERROR;
+    }
+}

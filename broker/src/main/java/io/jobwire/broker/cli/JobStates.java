@@ -1,0 +1,35 @@
+package io.jobwire.broker.cli;
+
+import io.jobwire.api.v1.Job;
+import io.jobwire.api.v1.JobState;
+import java.util.Locale;
+import picocli.CommandLine;
+
+/** Job states as people type and read them: {@code queued}, {@code RUNNING}, ... */
+final class JobStates implements CommandLine.ITypeConverter<JobState> {
+    @Override
+    public JobState convert(String value) {
+        String name = value.trim().toUpperCase(Locale.ROOT);
+        try {
+            JobState state = JobState.valueOf(name.startsWith("JOB_STATE_") ? name : "JOB_STATE_" + name);
+            if (state != JobState.JOB_STATE_UNSPECIFIED && state != JobState.UNRECOGNIZED) {
+                return state;
+            }
+        } catch (IllegalArgumentException e) {
+            // fall through
+        }
+        throw new CommandLine.TypeConversionException("'" + value
+                + "' is not a job state; use queued, running, succeeded, failed, cancelled or held");
+    }
+
+    static String name(JobState state) {
+        return state.name().replace("JOB_STATE_", "");
+    }
+
+    static boolean isFinished(Job job) {
+        return switch (job.getState()) {
+            case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
+            default -> false;
+        };
+    }
+}
