@@ -29,6 +29,7 @@ public final class JobwireCommand implements Runnable {
     public static CommandLine commandLine() {
         CommandLine commandLine = new CommandLine(new JobwireCommand())
                 .registerConverter(java.time.Duration.class, new DurationConverter())
+                .setExpandAtFiles(false)
                 .setOut(utf8(FileDescriptor.out))
                 .setErr(utf8(FileDescriptor.err));
         setUsageExitCode(commandLine);

@@ -1,0 +1,193 @@
+package io.jobwire.broker.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.RawWorker;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The jobwire client commands, run in-process against a real broker. */
+class ClientCommandsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static BrokerFixture fixture;
+
+    @BeforeAll
+    static void startBroker() {
+        fixture = BrokerFixture.start();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        fixture.close();
+    }
+
+    /** What one command printed and returned. */
+    record Run(int exit, String out, String err) {
+        JsonNode json() throws Exception {
+            return JSON.readTree(out);
+        }
+    }
+
+    static Run jobwire(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine commandLine = JobwireCommand.commandLine()
+                .setOut(new PrintWriter(out, true))
+                .setErr(new PrintWriter(err, true));
+        String[] withTarget = new String[args.length + 2];
+        System.arraycopy(args, 0, withTarget, 0, args.length);
+        withTarget[args.length] = "--target";
+        withTarget[args.length + 1] = "127.0.0.1:" + fixture.broker().port();
+        int exit = commandLine.execute(withTarget);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    @Test
+    void submitPrintsTheJobWithEveryOption() throws Exception {
+        Run run = jobwire("submit", "--type", "cli.options", "--payload", "{\"n\":1}", "--queue", "bulk",
+                "--priority", "7", "--delay", "1h", "--key", "k-1", "--max-attempts", "3", "--lease", "45s",
+                "--label", "team=core", "--label", "env=test");
+        assertThat(run.exit()).isZero();
+        JsonNode job = run.json();
+        assertThat(job.get("type").asText()).isEqualTo("cli.options");
+        assertThat(job.get("queue").asText()).isEqualTo("bulk");
+        assertThat(job.get("priority").asInt()).isEqualTo(7);
+        assertThat(job.get("maxAttempts").asInt()).isEqualTo(3);
+        assertThat(job.get("leaseDuration").asText()).isEqualTo("45s");
+        assertThat(job.get("labels").get("env").asText()).isEqualTo("test");
+        assertThat(job.get("idempotencyKey").asText()).isEqualTo("k-1");
+        String id = job.get("id").asText();
+        assertThat(fixture.queryString("SELECT payload::text FROM jobs WHERE id = " + id)).isEqualTo("{\"n\": 1}");
+        assertThat(fixture.queryLong("SELECT extract(epoch FROM run_at - created_at)::bigint FROM jobs WHERE id = " + id))
+                .isBetween(3595L, 3600L);
+
+        Run again = jobwire("submit", "--type", "cli.options", "--key", "k-1");
+        assertThat(again.json().get("id").asText()).as("same idempotency key, same job").isEqualTo(id);
+    }
+
+    @Test
+    void submitReadsThePayloadFromAFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("payload.json");
+        Files.writeString(file, "{\"from\":\"file\",\"ünïcode\":\"✓\"}");
+        Run run = jobwire("submit", "--type", "cli.file", "--payload", "@" + file);
+        assertThat(run.exit()).isZero();
+        Run get = jobwire("get", run.json().get("id").asText());
+        assertThat(get.json().get("payload").get("ünïcode").asText()).isEqualTo("✓");
+    }
+
+    @Test
+    void submitWaitPrintsTheResultAndExitsByOutcome() throws Exception {
+        RawWorker worker = fixture.connectWorker("cli-waiter", 2, "cli.wait");
+        CompletableFuture<Run> succeeded = CompletableFuture.supplyAsync(
+                () -> jobwire("submit", "--type", "cli.wait", "--payload", "{\"a\":2}", "--wait"));
+        AssignedJob job = worker.take(1).get(0);
+        worker.progress(job.getLease(), 50, "half way", "");
+        worker.complete(job.getLease(), "{\"sum\":42}");
+        Run done = succeeded.get();
+        assertThat(done.exit()).isEqualTo(ExitCodes.OK);
+        assertThat(done.json().get("sum").asInt()).isEqualTo(42);
+        assertThat(done.err()).contains("RUNNING").contains("50%");
+
+        CompletableFuture<Run> failed = CompletableFuture.supplyAsync(
+                () -> jobwire("submit", "--type", "cli.wait", "--wait"));
+        AssignedJob second = worker.take(1).get(0);
+        worker.fail(second.getLease(), "disk full", false);
+        Run failure = failed.get();
+        assertThat(failure.exit()).isEqualTo(ExitCodes.JOB_FAILED);
+        assertThat(failure.err()).contains("failed").contains("disk full");
+
+        CompletableFuture<Run> cancelled = CompletableFuture.supplyAsync(
+                () -> jobwire("submit", "--type", "cli.wait", "--wait"));
+        AssignedJob third = worker.take(1).get(0);
+        assertThat(jobwire("cancel", third.getLease().getJobId(), "--reason", "no longer needed").exit()).isZero();
+        Run cancellation = cancelled.get();
+        assertThat(cancellation.exit()).isEqualTo(ExitCodes.JOB_CANCELLED);
+        assertThat(cancellation.err()).contains("cancelled").contains("no longer needed");
+    }
+
+    @Test
+    void holdReleaseCancelRetryChangeTheState() throws Exception {
+        String id = jobwire("submit", "--type", "cli.states").json().get("id").asText();
+        assertThat(jobwire("hold", id).json().get("state").asText()).isEqualTo("JOB_STATE_HELD");
+        assertThat(jobwire("release", id).json().get("state").asText()).isEqualTo("JOB_STATE_QUEUED");
+        assertThat(jobwire("cancel", id).json().get("state").asText()).isEqualTo("JOB_STATE_CANCELLED");
+        assertThat(jobwire("retry", id).json().get("state").asText()).isEqualTo("JOB_STATE_QUEUED");
+        assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + id)).isEqualTo("QUEUED");
+    }
+
+    @Test
+    void listShowsATableOrJsonLines() throws Exception {
+        String first = jobwire("submit", "--type", "cli.list", "--label", "batch=7").json().get("id").asText();
+        String second = jobwire("submit", "--type", "cli.list", "--label", "batch=7").json().get("id").asText();
+        jobwire("submit", "--type", "cli.list", "--label", "batch=8");
+
+        Run table = jobwire("list", "--type", "cli.list", "--label", "batch=7");
+        assertThat(table.exit()).isZero();
+        assertThat(table.out().lines()).hasSize(3);
+        assertThat(table.out().lines().findFirst().orElseThrow()).startsWith("ID").contains("STATE");
+        assertThat(table.out()).contains(first).contains(second);
+
+        Run json = jobwire("list", "--type", "cli.list", "--state", "queued", "--json", "--limit", "2");
+        assertThat(json.out().lines()).hasSize(2);
+        for (String line : json.out().lines().toList()) {
+            assertThat(JSON.readTree(line).get("state").asText()).isEqualTo("JOB_STATE_QUEUED");
+        }
+    }
+
+    @Test
+    void watchFollowsAJobToItsEnd() throws Exception {
+        RawWorker worker = fixture.connectWorker("cli-watch", 1, "cli.watch");
+        String id = jobwire("submit", "--type", "cli.watch").json().get("id").asText();
+        CompletableFuture<Run> watching = CompletableFuture.supplyAsync(() -> jobwire("watch", id));
+        AssignedJob job = worker.take(1).get(0);
+        worker.complete(job.getLease(), "\"done\"");
+        Run watch = watching.get();
+        assertThat(watch.exit()).isZero();
+        assertThat(watch.out()).contains(id + " cli.watch SUCCEEDED").contains("result \"done\"");
+    }
+
+    @Test
+    void statsAndTypesShowWhatTheBrokerKnows() throws Exception {
+        fixture.connectWorker("cli-stats-worker", 3, "cli.stats");
+        jobwire("submit", "--type", "cli.stats");
+        Run stats = jobwire("stats", "--type", "cli.stats");
+        assertThat(stats.exit()).isZero();
+        assertThat(stats.out()).contains("cli.stats").contains("QUEUED");
+        Run json = jobwire("stats", "--type", "cli.stats", "--json");
+        assertThat(json.json().get("queues").get(0).get("queued").asLong()).isEqualTo(1);
+        Run types = jobwire("types", "--json");
+        assertThat(types.out()).contains("cli.stats");
+    }
+
+    @Test
+    void errorsPrintTheStatusAndExitNonZeroWithoutAStackTrace() {
+        Run missing = jobwire("get", "987654");
+        assertThat(missing.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(missing.err()).contains("NOT_FOUND").contains("job 987654 does not exist").doesNotContain("Exception");
+
+        Run invalid = jobwire("submit", "--type", "bad type");
+        assertThat(invalid.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(invalid.err()).contains("INVALID_ARGUMENT").contains("job.type");
+
+        Run usage = jobwire("submit");
+        assertThat(usage.exit()).isEqualTo(ExitCodes.USAGE);
+
+        StringWriter err = new StringWriter();
+        int unreachable = JobwireCommand.commandLine().setErr(new PrintWriter(err, true)).setOut(new PrintWriter(new StringWriter()))
+                .execute("get", "1", "--target", "127.0.0.1:1", "--timeout", "3s");
+        assertThat(unreachable).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(err.toString()).contains("UNAVAILABLE").doesNotContain("Exception");
+    }
+}
