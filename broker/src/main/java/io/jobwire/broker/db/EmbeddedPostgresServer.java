@@ -6,6 +6,7 @@ import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,16 +81,19 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
      * a live one: if we can lock it, nobody owns the directory and a running postmaster is an orphan.
      */
     private static void stopOrphanedServer(Path pgData) throws IOException {
-        Path pidFile = pgData.resolve("postmaster.pid");
-        if (!Files.exists(pidFile)) {
-            return;
+        if (!Files.exists(pgData.resolve("PG_VERSION"))) {
+            return; // a new directory: initdb needs it empty, and nothing can be running in it
         }
+        Path pidFile = pgData.resolve("postmaster.pid");
         try (RandomAccessFile lockFile = new RandomAccessFile(pgData.resolve(LOCK_FILE).toFile(), "rw");
              FileChannel channel = lockFile.getChannel();
-             FileLock lock = channel.tryLock()) {
+             FileLock lock = tryLock(channel)) {
             if (lock == null) {
                 throw new IllegalStateException("data directory " + pgData.getParent()
                         + " is in use by another running broker");
+            }
+            if (!Files.exists(pidFile)) {
+                return;
             }
             Optional<ProcessHandle> postmaster = readPid(pidFile).flatMap(ProcessHandle::of)
                     .filter(ProcessHandle::isAlive)
@@ -105,6 +109,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 throw new IllegalStateException("PostgreSQL left running in " + pgData + " (pid "
                         + postmaster.get().pid() + ") did not stop", e);
             }
+        }
+    }
+
+    /** The lock, or null when another process (or another broker in this JVM) holds it. */
+    private static FileLock tryLock(FileChannel channel) throws IOException {
+        try {
+            return channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            return null;
         }
     }
 

@@ -1,0 +1,192 @@
+package io.jobwire.broker.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Status;
+import io.jobwire.api.v1.Ack;
+import io.jobwire.api.v1.AckAction;
+import io.jobwire.api.v1.AckStatus;
+import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.Complete;
+import io.jobwire.api.v1.Credit;
+import io.jobwire.api.v1.Hello;
+import io.jobwire.api.v1.JobTypeSpec;
+import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.api.v1.WorkerMessage;
+import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.RawWorker;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Misuse of the worker stream is answered for that message; the stream and the other jobs carry on. */
+class WorkerProtocolTest {
+    private static BrokerFixture fixture;
+
+    @BeforeAll
+    static void start() {
+        fixture = BrokerFixture.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        fixture.close();
+    }
+
+    private static WorkerMessage hello(UnaryOperator<Hello.Builder> change) {
+        return WorkerMessage.newBuilder().setHello(change.apply(RawWorker.hello("proto", 2, "proto.job").toBuilder())).build();
+    }
+
+    private static Status openWith(WorkerMessage first) {
+        RawWorker worker = RawWorker.open(fixture.workerStub());
+        worker.send(first);
+        return worker.awaitClosed();
+    }
+
+    @Test
+    void firstMessageMustBeHello() {
+        Status status = openWith(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(1)).build());
+        assertThat(status.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(status.getDescription()).contains("Hello");
+    }
+
+    @Test
+    void invalidHelloEndsTheStreamNamingTheField() {
+        assertThat(openWith(hello(h -> h.clearJobTypes()))).satisfies(s -> {
+            assertThat(s.getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(s.getDescription()).contains("hello.job_types");
+        });
+        assertThat(openWith(hello(h -> h.addJobTypes(JobTypeSpec.newBuilder().setName("bad name")))).getDescription())
+                .contains("hello.job_types[1].name");
+        assertThat(openWith(hello(h -> h.setMaxConcurrency(0))).getDescription()).contains("hello.max_concurrency");
+        assertThat(openWith(hello(h -> h.setMaxConcurrency(10_001))).getDescription()).contains("hello.max_concurrency");
+        assertThat(openWith(hello(h -> h.addJobTypes(JobTypeSpec.newBuilder().setName("proto.job")))).getDescription())
+                .contains("named twice");
+        assertThat(openWith(hello(h -> h.setWorkerId(""))).getDescription()).contains("hello.worker_id");
+        assertThat(openWith(hello(h -> h.addJobTypes(JobTypeSpec.newBuilder().setName("x").setPayloadSchema("[]"))))
+                .getDescription()).contains("payload_schema");
+    }
+
+    @Test
+    void mistakesAreAnsweredPerMessageAndTheStreamCarriesOn() {
+        String queuedId = fixture.submit("proto.other", "{}");
+        String heldId = fixture.submit("proto.carry", "{}");
+        RawWorker worker = fixture.connectWorker("carry-on", 2, "proto.carry");
+        LeaseRef held = worker.take(1).get(0).getLease();
+        assertThat(held.getJobId()).isEqualTo(heldId);
+
+        worker.send(WorkerMessage.newBuilder().setHello(RawWorker.hello("again", 1, "proto.carry")).build());
+        assertThat(worker.await(BrokerMessage::hasError).getError().getCode()).isEqualTo("FAILED_PRECONDITION");
+        worker.send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(0)).build());
+        assertThat(worker.await(BrokerMessage::hasError).getError().getMessage()).contains("credit.jobs");
+        worker.send(WorkerMessage.getDefaultInstance());
+        assertThat(worker.await(BrokerMessage::hasError).getError().getCode()).isEqualTo("INVALID_ARGUMENT");
+
+        LeaseRef neverClaimed = LeaseRef.newBuilder().setJobId(queuedId).setAttempt(1)
+                .setLeaseToken(UUID.randomUUID().toString()).build();
+        assertThat(worker.complete(neverClaimed, "{}").getStatus()).as("finish before claim").isEqualTo(AckStatus.ACK_STATUS_LEASE_LOST);
+        assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + queuedId)).isEqualTo("QUEUED");
+
+        Ack badId = worker.complete(LeaseRef.newBuilder().setJobId("x").setAttempt(1).setLeaseToken(held.getLeaseToken()).build(), "{}");
+        assertThat(badId.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(badId.getMessage()).contains("complete.lease.job_id");
+        Ack badAttempt = worker.heartbeat(held.toBuilder().setAttempt(0).build());
+        assertThat(badAttempt.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(badAttempt.getMessage()).contains("attempt");
+        Ack badToken = worker.heartbeat(held.toBuilder().setLeaseToken("nope").build());
+        assertThat(badToken.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(badToken.getMessage()).contains("lease_token");
+        Ack badPercent = worker.progress(held, 101, "too far", "");
+        assertThat(badPercent.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(badPercent.getMessage()).contains("progress.percent");
+        Ack badDetails = worker.progress(held, 10, "ok", "{not json");
+        assertThat(badDetails.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        Ack badResult = worker.complete(held, "{\"unterminated\":");
+        assertThat(badResult.getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(badResult.getMessage()).contains("complete.result");
+        assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + heldId)).isEqualTo("RUNNING");
+
+        assertThat(worker.heartbeat(held).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(worker.complete(held, "{\"fine\":true}").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(worker.progress(held, 50, "after finish", "").getStatus())
+                .as("progress after finish").isEqualTo(AckStatus.ACK_STATUS_LEASE_LOST);
+        assertThat(worker.isClosed()).isFalse();
+    }
+
+    @Test
+    void failMessagesAreStoredEvenWithUnstorableCharacters() {
+        String id = fixture.submit("proto.nul", "{}");
+        RawWorker worker = fixture.connectWorker("nul", 1, "proto.nul");
+        LeaseRef lease = worker.take(1).get(0).getLease();
+        assertThat(worker.fail(lease, "stderr had a \u0000 in it", false).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(fixture.queryString("SELECT last_error FROM jobs WHERE id = " + id)).isEqualTo("stderr had a \uFFFD in it");
+    }
+
+    @Test
+    void droppedStreamKeepsItsLeasesForAReconnect() {
+        String id = fixture.submit("proto.reconnect", "{}");
+        RawWorker first = fixture.connectWorker("phoenix", 1, "proto.reconnect");
+        LeaseRef lease = first.take(1).get(0).getLease();
+        first.cancel();
+        assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + id)).isEqualTo("RUNNING");
+
+        RawWorker again = RawWorker.open(fixture.workerStub());
+        again.send(WorkerMessage.newBuilder().setHello(RawWorker.hello("phoenix", 1, "proto.reconnect").toBuilder()
+                .addHeld(lease)).build());
+        again.await(BrokerMessage::hasWelcome);
+        Ack adopted = again.awaitAck(id, AckAction.ACK_ACTION_HEARTBEAT);
+        assertThat(adopted.getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(adopted.hasLeaseExpiresAt()).isTrue();
+        assertThat(again.complete(lease, "\"finished after reconnect\"").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        again.close();
+    }
+
+    @Test
+    void goodbyeReleasesListedJobsAtOnceAndTakesNoMore() {
+        String first = fixture.submit("proto.goodbye", "{}");
+        RawWorker worker = fixture.connectWorker("leaver", 2, "proto.goodbye");
+        LeaseRef lease = worker.take(1).get(0).getLease();
+        worker.goodbye(lease);
+        assertThat(worker.awaitAck(first, AckAction.ACK_ACTION_RELEASE).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + first)).isEqualTo("QUEUED");
+        assertThat(fixture.queryString("SELECT outcome FROM job_attempts WHERE job_id = " + first)).isEqualTo("released");
+        worker.credit(2);
+        assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800))).isFalse();
+    }
+
+    @Test
+    void neverMoreJobsThanConcurrencyAllows() {
+        for (int i = 0; i < 5; i++) {
+            fixture.submit("proto.limit", "{}");
+        }
+        RawWorker worker = fixture.connectWorker("limited", 2, "proto.limit");
+        worker.credit(5);
+        List<AssignedJob> first = worker.awaitJobs(2);
+        assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800))).isFalse();
+        worker.complete(first.get(0).getLease(), "1");
+        assertThat(worker.awaitJobs(1)).hasSize(1);
+        assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(500))).isFalse();
+    }
+
+    @Test
+    void perTypeConcurrencyIsRespected() {
+        for (int i = 0; i < 3; i++) {
+            fixture.submit("proto.narrow", "{}");
+        }
+        RawWorker worker = RawWorker.open(fixture.workerStub());
+        worker.send(WorkerMessage.newBuilder().setHello(Hello.newBuilder().setWorkerId("narrow").setMaxConcurrency(5)
+                .addJobTypes(JobTypeSpec.newBuilder().setName("proto.narrow").setMaxConcurrency(1))).build());
+        worker.await(BrokerMessage::hasWelcome);
+        worker.credit(5);
+        AssignedJob only = worker.awaitJobs(1).get(0);
+        assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800))).isFalse();
+        worker.send(WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(only.getLease()).setResult("1")).build());
+        assertThat(worker.awaitJobs(1)).hasSize(1);
+        worker.close();
+    }
+}
