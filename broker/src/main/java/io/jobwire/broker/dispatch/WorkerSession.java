@@ -150,14 +150,12 @@ public final class WorkerSession {
     public synchronized void adopt(long jobId, int attempt, UUID token, String type) {
         Held current = held.get(jobId);
         if (current == null || current.attempt() < attempt) {
-            if (current != null) {
-                forget(jobId);
-            }
             hold(jobId, attempt, token, type == null ? "" : type);
         }
     }
 
     private void hold(long jobId, int attempt, UUID token, String type) {
+        forget(jobId); // an older attempt of the same job: its lease is gone
         held.put(jobId, new Held(attempt, token, type));
         heldPerType.merge(type, 1, Integer::sum);
         holders.put(jobId, this);

@@ -1,0 +1,107 @@
+package io.jobwire.client;
+
+import io.grpc.CallCredentials;
+import io.grpc.ChannelCredentials;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.TlsChannelCredentials;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * How to reach the brokers: one or more {@code host:port} targets, optional TLS (trusting a CA file)
+ * and an optional bearer token. Holds one channel per target, opened on first use. Shared by
+ * {@link JobwireClient} and {@code io.jobwire.worker.Worker}; you rarely need it directly.
+ */
+public final class BrokerConnection implements AutoCloseable {
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    private final List<String> targets;
+    private final ChannelCredentials credentials;
+    private final CallCredentials token;
+    private final ManagedChannel[] channels;
+
+    /**
+     * @param targets one or more {@code host:port}
+     * @param caFile  PEM file of the CA to trust for TLS, or null for plaintext
+     * @param token   bearer token sent with every call, or null
+     */
+    public BrokerConnection(List<String> targets, Path caFile, String token) {
+        if (targets.isEmpty()) {
+            throw new IllegalArgumentException("at least one broker target is needed");
+        }
+        this.targets = List.copyOf(targets);
+        this.credentials = caFile == null ? InsecureChannelCredentials.create() : tls(caFile);
+        this.token = token == null ? null : bearer(token);
+        this.channels = new ManagedChannel[targets.size()];
+    }
+
+    private static ChannelCredentials tls(Path caFile) {
+        try {
+            return TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the CA file " + caFile, e);
+        }
+    }
+
+    private static CallCredentials bearer(String token) {
+        return new CallCredentials() {
+            @Override
+            public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+                Metadata headers = new Metadata();
+                headers.put(AUTHORIZATION, "Bearer " + token);
+                applier.apply(headers);
+            }
+        };
+    }
+
+    public int size() {
+        return targets.size();
+    }
+
+    public String target(int index) {
+        return targets.get(Math.floorMod(index, targets.size()));
+    }
+
+    /** The channel to target {@code index} (modulo the number of targets). */
+    public synchronized ManagedChannel channel(int index) {
+        int i = Math.floorMod(index, targets.size());
+        if (channels[i] == null) {
+            channels[i] = Grpc.newChannelBuilder(targets.get(i), credentials)
+                    .maxInboundMessageSize(64 * 1024 * 1024)
+                    .build();
+        }
+        return channels[i];
+    }
+
+    /** The bearer token credentials to attach to stubs, or null. */
+    public CallCredentials callCredentials() {
+        return token;
+    }
+
+    @Override
+    public synchronized void close() {
+        for (ManagedChannel channel : channels) {
+            if (channel != null) {
+                channel.shutdownNow();
+            }
+        }
+        for (ManagedChannel channel : channels) {
+            if (channel != null) {
+                try {
+                    channel.awaitTermination(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+}

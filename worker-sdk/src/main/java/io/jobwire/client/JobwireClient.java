@@ -1,0 +1,402 @@
+package io.jobwire.client;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.jobwire.api.v1.CancelRequest;
+import io.jobwire.api.v1.GetRequest;
+import io.jobwire.api.v1.HoldRequest;
+import io.jobwire.api.v1.Job;
+import io.jobwire.api.v1.JobServiceGrpc;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobTypeInfo;
+import io.jobwire.api.v1.ListJobTypesRequest;
+import io.jobwire.api.v1.ListRequest;
+import io.jobwire.api.v1.ListResponse;
+import io.jobwire.api.v1.ReleaseRequest;
+import io.jobwire.api.v1.RetryRequest;
+import io.jobwire.api.v1.StatsRequest;
+import io.jobwire.api.v1.StatsResponse;
+import io.jobwire.api.v1.SubmitBatchRequest;
+import io.jobwire.api.v1.SubmitRequest;
+import io.jobwire.api.v1.SubmitResponse;
+import io.jobwire.api.v1.WatchEvent;
+import io.jobwire.api.v1.WatchRequest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * Submits, inspects and watches Jobwire jobs. Thread-safe; make one and share it.
+ *
+ * <pre>{@code
+ * try (JobwireClient client = JobwireClient.connect("localhost:7070")) {
+ *     Job job = client.submit("email.send", Map.of("to", "ada@example.com"));
+ *     Job done = client.submitAndWait(JobSpec.newBuilder().setType("report.build").build(),
+ *             Duration.ofMinutes(5), progress -> System.out.println(progress.getProgress().getPercent()));
+ *     System.out.println(done.getResult());
+ * }
+ * }</pre>
+ *
+ * <p>With several targets, a call that finds its broker unavailable moves to the next one. Reads are
+ * retried there; a submit only when it carries an idempotency key (otherwise a retry could create a
+ * second job); other writes are not retried, and their {@code UNAVAILABLE} reaches you.
+ */
+public final class JobwireClient implements AutoCloseable {
+    private final BrokerConnection connection;
+    private final Duration deadline;
+    private final ObjectMapper json;
+    private volatile int current;
+
+    private JobwireClient(Builder builder) {
+        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.token);
+        this.deadline = builder.deadline;
+        this.json = builder.json;
+    }
+
+    /** A client for one broker, plaintext, default options. */
+    public static JobwireClient connect(String target) {
+        return builder().target(target).build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ---------------------------------------------------------------- submit
+
+    /** Submits one job. The response says whether it was created or found by its idempotency key. */
+    public SubmitResponse submit(JobSpec spec) {
+        boolean retryable = !spec.getIdempotencyKey().isEmpty();
+        return call(retryable, stub -> stub.submit(SubmitRequest.newBuilder().setJob(spec).build()));
+    }
+
+    /** Submits a job of {@code type}; the payload is JSON text as is, or any object Jackson can write. */
+    public Job submit(String type, Object payload) {
+        return submit(JobSpec.newBuilder().setType(type).setPayload(toJson(payload)).build()).getJob();
+    }
+
+    /** Submits up to 1000 jobs in one transaction: all or none. Results are in request order. */
+    public List<SubmitResponse> submitBatch(List<JobSpec> specs) {
+        boolean retryable = specs.stream().allMatch(spec -> !spec.getIdempotencyKey().isEmpty());
+        return call(retryable, stub -> stub.submitBatch(SubmitBatchRequest.newBuilder().addAllJobs(specs).build()))
+                .getResultsList();
+    }
+
+    /**
+     * Submits a job and waits until it finishes: the "wait flag". {@code onProgress} (may be null) sees
+     * every state the job passes through before the end. Returns the finished job (SUCCEEDED, FAILED or
+     * CANCELLED). On timeout a {@link JobwireException} with DEADLINE_EXCEEDED is thrown; the job keeps
+     * running.
+     */
+    public Job submitAndWait(JobSpec spec, Duration timeout, Consumer<Job> onProgress) {
+        Instant until = Instant.now().plus(timeout);
+        Job job = submit(spec).getJob();
+        return awaitFinished(job.getId(), until, onProgress);
+    }
+
+    /** Waits until the job finishes, re-watching if a stream breaks. */
+    public Job awaitFinished(String id, Instant until, Consumer<Job> onProgress) {
+        while (true) {
+            long left = Duration.between(Instant.now(), until).toMillis();
+            if (left <= 0) {
+                throw new JobwireException(Status.Code.DEADLINE_EXCEEDED, "job " + id + " did not finish in time", null);
+            }
+            Context.CancellableContext context = Context.current().withCancellation();
+            try (JobWatch watch = watch(context, WatchRequest.newBuilder().addIds(id).build(), left)) {
+                Job last = null;
+                while (watch.hasNext()) {
+                    WatchEvent event = watch.next();
+                    if (!event.hasJob()) {
+                        continue;
+                    }
+                    last = event.getJob();
+                    if (isFinished(last)) {
+                        return last;
+                    }
+                    if (onProgress != null) {
+                        onProgress.accept(last);
+                    }
+                }
+            } catch (JobwireException e) {
+                if (e.code() == Status.Code.DEADLINE_EXCEEDED) {
+                    throw new JobwireException(Status.Code.DEADLINE_EXCEEDED, "job " + id + " did not finish in time", e);
+                }
+                if (e.code() != Status.Code.UNAVAILABLE) {
+                    throw e;
+                }
+                advance();
+            }
+        }
+    }
+
+    static boolean isFinished(Job job) {
+        return switch (job.getState()) {
+            case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
+            default -> false;
+        };
+    }
+
+    // ---------------------------------------------------------------- read
+
+    /** The job with its attempt history. */
+    public Job get(String id) {
+        return call(true, stub -> stub.get(GetRequest.newBuilder().setId(id).build()));
+    }
+
+    /** One page of jobs. */
+    public ListResponse list(ListRequest request) {
+        return call(true, stub -> stub.list(request));
+    }
+
+    /** Every job matching the request, newest first, fetching pages as the stream is consumed. */
+    public Stream<Job> listAll(ListRequest request) {
+        Iterator<Job> jobs = new Iterator<>() {
+            private List<Job> page = List.of();
+            private int index;
+            private String token = request.getPageToken();
+            private boolean last;
+
+            @Override
+            public boolean hasNext() {
+                while (index >= page.size() && !last) {
+                    ListResponse response = list(request.toBuilder().setPageToken(token).build());
+                    page = response.getJobsList();
+                    index = 0;
+                    token = response.getNextPageToken();
+                    last = token.isEmpty();
+                }
+                return index < page.size();
+            }
+
+            @Override
+            public Job next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return page.get(index++);
+            }
+        };
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(jobs, Spliterator.ORDERED), false);
+    }
+
+    public StatsResponse stats() {
+        return stats(StatsRequest.getDefaultInstance());
+    }
+
+    public StatsResponse stats(StatsRequest request) {
+        return call(true, stub -> stub.stats(request));
+    }
+
+    /** Every job type workers have announced. */
+    public List<JobTypeInfo> jobTypes() {
+        return call(true, stub -> stub.listJobTypes(ListJobTypesRequest.getDefaultInstance())).getJobTypesList();
+    }
+
+    // ---------------------------------------------------------------- operator writes
+
+    public Job cancel(String id) {
+        return cancel(id, "");
+    }
+
+    public Job cancel(String id, String reason) {
+        return call(false, stub -> stub.cancel(CancelRequest.newBuilder().setId(id).setReason(reason).build()));
+    }
+
+    public Job retry(String id) {
+        return call(false, stub -> stub.retry(RetryRequest.newBuilder().setId(id).build()));
+    }
+
+    public Job hold(String id) {
+        return call(false, stub -> stub.hold(HoldRequest.newBuilder().setId(id).build()));
+    }
+
+    public Job release(String id) {
+        return call(false, stub -> stub.release(ReleaseRequest.newBuilder().setId(id).build()));
+    }
+
+    // ---------------------------------------------------------------- watch
+
+    /** Watches as a blocking iterator; close it to stop early. */
+    public JobWatch watch(WatchRequest request) {
+        return watch(Context.current().withCancellation(), request, 0);
+    }
+
+    private JobWatch watch(Context.CancellableContext context, WatchRequest request, long deadlineMillis) {
+        Context previous = context.attach();
+        try {
+            JobServiceGrpc.JobServiceBlockingStub stub = withToken(JobServiceGrpc.newBlockingStub(connection.channel(current)));
+            if (deadlineMillis > 0) {
+                stub = stub.withDeadlineAfter(deadlineMillis, TimeUnit.MILLISECONDS);
+            }
+            return new JobWatch(context, stub.watch(request));
+        } catch (StatusRuntimeException e) {
+            throw JobwireException.from(e);
+        } finally {
+            context.detach(previous);
+        }
+    }
+
+    /** A running callback watch; close it to stop. */
+    public interface Subscription extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Watches with callbacks: {@code onEvent} for each event (on a gRPC thread; keep it short), then
+     * {@code onEnd} once with null when the watch ended normally, or with the error.
+     */
+    public Subscription watch(WatchRequest request, Consumer<WatchEvent> onEvent, Consumer<JobwireException> onEnd) {
+        List<ClientCallStreamObserver<WatchRequest>> call = new ArrayList<>(1);
+        withToken(JobServiceGrpc.newStub(connection.channel(current))).watch(request,
+                new ClientResponseObserver<WatchRequest, WatchEvent>() {
+                    @Override
+                    public void beforeStart(ClientCallStreamObserver<WatchRequest> requestStream) {
+                        synchronized (call) {
+                            call.add(requestStream);
+                        }
+                    }
+
+                    @Override
+                    public void onNext(WatchEvent event) {
+                        onEvent.accept(event);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        Status status = Status.fromThrowable(t);
+                        if (status.getCode() != Status.Code.CANCELLED) {
+                            onEnd.accept(new JobwireException(status.getCode(), status.getDescription(), t));
+                        }
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        onEnd.accept(null);
+                    }
+                });
+        return () -> {
+            synchronized (call) {
+                call.forEach(requestStream -> requestStream.cancel("watch closed by the client", null));
+            }
+        };
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private <T> T call(boolean retryElsewhere, Function<JobServiceGrpc.JobServiceBlockingStub, T> body) {
+        int tries = retryElsewhere ? connection.size() : 1;
+        for (int attempt = 1; ; attempt++) {
+            JobServiceGrpc.JobServiceBlockingStub stub = withToken(JobServiceGrpc.newBlockingStub(connection.channel(current)))
+                    .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
+            try {
+                return body.apply(stub);
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+                    advance();
+                    if (attempt < tries) {
+                        continue;
+                    }
+                }
+                throw JobwireException.from(e);
+            }
+        }
+    }
+
+    private <S extends io.grpc.stub.AbstractStub<S>> S withToken(S stub) {
+        return connection.callCredentials() == null ? stub : stub.withCallCredentials(connection.callCredentials());
+    }
+
+    private synchronized void advance() {
+        current = (current + 1) % connection.size();
+    }
+
+    private String toJson(Object payload) {
+        if (payload == null) {
+            return "null";
+        }
+        if (payload instanceof String text) {
+            return text;
+        }
+        try {
+            return json.writeValueAsString(payload);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("the payload cannot be written as JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        connection.close();
+    }
+
+    /** Options of a {@link JobwireClient}. */
+    public static final class Builder {
+        private final List<String> targets = new ArrayList<>();
+        private Path caFile;
+        private String token;
+        private Duration deadline = Duration.ofSeconds(30);
+        private ObjectMapper json = new ObjectMapper();
+
+        private Builder() {
+        }
+
+        /** A broker {@code host:port}; call again to add more. */
+        public Builder target(String target) {
+            targets.add(target);
+            return this;
+        }
+
+        public Builder targets(List<String> more) {
+            targets.addAll(more);
+            return this;
+        }
+
+        /** Use TLS, trusting the CA certificate(s) in this PEM file. */
+        public Builder tls(Path caCertificates) {
+            this.caFile = caCertificates;
+            return this;
+        }
+
+        /** Send this bearer token with every call. */
+        public Builder token(String bearerToken) {
+            this.token = bearerToken;
+            return this;
+        }
+
+        /** Deadline of each unary call (default 30 s). */
+        public Builder deadline(Duration perCall) {
+            this.deadline = perCall;
+            return this;
+        }
+
+        /** The Jackson mapper used to write payload objects. */
+        public Builder objectMapper(ObjectMapper mapper) {
+            this.json = mapper;
+            return this;
+        }
+
+        public JobwireClient build() {
+            if (targets.isEmpty()) {
+                targets.add("localhost:7070");
+            }
+            return new JobwireClient(this);
+        }
+    }
+}

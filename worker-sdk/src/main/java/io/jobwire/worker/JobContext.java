@@ -1,0 +1,53 @@
+package io.jobwire.worker;
+
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * What a handler knows about the job it runs, and how it talks back. When the job is cancelled or its
+ * lease is lost, the handler's thread is interrupted and {@link #isCancelled()} turns true; whatever the
+ * handler returns after that is not sent.
+ *
+ * <pre>{@code
+ * for (int i = 0; i < rows.size(); i++) {
+ *     job.checkCancelled();
+ *     process(rows.get(i));
+ *     job.progress(100f * i / rows.size(), "row " + i, Map.of("done", i));
+ * }
+ * }</pre>
+ */
+public interface JobContext {
+    String id();
+
+    String type();
+
+    String queue();
+
+    /** 1 for the first claim of the job, then counting up. */
+    int attempt();
+
+    int maxAttempts();
+
+    Map<String, String> labels();
+
+    /** The payload as JSON text. */
+    String payload();
+
+    /** The payload read into {@code type} with Jackson. */
+    <T> T payload(Class<T> type);
+
+    /** Reports progress (0 to 100) and a short message; also extends the lease. */
+    void progress(float percent, String message);
+
+    /** Reports progress with details: any object Jackson can write, shown to watchers as JSON. */
+    void progress(float percent, String message, Object details);
+
+    /** True once the job was cancelled, its lease was lost, or the worker is shutting down. */
+    boolean isCancelled();
+
+    /** Throws {@link JobStoppedException} if {@link #isCancelled()}; call it between steps of long work. */
+    void checkCancelled();
+
+    /** When the lease runs out (local clock) unless a heartbeat gets through first. */
+    Instant deadline();
+}

@@ -1,0 +1,737 @@
+package io.jobwire.worker;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.Duration;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.jobwire.api.v1.Ack;
+import io.jobwire.api.v1.AckStatus;
+import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.Complete;
+import io.jobwire.api.v1.Credit;
+import io.jobwire.api.v1.Fail;
+import io.jobwire.api.v1.Goodbye;
+import io.jobwire.api.v1.Heartbeat;
+import io.jobwire.api.v1.Hello;
+import io.jobwire.api.v1.JobTypeSpec;
+import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.api.v1.ProgressUpdate;
+import io.jobwire.api.v1.ReleaseJob;
+import io.jobwire.api.v1.WorkerMessage;
+import io.jobwire.api.v1.WorkerServiceGrpc;
+import io.jobwire.client.BrokerConnection;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs Jobwire jobs inside your service: it holds one stream to a broker, takes as many jobs as it has
+ * free slots, runs each with its handler on its own thread, heartbeats every held lease together, and
+ * reports the outcome. It reconnects by itself (to the next broker when one is gone) and keeps
+ * finishing the jobs it holds.
+ *
+ * <pre>{@code
+ * Worker worker = Worker.builder()
+ *         .target("localhost:7070")
+ *         .concurrency(8)
+ *         .handle(JobType.of("email.send").description("Sends one email"), job -> {
+ *             mailer.send(job.payload(Email.class));
+ *             return Map.of("sent", true);
+ *         })
+ *         .start();
+ * // ... on shutdown: let running jobs finish for up to 30 s, give the rest back
+ * worker.shutdown(Duration.ofSeconds(30));
+ * }</pre>
+ *
+ * <p>No static state and no {@code System.exit}: every thread it starts is named {@code jobwire-worker-*}
+ * and is gone after {@link #close()}.
+ */
+public final class Worker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Worker.class);
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}");
+    private static final long TICK_MILLIS = 100;
+    private static final long PROGRESS_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long RESEND_AFTER_MILLIS = 1000;
+    private static final int MAX_ERROR_CHARS = 16 * 1024;
+
+    private record Registration(JobType type, JobHandler handler) {
+    }
+
+    /** Progress held back because the last report of the job was less than 100 ms ago. */
+    private record PendingProgress(float percent, String message, String details) {
+    }
+
+    private final BrokerConnection connection;
+    private final String workerId;
+    private final int concurrency;
+    private final List<String> queues;
+    private final Map<String, Registration> handlers;
+    private final ObjectMapper json;
+    private final LongSupplier nanoTime;
+    private final Backoff backoff;
+    private final ScheduledExecutorService loop;
+    private final ExecutorService handlerThreads;
+
+    // Owned by the loop thread.
+    private final Map<String, RunningJob> held = new LinkedHashMap<>();
+    private final Map<String, PendingProgress> unsentProgress = new LinkedHashMap<>();
+    private ClientCallStreamObserver<WorkerMessage> out;
+    private int generation;
+    private boolean welcomed;
+    private int targetIndex;
+    private boolean draining;
+    private boolean closed;
+    private ScheduledFuture<?> ticker;
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    private volatile boolean connected;
+
+    private Worker(Builder builder) {
+        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.token);
+        this.workerId = builder.workerId;
+        this.concurrency = builder.concurrency;
+        this.queues = List.copyOf(builder.queues);
+        this.handlers = Map.copyOf(builder.handlers);
+        this.json = builder.json;
+        this.nanoTime = builder.nanoTime;
+        this.backoff = new Backoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(5),
+                () -> ThreadLocalRandom.current().nextDouble());
+        this.loop = Executors.newSingleThreadScheduledExecutor(threads("jobwire-worker-loop"));
+        this.handlerThreads = Executors.newCachedThreadPool(threads("jobwire-worker-handler"));
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    private static ThreadFactory threads(String prefix) {
+        AtomicInteger count = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    private void begin() {
+        loop.execute(this::connect);
+        ticker = loop.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** True while the stream to a broker is up (Welcome received). */
+    public boolean isConnected() {
+        return connected;
+    }
+
+    public String workerId() {
+        return workerId;
+    }
+
+    // ---------------------------------------------------------------- the stream (loop thread)
+
+    private void connect() {
+        if (closed) {
+            return;
+        }
+        int myGeneration = ++generation;
+        welcomed = false;
+        WorkerServiceGrpc.WorkerServiceStub stub = WorkerServiceGrpc.newStub(connection.channel(targetIndex));
+        if (connection.callCredentials() != null) {
+            stub = stub.withCallCredentials(connection.callCredentials());
+        }
+        log.debug("worker {} connecting to {}", workerId, connection.target(targetIndex));
+        stub.connect(new ClientResponseObserver<WorkerMessage, BrokerMessage>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<WorkerMessage> requestStream) {
+                out = requestStream;
+            }
+
+            @Override
+            public void onNext(BrokerMessage message) {
+                onLoop(() -> onMessage(myGeneration, message));
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                onLoop(() -> onDisconnected(myGeneration, Status.fromThrowable(t)));
+            }
+
+            @Override
+            public void onCompleted() {
+                onLoop(() -> onDisconnected(myGeneration, Status.OK));
+            }
+        });
+        send(WorkerMessage.newBuilder().setHello(hello()).build());
+    }
+
+    private Hello hello() {
+        Hello.Builder hello = Hello.newBuilder().setWorkerId(workerId).setMaxConcurrency(concurrency).addAllQueues(queues);
+        handlers.values().forEach(registration -> hello.addJobTypes(JobTypeSpec.newBuilder()
+                .setName(registration.type().name())
+                .setDescription(registration.type().description())
+                .setPayloadSchema(registration.type().payloadSchema())
+                .setMaxConcurrency(registration.type().concurrency())));
+        long now = nanoTime.getAsLong();
+        held.values().stream().filter(job -> !job.leaseGone).forEach(job -> {
+            hello.addHeld(job.lease);
+            job.lastBeatSentNanos = now;
+        });
+        return hello.build();
+    }
+
+    private void onLoop(Runnable task) {
+        try {
+            loop.execute(task);
+        } catch (RejectedExecutionException e) {
+            // closed: nothing more to do
+        }
+    }
+
+    private void onMessage(int myGeneration, BrokerMessage message) {
+        if (myGeneration != generation) {
+            return;
+        }
+        switch (message.getKindCase()) {
+            case WELCOME -> welcomed(message);
+            case ASSIGN -> message.getAssign().getJobsList().forEach(this::start);
+            case ACK -> acknowledged(message.getAck());
+            case CANCEL_JOB -> {
+                RunningJob job = held.get(key(message.getCancelJob().getJobId(), message.getCancelJob().getAttempt()));
+                if (job != null) {
+                    job.stop("cancelled: " + message.getCancelJob().getReason());
+                    job.leaseGone = true;
+                    forgetIfDone(job);
+                }
+            }
+            case DRAIN -> {
+                log.info("broker {} is draining; moving to the next broker", connection.target(targetIndex));
+                endStream();
+                targetIndex++;
+                connect();
+            }
+            case ERROR -> log.warn("broker refused a message: {} {}", message.getError().getCode(),
+                    message.getError().getMessage());
+            case KIND_NOT_SET -> { }
+        }
+    }
+
+    private void welcomed(BrokerMessage message) {
+        welcomed = true;
+        connected = true;
+        backoff.reset();
+        log.info("worker {} connected to {} (session {})", workerId, connection.target(targetIndex),
+                message.getWelcome().getSessionId());
+        for (RunningJob job : held.values()) {
+            if (job.finish != null) {
+                send(job.finish);
+            }
+        }
+        if (draining) {
+            send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
+        } else if (concurrency > held.size()) {
+            credit(concurrency - held.size());
+        }
+    }
+
+    private void onDisconnected(int myGeneration, Status status) {
+        if (myGeneration != generation) {
+            return;
+        }
+        out = null;
+        welcomed = false;
+        connected = false;
+        if (closed) {
+            stopped.complete(null);
+            return;
+        }
+        java.time.Duration delay = backoff.next();
+        log.warn("worker {} lost its stream to {} ({}); reconnecting in {} ms", workerId,
+                connection.target(targetIndex), status.getCode() + (status.getDescription() == null ? ""
+                        : ": " + status.getDescription()), delay.toMillis());
+        targetIndex++;
+        loop.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void send(WorkerMessage message) {
+        if (out != null) {
+            try {
+                out.onNext(message);
+            } catch (RuntimeException e) {
+                log.debug("could not send to the broker", e);
+            }
+        }
+    }
+
+    private void credit(int jobs) {
+        if (welcomed && !draining && jobs > 0) {
+            send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(jobs)).build());
+        }
+    }
+
+    private void endStream() {
+        ClientCallStreamObserver<WorkerMessage> stream = out;
+        generation++;
+        out = null;
+        welcomed = false;
+        connected = false;
+        if (stream != null) {
+            try {
+                stream.onCompleted();
+            } catch (RuntimeException e) {
+                log.debug("closing the stream failed", e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- jobs (loop thread)
+
+    private void start(AssignedJob assigned) {
+        RunningJob job = new RunningJob(assigned, nanoTime.getAsLong(), json, this::progress, nanoTime);
+        for (RunningJob older : List.copyOf(held.values())) {
+            if (older.id().equals(job.id()) && older.finish == null) {
+                // The broker claimed the job again: the older attempt's lease is surely gone.
+                older.stop("lease lost: the job was claimed again");
+                older.leaseGone = true;
+                forgetIfDone(older);
+            }
+        }
+        held.put(key(job), job);
+        Registration registration = handlers.get(assigned.getType());
+        if (draining || registration == null) {
+            job.handlerDone = true;
+            job.releasing = registration != null;
+            job.finish = registration == null
+                    ? fail(job, "this worker has no handler for type " + assigned.getType(), false, null)
+                    : WorkerMessage.newBuilder().setRelease(ReleaseJob.newBuilder().setLease(job.lease)
+                            .setReason("the worker is shutting down")).build();
+            send(job.finish);
+            return;
+        }
+        handlerThreads.execute(() -> run(job, registration.handler()));
+    }
+
+    /** Runs on a handler thread. */
+    private void run(RunningJob job, JobHandler handler) {
+        WorkerMessage finish = null;
+        if (job.enter(Thread.currentThread())) {
+            try {
+                finish = complete(job, handler.handle(job));
+            } catch (NonRetryableException e) {
+                finish = fail(job, describe(e), false, null);
+            } catch (RetryLaterException e) {
+                finish = fail(job, describe(e), true, e.delay());
+            } catch (Throwable e) {
+                finish = fail(job, describe(e), true, null);
+            } finally {
+                job.leave();
+            }
+        }
+        WorkerMessage outcome = job.stopped() ? null : finish;
+        onLoop(() -> handlerDone(job, outcome));
+    }
+
+    private WorkerMessage complete(RunningJob job, Object result) throws JsonProcessingException {
+        return WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(job.lease)
+                .setResult(toJson(result))).build();
+    }
+
+    private static WorkerMessage fail(RunningJob job, String error, boolean retryable, java.time.Duration delay) {
+        Fail.Builder fail = Fail.newBuilder().setLease(job.lease).setError(error).setRetryable(retryable);
+        if (delay != null) {
+            fail.setRetryDelay(Duration.newBuilder().setSeconds(delay.getSeconds()).setNanos(delay.getNano()));
+        }
+        return WorkerMessage.newBuilder().setFail(fail).build();
+    }
+
+    private String toJson(Object result) throws JsonProcessingException {
+        if (result == null) {
+            return "null";
+        }
+        if (result instanceof JsonNode node) {
+            return json.writeValueAsString(node);
+        }
+        if (result instanceof String text) {
+            try {
+                json.readTree(text);
+                return text;
+            } catch (JsonProcessingException e) {
+                return json.writeValueAsString(text);
+            }
+        }
+        return json.writeValueAsString(result);
+    }
+
+    private static String describe(Throwable error) {
+        StringWriter trace = new StringWriter();
+        error.printStackTrace(new PrintWriter(trace));
+        String text = trace.toString();
+        return text.length() > MAX_ERROR_CHARS ? text.substring(0, MAX_ERROR_CHARS) : text;
+    }
+
+    private void handlerDone(RunningJob job, WorkerMessage finish) {
+        job.handlerDone = true;
+        if (finish == null || job.leaseGone) {
+            forgetIfDone(job);
+            return;
+        }
+        job.finish = finish;
+        if (welcomed) {
+            send(finish);
+        }
+    }
+
+    /** A stopped job leaves once its handler has returned (its slot is free only then). */
+    private void forgetIfDone(RunningJob job) {
+        if (job.handlerDone && !job.releasing) {
+            forget(job);
+        }
+    }
+
+    private void forget(RunningJob job) {
+        if (held.remove(key(job)) != job) {
+            return;
+        }
+        unsentProgress.remove(key(job));
+        if (draining) {
+            if (held.isEmpty()) {
+                drained.complete(null);
+            }
+        } else {
+            credit(1);
+        }
+    }
+
+    private static String key(String jobId, int attempt) {
+        return jobId + "#" + attempt;
+    }
+
+    private static String key(RunningJob job) {
+        return key(job.id(), job.attempt());
+    }
+
+    private void acknowledged(Ack ack) {
+        RunningJob job = held.get(key(ack.getJobId(), ack.getAttempt()));
+        if (job == null) {
+            return;
+        }
+        switch (ack.getAction()) {
+            case ACK_ACTION_COMPLETE, ACK_ACTION_FAIL, ACK_ACTION_RELEASE -> {
+                if (ack.getStatus() == AckStatus.ACK_STATUS_UNAVAILABLE) {
+                    loop.schedule(() -> {
+                        if (held.get(key(job)) == job && job.finish != null && welcomed) {
+                            send(job.finish);
+                        }
+                    }, RESEND_AFTER_MILLIS, TimeUnit.MILLISECONDS);
+                    return;
+                }
+                if (ack.getStatus() != AckStatus.ACK_STATUS_ACCEPTED) {
+                    log.warn("job {}: the broker refused the outcome ({}: {})", job.id(), ack.getStatus(), ack.getMessage());
+                }
+                job.releasing = false;
+                forget(job);
+            }
+            case ACK_ACTION_HEARTBEAT, ACK_ACTION_PROGRESS -> {
+                switch (ack.getStatus()) {
+                    case ACK_STATUS_ACCEPTED -> job.deadlineNanos = Math.max(job.deadlineNanos,
+                            job.lastBeatSentNanos + job.leaseNanos);
+                    case ACK_STATUS_LEASE_LOST, ACK_STATUS_CANCELLED, ACK_STATUS_NOT_FOUND -> {
+                        if (job.finish == null) {
+                            job.stop(ack.getStatus() == AckStatus.ACK_STATUS_CANCELLED ? "cancelled"
+                                    : "lease lost: " + ack.getMessage());
+                            job.leaseGone = true;
+                            forgetIfDone(job);
+                        }
+                    }
+                    case ACK_STATUS_INVALID -> log.warn("job {}: {}", job.id(), ack.getMessage());
+                    default -> { }
+                }
+            }
+            default -> { }
+        }
+    }
+
+    /** Called from handler threads; sent from the loop, at most every 100 ms per job. */
+    private void progress(RunningJob job, float percent, String message, String details) {
+        onLoop(() -> {
+            if (held.get(key(job)) != job || job.leaseGone || job.finish != null) {
+                return;
+            }
+            long now = nanoTime.getAsLong();
+            if (welcomed && now - job.lastBeatSentNanos >= PROGRESS_EVERY_NANOS) {
+                sendProgress(job, percent, message, details, now);
+            } else {
+                unsentProgress.put(key(job), new PendingProgress(percent, message, details));
+            }
+        });
+    }
+
+    private void sendProgress(RunningJob job, float percent, String message, String details, long now) {
+        job.lastBeatSentNanos = now;
+        job.nextBeatNanos = now + job.leaseNanos / 3;
+        send(WorkerMessage.newBuilder().setProgress(ProgressUpdate.newBuilder().setLease(job.lease)
+                .setPercent(Math.max(0, Math.min(100, percent))).setMessage(message).setDetails(details)).build());
+    }
+
+    /** Every 100 ms: stop jobs whose lease ran out locally, send due heartbeats and held-back progress. */
+    private void tick() {
+        long now = nanoTime.getAsLong();
+        List<LeaseRef> due = new ArrayList<>();
+        for (RunningJob job : List.copyOf(held.values())) {
+            if (job.leaseGone || job.releasing) {
+                continue;
+            }
+            if (job.finish == null && now - job.deadlineNanos >= 0) {
+                log.warn("job {}: no heartbeat got through before its lease ran out; stopping it", job.id());
+                job.stop("lease lost: no heartbeat reached the broker before the lease ran out");
+                job.leaseGone = true;
+                forgetIfDone(job);
+                continue;
+            }
+            if (!welcomed) {
+                continue;
+            }
+            PendingProgress progress = unsentProgress.remove(key(job));
+            if (progress != null && job.finish == null) {
+                sendProgress(job, progress.percent(), progress.message(), progress.details(), now);
+            } else if (now - job.nextBeatNanos >= 0) {
+                job.lastBeatSentNanos = now;
+                job.nextBeatNanos = now + job.leaseNanos / 3;
+                due.add(job.lease);
+            }
+        }
+        if (!due.isEmpty()) {
+            send(WorkerMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().addAllLeases(due)).build());
+        }
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    /**
+     * Drains: takes no new jobs, lets running ones finish until {@code timeout}, then stops the rest
+     * (their handlers are interrupted) and gives them back to the broker at once, so they run again
+     * elsewhere without waiting for their leases to expire. Then closes the stream and every thread.
+     */
+    public void shutdown(java.time.Duration timeout) {
+        Boolean first = callOnLoop(() -> {
+            if (draining) {
+                return false;
+            }
+            draining = true;
+            if (welcomed) {
+                send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
+            }
+            if (held.isEmpty()) {
+                drained.complete(null);
+            }
+            return true;
+        });
+        if (first == null || !first) {
+            awaitQuietly(stopped, timeout.plusSeconds(5));
+            return;
+        }
+        if (!awaitQuietly(drained, timeout)) {
+            callOnLoop(() -> {
+                List<LeaseRef> release = new ArrayList<>();
+                for (RunningJob job : held.values()) {
+                    if (job.finish == null && !job.leaseGone) {
+                        job.stop("the worker is shutting down");
+                        job.releasing = true;
+                        job.leaseGone = true;
+                        release.add(job.lease);
+                    }
+                }
+                if (welcomed && !release.isEmpty()) {
+                    send(WorkerMessage.newBuilder().setGoodbye(Goodbye.newBuilder().addAllRelease(release)).build());
+                }
+                return null;
+            });
+            awaitQuietly(drained, java.time.Duration.ofSeconds(5));
+        }
+        callOnLoop(() -> {
+            closed = true;
+            if (ticker != null) {
+                ticker.cancel(false);
+            }
+            endStream();
+            stopped.complete(null);
+            return null;
+        });
+        loop.shutdown();
+        handlerThreads.shutdownNow();
+        connection.close();
+        try {
+            loop.awaitTermination(5, TimeUnit.SECONDS);
+            handlerThreads.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** {@link #shutdown(java.time.Duration)} with 10 seconds for running jobs. Safe to call twice. */
+    @Override
+    public void close() {
+        shutdown(java.time.Duration.ofSeconds(10));
+    }
+
+    private <T> T callOnLoop(java.util.concurrent.Callable<T> task) {
+        try {
+            return loop.submit(task).get();
+        } catch (RejectedExecutionException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("worker loop failed", e.getCause());
+        }
+    }
+
+    private static boolean awaitQuietly(CompletableFuture<Void> future, java.time.Duration timeout) {
+        try {
+            future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return true;
+        }
+    }
+
+    /** Options of a {@link Worker}. */
+    public static final class Builder {
+        private final List<String> targets = new ArrayList<>();
+        private final List<String> queues = new ArrayList<>();
+        private final Map<String, Registration> handlers = new LinkedHashMap<>();
+        private Path caFile;
+        private String token;
+        private String workerId = defaultWorkerId();
+        private int concurrency = Runtime.getRuntime().availableProcessors();
+        private ObjectMapper json = new ObjectMapper();
+        private LongSupplier nanoTime = System::nanoTime;
+
+        private Builder() {
+        }
+
+        private static String defaultWorkerId() {
+            return ManagementFactory.getRuntimeMXBean().getName();
+        }
+
+        /** A broker {@code host:port}; call again to add more (the worker moves on when one is gone). */
+        public Builder target(String target) {
+            targets.add(target);
+            return this;
+        }
+
+        public Builder targets(List<String> more) {
+            targets.addAll(more);
+            return this;
+        }
+
+        /** Use TLS, trusting the CA certificate(s) in this PEM file. */
+        public Builder tls(Path caCertificates) {
+            this.caFile = caCertificates;
+            return this;
+        }
+
+        /** Send this bearer token with the stream. */
+        public Builder token(String bearerToken) {
+            this.token = bearerToken;
+            return this;
+        }
+
+        /** This worker's name in Stats and attempt history (default: pid@host). */
+        public Builder workerId(String id) {
+            this.workerId = id;
+            return this;
+        }
+
+        /** How many jobs run at once (default: the number of processors). */
+        public Builder concurrency(int jobs) {
+            if (jobs < 1 || jobs > 10_000) {
+                throw new IllegalArgumentException("concurrency must be between 1 and 10000, got " + jobs);
+            }
+            this.concurrency = jobs;
+            return this;
+        }
+
+        /** Take jobs only from these queues (default: every queue). */
+        public Builder queues(String... names) {
+            for (String name : names) {
+                checkName("queue", name);
+                queues.add(name);
+            }
+            return this;
+        }
+
+        public Builder handle(String type, JobHandler handler) {
+            return handle(JobType.of(type), handler);
+        }
+
+        public Builder handle(JobType type, JobHandler handler) {
+            checkName("job type", type.name());
+            if (handlers.putIfAbsent(type.name(), new Registration(type, handler)) != null) {
+                throw new IllegalArgumentException("a handler for " + type.name() + " is already registered");
+            }
+            return this;
+        }
+
+        /** The Jackson mapper for payloads, results and progress details. */
+        public Builder objectMapper(ObjectMapper mapper) {
+            this.json = mapper;
+            return this;
+        }
+
+        /** The clock behind heartbeats and lease deadlines (tests move it by hand). */
+        Builder nanoTime(LongSupplier clock) {
+            this.nanoTime = clock;
+            return this;
+        }
+
+        private static void checkName(String what, String name) {
+            if (!NAME.matcher(name).matches()) {
+                throw new IllegalArgumentException(what + " must be 1-128 characters of [A-Za-z0-9_.:-] starting with a "
+                        + "letter, digit or underscore, got \"" + name + "\"");
+            }
+        }
+
+        /** Connects and starts taking jobs. */
+        public Worker start() {
+            if (handlers.isEmpty()) {
+                throw new IllegalStateException("register at least one handler before starting the worker");
+            }
+            if (targets.isEmpty()) {
+                targets.add("localhost:7070");
+            }
+            Worker worker = new Worker(this);
+            worker.begin();
+            return worker;
+        }
+    }
+}
