@@ -18,6 +18,13 @@ import java.util.concurrent.TimeUnit;
  * How to reach the brokers: one or more {@code host:port} targets, optional TLS (trusting a CA file)
  * and an optional bearer token. Holds one channel per target, opened on first use. Shared by
  * {@link JobwireClient} and {@code io.jobwire.worker.Worker}; you rarely need it directly.
+ *
+ * <pre>{@code
+ * try (BrokerConnection brokers = new BrokerConnection(List.of("a:7070", "b:7070"), Path.of("ca.pem"), token)) {
+ *     JobServiceGrpc.JobServiceBlockingStub stub = JobServiceGrpc.newBlockingStub(brokers.channel(0))
+ *             .withCallCredentials(brokers.callCredentials());
+ * }
+ * }</pre>
  */
 public final class BrokerConnection implements AutoCloseable {
     private static final Metadata.Key<String> AUTHORIZATION =
