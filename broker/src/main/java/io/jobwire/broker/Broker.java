@@ -2,12 +2,16 @@ package io.jobwire.broker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.ServerBuilder;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.jobwire.broker.api.Services;
+import io.jobwire.broker.auth.AuthInterceptor;
+import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.db.EmbeddedPostgresServer;
 import io.jobwire.broker.dispatch.Dispatcher;
@@ -67,6 +71,7 @@ public final class Broker implements AutoCloseable {
     private Broker(Builder builder) throws IOException {
         this.config = builder.config;
         String brokerId = config.brokerId();
+        TokenStore tokens = tokens(config);
         this.embedded = config.databaseUrl() == null ? EmbeddedPostgresServer.start(config.dataDir()) : null;
         try {
             String url = embedded != null ? embedded.jdbcUrl() : config.databaseUrl();
@@ -99,9 +104,16 @@ public final class Broker implements AutoCloseable {
                     : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)
                             .permitKeepAliveWithoutCalls(true);
+            ServerServiceDefinition jobService = services.jobService().bindService();
+            ServerServiceDefinition workerService = services.workerService().bindService();
+            if (!tokens.isEmpty()) {
+                AuthInterceptor auth = new AuthInterceptor(tokens);
+                jobService = ServerInterceptors.intercept(jobService, auth);
+                workerService = ServerInterceptors.intercept(workerService, auth);
+            }
             this.server = serverBuilder
-                    .addService(services.jobService())
-                    .addService(services.workerService())
+                    .addService(jobService)
+                    .addService(workerService)
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
                     .maxInboundMessageSize(config.maxPayloadBytes() * 8 + 1024 * 1024)
@@ -117,6 +129,13 @@ public final class Broker implements AutoCloseable {
             maintenance.scheduleWithFixedDelay(watches::onResync, WATCH_RESYNC_INTERVAL.toMillis(),
                     WATCH_RESYNC_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             server.start();
+            if (tokens.isEmpty()) {
+                log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
+                        + "submit, run and cancel any job. Set --tokens-file (see 'jobwire token') before exposing "
+                        + "the broker. ***", config.host(), server.getPort());
+            } else {
+                log.info("authentication on: {} token(s)", tokens.size());
+            }
             health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
             log.info("Jobwire broker {} listening on {}:{}{}", brokerId, config.host(), server.getPort(),
                     embedded != null ? " (embedded PostgreSQL in " + config.dataDir().toAbsolutePath() + ")" : "");
@@ -125,6 +144,39 @@ public final class Broker implements AutoCloseable {
                 embedded.close();
             }
             throw e;
+        }
+    }
+
+    /**
+     * The accepted tokens. Without any, the broker runs open, which is only allowed on a loopback
+     * address: an open broker on a reachable interface is refused at start.
+     */
+    static TokenStore tokens(BrokerConfig config) {
+        TokenStore fromFile = config.tokensFile() == null ? TokenStore.empty() : TokenStore.fromFile(config.tokensFile());
+        TokenStore inline = config.tokens() == null || config.tokens().isBlank() ? TokenStore.empty()
+                : TokenStore.parse(config.tokens(), "JOBWIRE_TOKENS");
+        TokenStore tokens = fromFile.isEmpty() ? inline : inline.isEmpty() ? fromFile
+                : TokenStore.parse(readAll(config.tokensFile()) + "\n" + config.tokens(), "tokens");
+        if (tokens.isEmpty() && !isLoopback(config.host())) {
+            throw new IllegalArgumentException("--host " + config.host() + " is reachable from other machines, but no "
+                    + "tokens are configured: set --tokens-file (or JOBWIRE_TOKENS), or bind to 127.0.0.1");
+        }
+        return tokens;
+    }
+
+    private static String readAll(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.readString(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("--host " + host + " cannot be resolved", e);
         }
     }
 

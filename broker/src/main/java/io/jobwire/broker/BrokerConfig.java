@@ -24,6 +24,8 @@ import java.util.UUID;
  * @param poolSize          database connections ({@code --db-pool-size})
  * @param brokerId          this instance's name in Stats and notifications ({@code --broker-id})
  * @param maxWatchBacklog   distinct jobs a filter watch may fall behind by before it is ended
+ * @param tokensFile        file of accepted bearer tokens (hashed), or null ({@code --tokens-file})
+ * @param tokens            token lines given inline, e.g. from {@code JOBWIRE_TOKENS}, or null
  */
 public record BrokerConfig(
         String host,
@@ -39,7 +41,9 @@ public record BrokerConfig(
         RetryDefaults retry,
         int poolSize,
         String brokerId,
-        int maxWatchBacklog) {
+        int maxWatchBacklog,
+        Path tokensFile,
+        String tokens) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -78,77 +82,102 @@ public record BrokerConfig(
         return new BrokerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, null, DEFAULT_MAX_PAYLOAD_BYTES,
                 DEFAULT_LEASE, DEFAULT_REAPER_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_PRESENCE_INTERVAL,
                 DEFAULT_DRAIN_TIMEOUT, RetryDefaults.STANDARD, DEFAULT_POOL_SIZE, defaultBrokerId(),
-                DEFAULT_MAX_WATCH_BACKLOG);
+                DEFAULT_MAX_WATCH_BACKLOG, null, null);
     }
 
     public BrokerConfig withHost(String value) {
         return new BrokerConfig(value, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withPort(int value) {
         return new BrokerConfig(host, value, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withDataDir(Path value) {
         return new BrokerConfig(host, port, value, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withDatabaseUrl(String value) {
         return new BrokerConfig(host, port, dataDir, value, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withMaxPayloadBytes(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, value, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withDefaultLease(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, value, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withReaperInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, value,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withPollInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
+                tokens);
     }
 
     public BrokerConfig withPresenceInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens);
     }
 
     public BrokerConfig withDrainTimeout(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
+                tokens);
     }
 
     public BrokerConfig withRetry(RetryDefaults value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens);
     }
 
     public BrokerConfig withPoolSize(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog, tokensFile,
+                tokens);
     }
 
     public BrokerConfig withBrokerId(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog, tokensFile,
+                tokens);
     }
 
     public BrokerConfig withMaxWatchBacklog(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile,
+                tokens);
+    }
+
+    public BrokerConfig withTokensFile(Path value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, value,
+                tokens);
+    }
+
+    public BrokerConfig withTokens(String value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, value);
     }
 
     /** host-pid-random: unique per process, readable in Stats. */

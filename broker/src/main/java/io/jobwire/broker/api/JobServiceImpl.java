@@ -27,6 +27,8 @@ import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.api.v1.WatchFilter;
 import io.jobwire.api.v1.WatchRequest;
 import io.jobwire.api.v1.WorkerInfo;
+import io.jobwire.broker.auth.Principal;
+import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.store.JobFilter;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobRecord;
@@ -84,7 +86,8 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             if (!request.hasJob()) {
                 throw InvalidArgument.of("job", "is required");
             }
-            NewJob job = specs.toNewJob("job", request.getJob());
+            Principal caller = caller(Role.SUBMIT, "submit jobs");
+            NewJob job = specs.toNewJob("job", request.getJob(), caller);
             return toResponse(store.insert(List.of(job)).get(0));
         });
     }
@@ -92,13 +95,14 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     @Override
     public void submitBatch(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "submit jobs");
             int count = request.getJobsCount();
             if (count == 0 || count > Limits.MAX_BATCH) {
                 throw InvalidArgument.of("jobs", "must hold 1 to " + Limits.MAX_BATCH + " jobs, got " + count);
             }
             List<NewJob> jobs = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
-                jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i)));
+                jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
             }
             SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
             store.insert(jobs).forEach(outcome -> batch.addResults(toResponse(outcome)));
@@ -117,14 +121,16 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     @Override
     public void get(GetRequest request, StreamObserver<Job> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "read jobs");
             long id = JobIds.parse("id", request.getId());
-            return ProtoJobs.toProto(queries.get(id).orElseThrow(() -> notFound(id)));
+            return ProtoJobs.toProto(queries.get(id, caller.ownerScope()).orElseThrow(() -> notFound(id)));
         });
     }
 
     @Override
     public void list(ListRequest request, StreamObserver<ListResponse> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "list jobs");
             int pageSize = request.getPageSize() == 0 ? Limits.DEFAULT_PAGE_SIZE : request.getPageSize();
             if (pageSize < 1 || pageSize > Limits.MAX_PAGE_SIZE) {
                 throw InvalidArgument.of("page_size", "must be between 1 and " + Limits.MAX_PAGE_SIZE
@@ -137,7 +143,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             JobFilter filter = new JobFilter(states,
                     request.getType().isEmpty() ? List.of() : List.of(Names.check("type", request.getType())),
                     request.getQueue().isEmpty() ? List.of() : List.of(Names.check("queue", request.getQueue())),
-                    request.getOwner().isEmpty() ? null : Names.check("owner", request.getOwner()),
+                    ownerFilter(caller, "owner", request.getOwner()),
                     JobSpecs.labels("labels", request.getLabelsMap()),
                     request.getPayloadContains().isEmpty() ? null
                             : json.checkObject("payload_contains", request.getPayloadContains(), Limits.MAX_SCHEMA_BYTES),
@@ -185,34 +191,38 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     @Override
     public void cancel(CancelRequest request, StreamObserver<Job> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "cancel jobs");
             long id = JobIds.parse("id", request.getId());
             String reason = Texts.check("reason", request.getReason(), Limits.MAX_REASON);
             return transition(id, "cancelled", "QUEUED, RUNNING or HELD",
-                    store.cancel(id, reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
+                    store.cancel(id, caller.ownerScope(), reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
         });
     }
 
     @Override
     public void retry(RetryRequest request, StreamObserver<Job> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "retry jobs");
             long id = JobIds.parse("id", request.getId());
-            return transition(id, "retried", "FAILED, CANCELLED or HELD", store.retry(id));
+            return transition(id, "retried", "FAILED, CANCELLED or HELD", store.retry(id, caller.ownerScope()));
         });
     }
 
     @Override
     public void hold(HoldRequest request, StreamObserver<Job> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "hold jobs");
             long id = JobIds.parse("id", request.getId());
-            return transition(id, "held", "QUEUED", store.hold(id));
+            return transition(id, "held", "QUEUED", store.hold(id, caller.ownerScope()));
         });
     }
 
     @Override
     public void release(ReleaseRequest request, StreamObserver<Job> response) {
         unary(response, () -> {
+            Principal caller = caller(Role.SUBMIT, "release jobs");
             long id = JobIds.parse("id", request.getId());
-            return transition(id, "released", "HELD", store.unhold(id));
+            return transition(id, "released", "HELD", store.unhold(id, caller.ownerScope()));
         });
     }
 
@@ -234,7 +244,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             String queue = request.getQueue().isEmpty() ? null : Names.check("queue", request.getQueue());
             StatsResponse.Builder stats = StatsResponse.newBuilder()
                     .setTakenAt(ProtoJobs.timestamp(queries.databaseNow()));
-            for (QueueCounts counts : queries.queueCounts(type, queue)) {
+            for (QueueCounts counts : queries.queueCounts(type, queue, Principal.current().ownerScope())) {
                 stats.addQueues(QueueStats.newBuilder()
                         .setType(counts.type())
                         .setQueue(counts.queue())
@@ -295,8 +305,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     public void watch(WatchRequest request, StreamObserver<WatchEvent> response) {
         ServerCallStreamObserver<WatchEvent> out = (ServerCallStreamObserver<WatchEvent>) response;
         Watcher watcher;
+        Principal caller;
         try {
-            watcher = newWatcher(request, out);
+            caller = caller(Role.SUBMIT, "watch jobs");
+            watcher = newWatcher(request, out, caller);
         } catch (RuntimeException e) {
             out.onError(Statuses.asException(e));
             return;
@@ -305,7 +317,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         out.setOnReadyHandler(watcher::drain);
         watches.register(watcher);
         try {
-            List<JobRecord> snapshot = snapshot(request, watcher);
+            List<JobRecord> snapshot = snapshot(request, caller);
             Map<Long, Job> protos = new HashMap<>();
             snapshot.forEach(job -> protos.put(job.id(), ProtoJobs.toProto(job)));
             watcher.sendSnapshot(snapshot, protos);
@@ -315,7 +327,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         }
     }
 
-    private Watcher newWatcher(WatchRequest request, ServerCallStreamObserver<WatchEvent> out) {
+    private Watcher newWatcher(WatchRequest request, ServerCallStreamObserver<WatchEvent> out, Principal caller) {
         if (request.getIdsCount() > 0 && request.hasFilter()) {
             throw InvalidArgument.of("ids", "give either ids or a filter, not both");
         }
@@ -342,18 +354,21 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         for (int i = 0; i < filter.getStatesCount(); i++) {
             states.add(status("filter.states[" + i + "]", filter.getStates(i)));
         }
-        String owner = filter.getOwner().isEmpty() ? null : Names.check("filter.owner", filter.getOwner());
+        String owner = ownerFilter(caller, "filter.owner", filter.getOwner());
         return Watcher.forFilter(out, new Watcher.Filter(types, queues, states, owner), maxWatchBacklog);
     }
 
-    private List<JobRecord> snapshot(WatchRequest request, Watcher watcher) {
+    private List<JobRecord> snapshot(WatchRequest request, Principal caller) {
         if (request.getIdsCount() > 0) {
             Set<Long> ids = new LinkedHashSet<>();
             for (String id : request.getIdsList()) {
                 ids.add(JobIds.parse(id));
             }
             Map<Long, JobRecord> found = new HashMap<>();
-            queries.getMany(List.copyOf(ids)).forEach(job -> found.put(job.id(), job));
+            String scope = caller.ownerScope();
+            queries.getMany(List.copyOf(ids)).stream()
+                    .filter(job -> scope == null || scope.equals(job.owner()))
+                    .forEach(job -> found.put(job.id(), job));
             for (long id : ids) {
                 if (!found.containsKey(id)) {
                     throw notFound(id);
@@ -366,7 +381,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         filter.getStatesList().forEach(state -> states.add(ProtoJobs.status(state)));
         int limit = filter.getSnapshotLimit() == 0 ? Limits.DEFAULT_SNAPSHOT : filter.getSnapshotLimit();
         return queries.list(new JobFilter(states.isEmpty() ? UNFINISHED : states, filter.getTypesList(),
-                filter.getQueuesList(), filter.getOwner().isEmpty() ? null : filter.getOwner(), Map.of(), null,
+                filter.getQueuesList(), ownerFilter(caller, "filter.owner", filter.getOwner()), Map.of(), null,
                 null, limit));
     }
 
@@ -384,6 +399,32 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             throw InvalidArgument.of(field, "must be a job state, got " + state);
         }
         return status;
+    }
+
+    /** The caller, if it has {@code role}; PERMISSION_DENIED otherwise. */
+    private static Principal caller(Role role, String what) {
+        Principal caller = Principal.current();
+        if (!caller.may(role)) {
+            throw Status.PERMISSION_DENIED.withDescription("this token may not " + what + " (it needs the "
+                    + role.name().toLowerCase(java.util.Locale.ROOT) + " role)").asRuntimeException();
+        }
+        return caller;
+    }
+
+    /**
+     * The owner a listing or watch is limited to: what was asked (null: any) for an admin; the caller
+     * itself for anyone else, who may not ask for another owner.
+     */
+    private static String ownerFilter(Principal caller, String field, String requested) {
+        String owner = requested.isEmpty() ? null : Names.check(field, requested);
+        if (caller.isAdmin()) {
+            return owner;
+        }
+        if (owner != null && !owner.equals(caller.name())) {
+            throw Status.PERMISSION_DENIED.withDescription(field + ": only an admin may see another owner's jobs")
+                    .asRuntimeException();
+        }
+        return caller.name();
     }
 
     private static io.grpc.StatusRuntimeException notFound(long id) {

@@ -2,7 +2,9 @@ package io.jobwire.broker.api;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;
+import io.grpc.Status;
 import io.jobwire.api.v1.JobSpec;
+import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.store.NewJob;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -11,7 +13,6 @@ import java.util.Map;
 /** Turns a submitted {@link JobSpec} into a {@link NewJob}, or refuses it naming the field. */
 final class JobSpecs {
     static final String DEFAULT_QUEUE = "default";
-    static final String ANONYMOUS = "anonymous";
 
     private final Limits limits;
     private final JsonText json;
@@ -21,9 +22,17 @@ final class JobSpecs {
         this.json = json;
     }
 
-    /** @param prefix the field path of the spec, e.g. "job" or "jobs[3]" */
-    NewJob toNewJob(String prefix, JobSpec spec) {
+    /**
+     * @param prefix the field path of the spec, e.g. "job" or "jobs[3]"
+     * @param caller who submits: the default owner; a non-admin may not submit for anyone else or for a
+     *               type its token does not allow
+     */
+    NewJob toNewJob(String prefix, JobSpec spec, Principal caller) {
         String type = Names.check(prefix + ".type", spec.getType());
+        if (!caller.mayUseType(type)) {
+            throw Status.PERMISSION_DENIED.withDescription(prefix + ".type: this token may not submit jobs of type "
+                    + type).asRuntimeException();
+        }
         String queue = Names.checkOr(prefix + ".queue", spec.getQueue(), DEFAULT_QUEUE);
         String payload = json.check(prefix + ".payload", spec.getPayload(), "{}", limits.maxPayloadBytes());
         int priority = spec.getPriority();
@@ -66,7 +75,11 @@ final class JobSpecs {
                 throw InvalidArgument.of(prefix + ".retry_policy.max_delay", "must not be shorter than initial_delay");
             }
         }
-        String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), ANONYMOUS);
+        String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());
+        if (!caller.isAdmin() && !owner.equals(caller.name())) {
+            throw Status.PERMISSION_DENIED.withDescription(prefix + ".owner: only an admin may submit jobs for another "
+                    + "owner").asRuntimeException();
+        }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
                 labels, retryInitial, retryMax, owner);
     }

@@ -18,6 +18,8 @@ import io.jobwire.api.v1.ProgressUpdate;
 import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.Welcome;
 import io.jobwire.api.v1.WorkerMessage;
+import io.jobwire.broker.auth.Principal;
+import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionRegistry;
 import io.jobwire.broker.dispatch.WorkerSession;
@@ -54,6 +56,9 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
 
     private final Context context;
     private final ServerCallStreamObserver<BrokerMessage> out;
+    private final Principal caller;
+    /** The principal that leases are fenced by; null when the broker does not authenticate. */
+    private final String writer;
     private WorkerSession session;
     private boolean wantsNext;
     private boolean ended;
@@ -62,6 +67,8 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     WorkerStream(Context context, ServerCallStreamObserver<BrokerMessage> out) {
         this.context = context;
         this.out = out;
+        this.caller = Principal.current();
+        this.writer = Principal.CURRENT.get() == null ? null : caller.name();
         out.disableAutoRequest();
         out.setOnReadyHandler(this::onReady);
         out.setOnCancelHandler(this::onGone);
@@ -122,11 +129,21 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         List<RegistryStore.AnnouncedType> announced = new ArrayList<>();
         List<String> queues = new ArrayList<>();
         try {
+            if (!caller.may(Role.WORK)) {
+                throw Status.PERMISSION_DENIED.withDescription("this token may not run a worker (it needs the work role)")
+                        .asRuntimeException();
+            }
             String workerId = Texts.check("hello.worker_id", hello.getWorkerId(), Limits.MAX_WORKER_ID);
             if (workerId.isBlank()) {
                 throw InvalidArgument.of("hello.worker_id", "must not be empty");
             }
             typeLimits = typeLimits(hello, announced);
+            for (String type : typeLimits.keySet()) {
+                if (!caller.mayUseType(type)) {
+                    throw Status.PERMISSION_DENIED.withDescription("hello.job_types: this token may not run jobs of type "
+                            + type).asRuntimeException();
+                }
+            }
             for (int i = 0; i < hello.getQueuesCount(); i++) {
                 queues.add(Names.check("hello.queues[" + i + "]", hello.getQueues(i)));
             }
@@ -143,7 +160,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 held.add(parsed.lease());
             }
             context.registry().announce(announced);
-            session = context.sessions().open(workerId, typeLimits, queues, hello.getMaxConcurrency(),
+            session = context.sessions().open(workerId, writer, typeLimits, queues, hello.getMaxConcurrency(),
                     context.clock().instant(), out);
             context.registry().refreshSessions(List.of(session.snapshot(context.sessions().brokerId())));
             out.onNext(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
@@ -152,7 +169,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                     .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
                     .build());
             if (!held.isEmpty()) {
-                answer(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), context.store()::heartbeat);
+                answer(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), writes -> context.store().heartbeat(writer, writes));
             }
         } catch (RuntimeException e) {
             endWith(Statuses.from(e));
@@ -217,7 +234,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 sendInvalid(AckAction.ACK_ACTION_HEARTBEAT, heartbeat.getLeases(i), parsed.problem());
             }
         }
-        answer(AckAction.ACK_ACTION_HEARTBEAT, leases, Function.identity(), context.store()::heartbeat);
+        answer(AckAction.ACK_ACTION_HEARTBEAT, leases, Function.identity(), writes -> context.store().heartbeat(writer, writes));
     }
 
     private void progress(ProgressUpdate update) {
@@ -245,7 +262,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         }
         var report = new WorkerWrites.ProgressReport(parsed.lease(), update.getPercent(), update.getMessage(), details);
         answer(AckAction.ACK_ACTION_PROGRESS, List.of(report), WorkerWrites.ProgressReport::lease,
-                context.store()::progress);
+                writes -> context.store().progress(writer, writes));
     }
 
     private void complete(Complete complete) {
@@ -264,7 +281,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             return;
         }
         answer(AckAction.ACK_ACTION_COMPLETE, List.of(new WorkerWrites.Completion(parsed.lease(), result)),
-                WorkerWrites.Completion::lease, context.store()::complete);
+                WorkerWrites.Completion::lease, writes -> context.store().complete(writer, writes));
     }
 
     private void fail(Fail fail) {
@@ -287,7 +304,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 Limits.MAX_ERROR);
         answer(AckAction.ACK_ACTION_FAIL,
                 List.of(new WorkerWrites.Failure(parsed.lease(), error, fail.getRetryable(), delayMs)),
-                WorkerWrites.Failure::lease, context.store()::fail);
+                WorkerWrites.Failure::lease, writes -> context.store().fail(writer, writes));
     }
 
     private void release(ReleaseJob release) {
@@ -299,7 +316,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         String reason = Texts.sanitize(release.getReason().isEmpty() ? "released by the worker" : release.getReason(),
                 Limits.MAX_REASON);
         answer(AckAction.ACK_ACTION_RELEASE, List.of(new WorkerWrites.Release(parsed.lease(), reason)),
-                WorkerWrites.Release::lease, context.store()::release);
+                WorkerWrites.Release::lease, writes -> context.store().release(writer, writes));
     }
 
     private void goodbye(Goodbye goodbye) {
@@ -314,7 +331,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 releases.add(new WorkerWrites.Release(parsed.lease(), "the worker is shutting down"));
             }
         }
-        answer(AckAction.ACK_ACTION_RELEASE, releases, WorkerWrites.Release::lease, context.store()::release);
+        answer(AckAction.ACK_ACTION_RELEASE, releases, WorkerWrites.Release::lease, writes -> context.store().release(writer, writes));
     }
 
     /** Applies the writes, answers each with an Ack and keeps the session's lease bookkeeping in step. */

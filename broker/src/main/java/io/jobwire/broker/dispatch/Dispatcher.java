@@ -162,7 +162,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
             }
             List<JobRecord> claimed = store.claim(request);
             if (!session.deliver(claimed)) {
-                giveBack(claimed);
+                giveBack(session.principal(), claimed);
             } else if (claimed.size() == request.limit()) {
                 saturated = true;
             }
@@ -170,8 +170,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         return saturated;
     }
 
-    private void giveBack(List<JobRecord> undelivered) {
-        store.release(undelivered.stream()
+    private void giveBack(String principal, List<JobRecord> undelivered) {
+        store.release(principal, undelivered.stream()
                 .map(job -> new WorkerWrites.Release(job.lease(), "the worker stream closed before the job was sent"))
                 .toList());
     }

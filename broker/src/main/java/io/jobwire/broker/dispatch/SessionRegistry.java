@@ -33,9 +33,9 @@ public final class SessionRegistry implements ChangeListener {
     }
 
     /** Opens a session for a stream whose Hello was accepted. */
-    public WorkerSession open(String workerId, Map<String, Integer> typeLimits, List<String> queues,
+    public WorkerSession open(String workerId, String principal, Map<String, Integer> typeLimits, List<String> queues,
                               int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out) {
-        WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, typeLimits, queues,
+        WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, principal, typeLimits, queues,
                 maxConcurrency, connectedAt, out, holders);
         sessions.put(session.sessionId(), session);
         return session;

@@ -33,6 +33,7 @@ public final class WorkerSession {
 
     private final String sessionId;
     private final String workerId;
+    private final String principal;
     private final Map<String, Integer> typeLimits;
     private final List<String> queues;
     private final int maxConcurrency;
@@ -53,11 +54,13 @@ public final class WorkerSession {
      * @param typeLimits the types in the order announced, each with its own concurrency limit (0: none)
      * @param holders    the registry's index of which session holds which job, kept up to date here
      */
-    WorkerSession(String sessionId, String workerId, Map<String, Integer> typeLimits, List<String> queues,
+    WorkerSession(String sessionId, String workerId, String principal, Map<String, Integer> typeLimits,
+                  List<String> queues,
                   int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out,
                   ConcurrentMap<Long, WorkerSession> holders) {
         this.sessionId = sessionId;
         this.workerId = workerId;
+        this.principal = principal;
         this.typeLimits = new LinkedHashMap<>(typeLimits);
         this.queues = List.copyOf(queues);
         this.maxConcurrency = maxConcurrency;
@@ -72,6 +75,11 @@ public final class WorkerSession {
 
     public String workerId() {
         return workerId;
+    }
+
+    /** The authenticated principal of the stream, or null when the broker does not authenticate. */
+    public String principal() {
+        return principal;
     }
 
     public List<String> jobTypes() {
@@ -94,7 +102,7 @@ public final class WorkerSession {
                 quotas.add(new ClaimRequest.TypeQuota(type, quota));
             }
         });
-        return quotas.isEmpty() ? null : new ClaimRequest(workerId, quotas, queues, room);
+        return quotas.isEmpty() ? null : new ClaimRequest(workerId, principal, quotas, queues, room);
     }
 
     /** Sends claimed jobs. False when the stream closed meanwhile: the caller must give them back. */

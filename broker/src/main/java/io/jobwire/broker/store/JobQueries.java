@@ -20,10 +20,11 @@ public final class JobQueries {
         this.jobs = new JobRowMapper(json);
     }
 
-    /** The job with its attempt history. */
-    public Optional<JobRecord> get(long id) {
+    /** The job with its attempt history, if it exists and belongs to {@code owner} (null: any owner). */
+    public Optional<JobRecord> get(long id, String owner) {
         return jdbi.inTransaction(handle -> handle.createQuery(Sql.load(JobQueries.class, "job_by_id"))
                 .bind("id", id)
+                .bind("owner", owner)
                 .map(jobs)
                 .findOne()
                 .map(job -> job.withAttempts(handle.createQuery(Sql.load(JobQueries.class, "attempts_of_job"))
@@ -60,11 +61,12 @@ public final class JobQueries {
                 .list());
     }
 
-    /** Counts per (type, queue), optionally for one type and/or queue (null: all). */
-    public List<QueueCounts> queueCounts(String type, String queue) {
+    /** Counts per (type, queue), optionally for one type, queue and/or owner (null: all). */
+    public List<QueueCounts> queueCounts(String type, String queue, String owner) {
         return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "queue_stats"))
                 .bind("type", type)
                 .bind("queue", queue)
+                .bind("owner", owner)
                 .map((rs, ctx) -> new QueueCounts(rs.getString("type"), rs.getString("queue"),
                         rs.getLong("queued"), rs.getLong("scheduled"), rs.getLong("running"),
                         rs.getLong("succeeded"), rs.getLong("failed"), rs.getLong("cancelled"), rs.getLong("held"),

@@ -189,6 +189,7 @@ public final class JobStore {
                     .bind("limit", request.limit())
                     .bind("tokens", leaseTokens)
                     .bind("workerId", request.workerId())
+                    .bind("principal", request.principal())
                     .map(jobs)
                     .list();
             notifier.notify(handle, rows.stream().map(JobRecord::change).toList());
@@ -212,31 +213,37 @@ public final class JobStore {
 
     // ---------------------------------------------------------------- fenced worker writes
 
-    /** Extends valid leases by their job's lease duration. Heartbeats are not job changes. */
-    public List<WriteResult> heartbeat(List<LeaseRef> leases) {
-        return fencedWrite(leases, Function.identity(), "heartbeat_leases", false, query -> { }, WriteKind.HEARTBEAT);
+    /**
+     * Extends valid leases by their job's lease duration. Heartbeats are not job changes.
+     *
+     * <p>Every worker write takes the {@code principal} of the worker (null when the broker does not
+     * authenticate): a lease held by another principal is refused like a stale one.
+     */
+    public List<WriteResult> heartbeat(String principal, List<LeaseRef> leases) {
+        return fencedWrite(principal, leases, Function.identity(), "heartbeat_leases", false, query -> { },
+                WriteKind.HEARTBEAT);
     }
 
-    public List<WriteResult> progress(List<ProgressReport> reports) {
-        return fencedWrite(reports, ProgressReport::lease, "report_progress", true, query -> query
+    public List<WriteResult> progress(String principal, List<ProgressReport> reports) {
+        return fencedWrite(principal, reports, ProgressReport::lease, "report_progress", true, query -> query
                 .bind("percents", reports.stream().map(ProgressReport::percent).toArray(Float[]::new))
                 .bind("messages", reports.stream().map(ProgressReport::message).toArray(String[]::new))
                 .bind("details", reports.stream().map(ProgressReport::detailsJson).toArray(String[]::new)),
                 WriteKind.PROGRESS);
     }
 
-    public List<WriteResult> complete(List<Completion> completions) {
-        return fencedWrite(completions, Completion::lease, "complete_jobs", true, query -> query
+    public List<WriteResult> complete(String principal, List<Completion> completions) {
+        return fencedWrite(principal, completions, Completion::lease, "complete_jobs", true, query -> query
                 .bind("results", completions.stream().map(Completion::resultJson).toArray(String[]::new)),
                 WriteKind.FINISH);
     }
 
-    public List<WriteResult> fail(List<Failure> failures) {
+    public List<WriteResult> fail(String principal, List<Failure> failures) {
         Double[] jitters = new Double[failures.size()];
         for (int i = 0; i < jitters.length; i++) {
             jitters[i] = jitter.getAsDouble();
         }
-        return fencedWrite(failures, Failure::lease, "fail_jobs", true, query -> query
+        return fencedWrite(principal, failures, Failure::lease, "fail_jobs", true, query -> query
                 .bind("errors", failures.stream().map(Failure::error).toArray(String[]::new))
                 .bind("retryable", failures.stream().map(Failure::retryable).toArray(Boolean[]::new))
                 .bind("delays", failures.stream().map(Failure::retryDelayMs).toArray(Long[]::new))
@@ -246,15 +253,15 @@ public final class JobStore {
                 WriteKind.FINISH);
     }
 
-    public List<WriteResult> release(List<Release> releases) {
-        return fencedWrite(releases, Release::lease, "release_jobs", true, query -> query
+    public List<WriteResult> release(String principal, List<Release> releases) {
+        return fencedWrite(principal, releases, Release::lease, "release_jobs", true, query -> query
                 .bind("reasons", releases.stream().map(Release::reason).toArray(String[]::new)),
                 WriteKind.FINISH);
     }
 
     private enum WriteKind { HEARTBEAT, PROGRESS, FINISH }
 
-    private <W> List<WriteResult> fencedWrite(List<W> writes, Function<W, LeaseRef> leaseOf, String statement,
+    private <W> List<WriteResult> fencedWrite(String principal, List<W> writes, Function<W, LeaseRef> leaseOf, String statement,
                                               boolean isChange, java.util.function.Consumer<Query> binder,
                                               WriteKind kind) {
         if (writes.isEmpty()) {
@@ -267,11 +274,12 @@ public final class JobStore {
             Query query = handle.createQuery(Sql.load(JobStore.class, statement))
                     .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
                     .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
-                    .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new));
+                    .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new))
+                    .bind("principal", principal);
             binder.accept(query);
             Map<Long, AppliedRow> applied = new HashMap<>();
             query.map((rs, ctx) -> AppliedRow.read(rs)).forEach(row -> applied.put(row.change().id(), row));
-            List<WriteResult> answers = explain(handle, leases, applied, kind);
+            List<WriteResult> answers = explain(handle, principal, leases, applied, kind);
             if (isChange) {
                 applied.values().forEach(row -> changes.add(row.change()));
                 notifier.notify(handle, changes);
@@ -294,8 +302,8 @@ public final class JobStore {
     }
 
     /** Answers each write in order: accepted, or why not (looked up in the same transaction). */
-    private List<WriteResult> explain(Handle handle, List<LeaseRef> leases, Map<Long, AppliedRow> applied,
-                                      WriteKind kind) {
+    private List<WriteResult> explain(Handle handle, String principal, List<LeaseRef> leases,
+                                      Map<Long, AppliedRow> applied, WriteKind kind) {
         List<Long> refused = new ArrayList<>();
         for (LeaseRef lease : leases) {
             AppliedRow row = applied.get(lease.jobId());
@@ -312,13 +320,14 @@ public final class JobStore {
                 results.add(new WriteResult(lease, WriteOutcome.ACCEPTED, row.change().state(), row.change().type(),
                         deadline, ""));
             } else {
-                results.add(refusal(lease, current.get(lease.jobId())));
+                results.add(refusal(lease, principal, current.get(lease.jobId())));
             }
         }
         return results;
     }
 
-    private record LeaseState(JobStatus state, int attempt, UUID token, Instant expiresAt, boolean expired) {
+    private record LeaseState(JobStatus state, int attempt, UUID token, String principal, Instant expiresAt,
+                              boolean expired) {
     }
 
     private Map<Long, LeaseState> leaseStates(Handle handle, List<Long> ids) {
@@ -327,7 +336,7 @@ public final class JobStore {
                 .bind("ids", ids.toArray(Long[]::new))
                 .map((rs, ctx) -> {
                     states.put(rs.getLong("id"), new LeaseState(JobStatus.valueOf(rs.getString("state")),
-                            rs.getInt("attempt"), rs.getObject("lease_token", UUID.class),
+                            rs.getInt("attempt"), rs.getObject("lease_token", UUID.class), rs.getString("lease_principal"),
                             JobRowMapper.instant(rs, "lease_expires_at"), rs.getBoolean("expired")));
                     return null;
                 })
@@ -335,7 +344,7 @@ public final class JobStore {
         return states;
     }
 
-    private static WriteResult refusal(LeaseRef lease, LeaseState found) {
+    private static WriteResult refusal(LeaseRef lease, String principal, LeaseState found) {
         long id = lease.jobId();
         if (found == null) {
             return new WriteResult(lease, WriteOutcome.NOT_FOUND, null, null, null, "job " + id + " does not exist");
@@ -352,6 +361,8 @@ public final class JobStore {
                     : "job " + id + " was claimed again (now attempt " + found.attempt() + ")";
         } else if (found.state() != JobStatus.RUNNING) {
             why = "job " + id + " is " + found.state() + ", not running";
+        } else if (principal != null && !principal.equals(found.principal())) {
+            why = "job " + id + " is leased to another principal";
         } else if (!lease.token().equals(found.token())) {
             why = "the lease token does not match job " + id + "'s current lease";
         } else if (found.expired()) {
@@ -393,26 +404,27 @@ public final class JobStore {
 
     // ---------------------------------------------------------------- operator transitions
 
-    public Transition cancel(long id, String reason) {
-        return transition(id, "cancel_job", Map.of("reason", reason));
+    /** @param owner only a job of this owner (null: any) */
+    public Transition cancel(long id, String owner, String reason) {
+        return transition(id, owner, "cancel_job", Map.of("reason", reason));
     }
 
-    public Transition retry(long id) {
-        return transition(id, "retry_job", Map.of());
+    public Transition retry(long id, String owner) {
+        return transition(id, owner, "retry_job", Map.of());
     }
 
-    public Transition hold(long id) {
-        return transition(id, "hold_job", Map.of());
+    public Transition hold(long id, String owner) {
+        return transition(id, owner, "hold_job", Map.of());
     }
 
     /** HELD → QUEUED (the JobService's Release). */
-    public Transition unhold(long id) {
-        return transition(id, "unhold_job", Map.of());
+    public Transition unhold(long id, String owner) {
+        return transition(id, owner, "unhold_job", Map.of());
     }
 
-    private Transition transition(long id, String statement, Map<String, Object> extra) {
+    private Transition transition(long id, String owner, String statement, Map<String, Object> extra) {
         Transition transition = transactions.run(handle -> {
-            Query query = handle.createQuery(Sql.load(JobStore.class, statement)).bind("id", id);
+            Query query = handle.createQuery(Sql.load(JobStore.class, statement)).bind("id", id).bind("owner", owner);
             extra.forEach(query::bind);
             var changed = query.map(jobs).findOne();
             if (changed.isPresent()) {
@@ -420,7 +432,7 @@ public final class JobStore {
                 return new Transition(changed.get(), true);
             }
             return new Transition(handle.createQuery(Sql.load(JobStore.class, "job_by_id"))
-                    .bind("id", id).map(jobs).findOne().orElse(null), false);
+                    .bind("id", id).bind("owner", owner).map(jobs).findOne().orElse(null), false);
         });
         if (transition.applied()) {
             sink.publish(List.of(transition.job().change()));

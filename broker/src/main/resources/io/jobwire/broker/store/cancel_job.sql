@@ -9,8 +9,9 @@ WITH cancelled AS (
         lease_token = NULL,
         lease_expires_at = NULL,
         worker_id = NULL,
+        lease_principal = NULL,
         version = version + 1
-    WHERE id = :id AND state IN ('QUEUED', 'RUNNING', 'HELD')
+    WHERE id = :id AND state IN ('QUEUED', 'RUNNING', 'HELD') AND (:owner::text IS NULL OR owner = :owner::text)
     RETURNING *
 ), history AS (
     UPDATE job_attempts a

@@ -32,6 +32,7 @@ WITH wanted AS (
         lease_token = tokens.token,
         lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond',
         worker_id = :workerId,
+        lease_principal = :principal,
         started_at = now(),
         updated_at = now(),
         progress_percent = NULL,

@@ -24,11 +24,13 @@ WITH input AS (
         lease_token = NULL,
         lease_expires_at = NULL,
         worker_id = NULL,
+        lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     FROM decided d
     WHERE j.id = d.id AND j.attempt = d.attempt AND j.lease_token = d.token
       AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+      AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
               j.last_error
 ), history AS (

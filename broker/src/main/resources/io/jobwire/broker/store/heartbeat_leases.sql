@@ -7,4 +7,5 @@ SET lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond'
 FROM input i
 WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
   AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+  AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
 RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at

@@ -16,5 +16,6 @@ SELECT type,
 FROM jobs
 WHERE (:type::text IS NULL OR type = :type::text)
   AND (:queue::text IS NULL OR queue = :queue::text)
+  AND (:owner::text IS NULL OR owner = :owner::text)
 GROUP BY type, queue
 ORDER BY type, queue

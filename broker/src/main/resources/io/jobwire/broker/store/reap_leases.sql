@@ -10,6 +10,7 @@ WITH reaped AS (
         lease_token = NULL,
         lease_expires_at = NULL,
         worker_id = NULL,
+        lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()

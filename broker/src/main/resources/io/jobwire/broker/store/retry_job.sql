@@ -7,5 +7,5 @@ SET state = 'QUEUED',
     result = NULL,
     updated_at = now(),
     version = version + 1
-WHERE id = :id AND state IN ('FAILED', 'CANCELLED', 'HELD')
+WHERE id = :id AND state IN ('FAILED', 'CANCELLED', 'HELD') AND (:owner::text IS NULL OR owner = :owner::text)
 RETURNING *

@@ -74,7 +74,7 @@ class ClaimTest {
             }
             String workerId = "worker-" + round;
 
-            List<JobRecord> claimed = store.claim(new ClaimRequest(workerId, quotas, queues, limit));
+            List<JobRecord> claimed = store.claim(new ClaimRequest(workerId, null, quotas, queues, limit));
 
             List<Long> expected = expectedClaim(made, quotas, queues, limit);
             assertThat(claimed).as(context).hasSizeLessThanOrEqualTo(limit);
@@ -124,7 +124,7 @@ class ClaimTest {
                 due++;
             }
             if (held) {
-                assertThat(store.hold(job.id()).applied()).isTrue();
+                assertThat(store.hold(job.id(), null).applied()).isTrue();
             }
             made.add(new Made(job.id(), job.type(), job.queue(), job.priority(), future.get(i) ? -1 : age,
                     future.get(i) ? 0 : prior, future.get(i), held));
@@ -213,7 +213,7 @@ class ClaimTest {
                     start.await();
                     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
                     while (claimedSoFar.get() < total && System.nanoTime() < deadline) {
-                        List<JobRecord> got = store.claim(new ClaimRequest(workerId,
+                        List<JobRecord> got = store.claim(new ClaimRequest(workerId, null,
                                 List.of(new ClaimRequest.TypeQuota("race", 25)), List.of(), 1 + random.nextInt(25)));
                         mine.addAll(got);
                         claimedSoFar.addAndGet(got.size());
