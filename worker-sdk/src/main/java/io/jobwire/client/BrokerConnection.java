@@ -58,7 +58,8 @@ public final class BrokerConnection implements AutoCloseable {
         }
     }
 
-    private static CallCredentials bearer(String token) {
+    /** Credentials that send {@code authorization: Bearer <token>} with every call. */
+    public static CallCredentials bearer(String token) {
         return new CallCredentials() {
             @Override
             public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {

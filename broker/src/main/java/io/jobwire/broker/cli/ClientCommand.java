@@ -4,6 +4,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.jobwire.api.v1.JobServiceGrpc;
+import io.jobwire.client.BrokerConnection;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +27,13 @@ abstract class ClientCommand implements Callable<Integer> {
     abstract int run(ManagedChannel channel) throws Exception;
 
     JobServiceGrpc.JobServiceBlockingStub jobs(ManagedChannel channel) {
-        return JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(client.timeout.toMillis(), TimeUnit.MILLISECONDS);
+        return stub(channel).withDeadlineAfter(client.timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** A stub without a deadline (for watches), carrying the token if one was given. */
+    JobServiceGrpc.JobServiceBlockingStub stub(ManagedChannel channel) {
+        JobServiceGrpc.JobServiceBlockingStub stub = JobServiceGrpc.newBlockingStub(channel);
+        return client.token() == null ? stub : stub.withCallCredentials(BrokerConnection.bearer(client.token()));
     }
 
     PrintWriter out() {

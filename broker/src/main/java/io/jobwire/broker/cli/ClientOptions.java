@@ -14,7 +14,16 @@ final class ClientOptions {
     @Option(names = "--timeout", defaultValue = "30s", description = "Deadline of each call (default: 30s).")
     Duration timeout;
 
+    @Option(names = "--token", defaultValue = "${env:JOBWIRE_TOKEN}",
+            description = "Bearer token (default: $JOBWIRE_TOKEN).")
+    String token;
+
     ManagedChannel channel() {
         return NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    }
+
+    /** The token to send, or null. */
+    String token() {
+        return token == null || token.isBlank() ? null : token.strip();
     }
 }

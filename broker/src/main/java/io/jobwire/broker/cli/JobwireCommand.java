@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Jobwire: a durable job broker for services that speak gRPC.",
-        subcommands = {ServeCommand.class, WorkCommand.class, SubmitCommand.class, JobCommands.Get.class, ListCommand.class,
+        subcommands = {ServeCommand.class, TokenCommand.class, WorkCommand.class, SubmitCommand.class, JobCommands.Get.class, ListCommand.class,
                 WatchCommand.class, JobCommands.Cancel.class, JobCommands.Retry.class, JobCommands.Hold.class,
                 JobCommands.Release.class, StatsCommand.Stats.class, StatsCommand.Types.class,
                 CommandLine.HelpCommand.class})

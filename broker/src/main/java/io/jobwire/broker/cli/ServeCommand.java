@@ -49,6 +49,14 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--db-pool-size", description = "Database connections (default: ${DEFAULT-VALUE}).")
     int poolSize = BrokerConfig.DEFAULT_POOL_SIZE;
 
+    @Option(names = "--tokens-file", description = "Accepted bearer tokens (see 'jobwire token'). Without tokens "
+            + "the broker runs open, which is only allowed on a loopback --host.")
+    Path tokensFile;
+
+    @Option(names = "--tokens", defaultValue = "${env:JOBWIRE_TOKENS}", hidden = true,
+            description = "Token lines inline, separated by ';' (default: $JOBWIRE_TOKENS).")
+    String tokens;
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -63,7 +71,9 @@ final class ServeCommand implements Callable<Integer> {
                 .withReaperInterval(reaperInterval)
                 .withPollInterval(pollInterval)
                 .withDrainTimeout(drainTimeout)
-                .withPoolSize(poolSize);
+                .withPoolSize(poolSize)
+                .withTokensFile(tokensFile)
+                .withTokens(tokens);
         return brokerId == null ? config : config.withBrokerId(brokerId);
     }
 
@@ -79,6 +89,9 @@ final class ServeCommand implements Callable<Integer> {
         Broker broker;
         try {
             broker = Broker.builder(config).start();
+        } catch (IllegalArgumentException e) {
+            System.err.println("jobwire serve: " + e.getMessage());
+            return 2;
         } catch (RuntimeException e) {
             log.error("the broker could not start: {}", e.getMessage(), e);
             return 1;

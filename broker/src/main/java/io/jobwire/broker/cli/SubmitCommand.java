@@ -6,7 +6,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.jobwire.api.v1.Job;
-import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.api.v1.SubmitResponse;
@@ -154,7 +153,7 @@ final class SubmitCommand extends ClientCommand {
         ProgressDisplay display = new ProgressDisplay(err(), System.console() != null);
         for (int attempt = 0; ; attempt++) {
             try {
-                Iterator<WatchEvent> events = JobServiceGrpc.newBlockingStub(channel)
+                Iterator<WatchEvent> events = stub(channel)
                         .watch(WatchRequest.newBuilder().addIds(id).build());
                 Job last = null;
                 while (events.hasNext()) {

@@ -2,7 +2,6 @@ package io.jobwire.broker.cli;
 
 import io.grpc.ManagedChannel;
 import io.jobwire.api.v1.Job;
-import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.api.v1.WatchFilter;
@@ -40,7 +39,7 @@ final class WatchCommand extends ClientCommand {
         if (ids.isEmpty()) {
             request.setFilter(WatchFilter.newBuilder().addAllTypes(types).addAllQueues(queues).addAllStates(states));
         }
-        Iterator<WatchEvent> events = JobServiceGrpc.newBlockingStub(channel).watch(request.build());
+        Iterator<WatchEvent> events = stub(channel).watch(request.build());
         while (events.hasNext()) {
             WatchEvent event = events.next();
             if (json) {

@@ -65,6 +65,9 @@ final class WorkCommand implements Callable<Integer> {
         if (workerId != null) {
             builder.workerId(workerId);
         }
+        if (client.token() != null) {
+            builder.token(client.token());
+        }
         for (String type : types) {
             builder.handle(JobType.of(type).description(description.isEmpty() ? "runs: " + command : description),
                     job -> run(runner, job));
