@@ -172,6 +172,22 @@ class ClientCommandsTest {
     }
 
     @Test
+    void tokenCommandPrintsATokenAndItsHashedLine() {
+        StringWriter out = new StringWriter();
+        int exit = JobwireCommand.commandLine().setOut(new PrintWriter(out, true))
+                .execute("token", "--principal", "shop", "--role", "submit,work", "--types", "email.*");
+        assertThat(exit).isZero();
+        String token = out.toString().lines().filter(l -> l.startsWith("token: ")).findFirst().orElseThrow().substring(7);
+        String line = out.toString().lines().filter(l -> l.startsWith("tokens-file line: ")).findFirst().orElseThrow()
+                .substring("tokens-file line: ".length());
+        assertThat(line).doesNotContain(token).endsWith(" shop submit,work email.*");
+        var principal = io.jobwire.broker.auth.TokenStore.parse(line, "test").authenticate(token).orElseThrow();
+        assertThat(principal.name()).isEqualTo("shop");
+        assertThat(JobwireCommand.commandLine().setErr(new PrintWriter(new StringWriter()))
+                .execute("token", "--principal", "shop", "--role", "root")).isEqualTo(ExitCodes.USAGE);
+    }
+
+    @Test
     void errorsPrintTheStatusAndExitNonZeroWithoutAStackTrace() {
         Run missing = jobwire("get", "987654");
         assertThat(missing.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
