@@ -1,7 +1,10 @@
 package io.jobwire.broker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServerBuilder;
@@ -53,6 +56,8 @@ public final class Broker implements AutoCloseable {
     private static final Duration DB_CONNECTION_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration WATCH_RESYNC_INTERVAL = Duration.ofSeconds(5);
     private static final int STALE_PRESENCE_FACTOR = 5;
+    private static final int MAX_METADATA_BYTES = 16 * 1024;
+    private static final int MAX_CALLS_PER_CONNECTION = 1000;
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -72,6 +77,7 @@ public final class Broker implements AutoCloseable {
         this.config = builder.config;
         String brokerId = config.brokerId();
         TokenStore tokens = tokens(config);
+        ServerCredentials credentials = credentials(config);
         this.embedded = config.databaseUrl() == null ? EmbeddedPostgresServer.start(config.dataDir()) : null;
         try {
             String url = embedded != null ? embedded.jdbcUrl() : config.databaseUrl();
@@ -101,9 +107,11 @@ public final class Broker implements AutoCloseable {
             Services services = new Services(store, queries, registry, sessions, dispatcher, watches, json,
                     config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
-                    : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()))
+                    : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()), credentials)
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)
-                            .permitKeepAliveWithoutCalls(true);
+                            .permitKeepAliveWithoutCalls(true)
+                            .maxInboundMetadataSize(MAX_METADATA_BYTES)
+                            .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION);
             ServerServiceDefinition jobService = services.jobService().bindService();
             ServerServiceDefinition workerService = services.workerService().bindService();
             if (!tokens.isEmpty()) {
@@ -137,13 +145,38 @@ public final class Broker implements AutoCloseable {
                 log.info("authentication on: {} token(s)", tokens.size());
             }
             health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
-            log.info("Jobwire broker {} listening on {}:{}{}", brokerId, config.host(), server.getPort(),
+            log.info("Jobwire broker {} listening on {}:{}{}{}", brokerId, config.host(), server.getPort(),
+                    config.tlsCert() == null ? "" : config.tlsClientCa() == null ? " with TLS" : " with mutual TLS",
                     embedded != null ? " (embedded PostgreSQL in " + config.dataDir().toAbsolutePath() + ")" : "");
         } catch (IOException | RuntimeException e) {
             if (embedded != null) {
                 embedded.close();
             }
             throw e;
+        }
+    }
+
+    /** Plaintext, TLS, or mutual TLS when client certificates must chain to {@code --tls-client-ca}. */
+    static ServerCredentials credentials(BrokerConfig config) {
+        if ((config.tlsCert() == null) != (config.tlsKey() == null)) {
+            throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+        }
+        if (config.tlsClientCa() != null && config.tlsCert() == null) {
+            throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
+        }
+        if (config.tlsCert() == null) {
+            return InsecureServerCredentials.create();
+        }
+        try {
+            TlsServerCredentials.Builder tls = TlsServerCredentials.newBuilder()
+                    .keyManager(config.tlsCert().toFile(), config.tlsKey().toFile());
+            if (config.tlsClientCa() != null) {
+                tls.trustManager(config.tlsClientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+            }
+            return tls.build();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the TLS files (--tls-cert, --tls-key, --tls-client-ca): "
+                    + e.getMessage(), e);
         }
     }
 

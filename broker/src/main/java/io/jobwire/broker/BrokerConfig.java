@@ -26,6 +26,9 @@ import java.util.UUID;
  * @param maxWatchBacklog   distinct jobs a filter watch may fall behind by before it is ended
  * @param tokensFile        file of accepted bearer tokens (hashed), or null ({@code --tokens-file})
  * @param tokens            token lines given inline, e.g. from {@code JOBWIRE_TOKENS}, or null
+ * @param tlsCert           PEM certificate chain to serve TLS with, or null for plaintext ({@code --tls-cert})
+ * @param tlsKey            PEM private key of that certificate ({@code --tls-key})
+ * @param tlsClientCa       PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
  */
 public record BrokerConfig(
         String host,
@@ -43,7 +46,10 @@ public record BrokerConfig(
         String brokerId,
         int maxWatchBacklog,
         Path tokensFile,
-        String tokens) {
+        String tokens,
+        Path tlsCert,
+        Path tlsKey,
+        Path tlsClientCa) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -82,102 +88,121 @@ public record BrokerConfig(
         return new BrokerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, null, DEFAULT_MAX_PAYLOAD_BYTES,
                 DEFAULT_LEASE, DEFAULT_REAPER_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_PRESENCE_INTERVAL,
                 DEFAULT_DRAIN_TIMEOUT, RetryDefaults.STANDARD, DEFAULT_POOL_SIZE, defaultBrokerId(),
-                DEFAULT_MAX_WATCH_BACKLOG, null, null);
+                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null);
     }
 
     public BrokerConfig withHost(String value) {
         return new BrokerConfig(value, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withPort(int value) {
         return new BrokerConfig(host, value, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withDataDir(Path value) {
         return new BrokerConfig(host, port, value, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withDatabaseUrl(String value) {
         return new BrokerConfig(host, port, dataDir, value, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withMaxPayloadBytes(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, value, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withDefaultLease(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, value, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withReaperInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, value,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withPollInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens);
+                tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withPresenceInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens);
+                pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens,
+                tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withDrainTimeout(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens);
+                tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withRetry(RetryDefaults value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withPoolSize(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog, tokensFile,
-                tokens);
+                tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withBrokerId(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog, tokensFile,
-                tokens);
+                tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withMaxWatchBacklog(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile,
-                tokens);
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile, tokens,
+                tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withTokensFile(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, value,
-                tokens);
+                tokens, tlsCert, tlsKey, tlsClientCa);
     }
 
     public BrokerConfig withTokens(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, value);
+                tokensFile, value, tlsCert, tlsKey, tlsClientCa);
+    }
+
+    public BrokerConfig withTlsCert(Path value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens, value, tlsKey, tlsClientCa);
+    }
+
+    public BrokerConfig withTlsKey(Path value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens, tlsCert, value, tlsClientCa);
+    }
+
+    public BrokerConfig withTlsClientCa(Path value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens, tlsCert, tlsKey, value);
     }
 
     /** host-pid-random: unique per process, readable in Stats. */

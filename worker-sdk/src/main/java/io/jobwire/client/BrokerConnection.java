@@ -41,20 +41,39 @@ public final class BrokerConnection implements AutoCloseable {
      * @param token   bearer token sent with every call, or null
      */
     public BrokerConnection(List<String> targets, Path caFile, String token) {
+        this(targets, caFile, null, null, token);
+    }
+
+    /**
+     * @param clientCert PEM certificate chain to present for mutual TLS, or null
+     * @param clientKey  PEM private key of {@code clientCert}, or null
+     */
+    public BrokerConnection(List<String> targets, Path caFile, Path clientCert, Path clientKey, String token) {
         if (targets.isEmpty()) {
             throw new IllegalArgumentException("at least one broker target is needed");
         }
+        if ((clientCert == null) != (clientKey == null)) {
+            throw new IllegalArgumentException("a client certificate needs its key, and a key its certificate");
+        }
+        if (clientCert != null && caFile == null) {
+            throw new IllegalArgumentException("a client certificate is for TLS: give the CA file too");
+        }
         this.targets = List.copyOf(targets);
-        this.credentials = caFile == null ? InsecureChannelCredentials.create() : tls(caFile);
+        this.credentials = caFile == null ? InsecureChannelCredentials.create() : tls(caFile, clientCert, clientKey);
         this.token = token == null ? null : bearer(token);
         this.channels = new ManagedChannel[targets.size()];
     }
 
-    private static ChannelCredentials tls(Path caFile) {
+    private static ChannelCredentials tls(Path caFile, Path clientCert, Path clientKey) {
         try {
-            return TlsChannelCredentials.newBuilder().trustManager(caFile.toFile()).build();
+            TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder().trustManager(caFile.toFile());
+            if (clientCert != null) {
+                tls.keyManager(clientCert.toFile(), clientKey.toFile());
+            }
+            return tls.build();
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the CA file " + caFile, e);
+            throw new UncheckedIOException("cannot read the TLS files (" + caFile
+                    + (clientCert == null ? "" : ", " + clientCert + ", " + clientKey) + ")", e);
         }
     }
 

@@ -64,7 +64,8 @@ public final class JobwireClient implements AutoCloseable {
     private volatile int current;
 
     private JobwireClient(Builder builder) {
-        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.token);
+        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.clientCert, builder.clientKey,
+                builder.token);
         this.deadline = builder.deadline;
         this.json = builder.json;
     }
@@ -350,6 +351,8 @@ public final class JobwireClient implements AutoCloseable {
     public static final class Builder {
         private final List<String> targets = new ArrayList<>();
         private Path caFile;
+        private Path clientCert;
+        private Path clientKey;
         private String token;
         private Duration deadline = Duration.ofSeconds(30);
         private ObjectMapper json = new ObjectMapper();
@@ -371,6 +374,13 @@ public final class JobwireClient implements AutoCloseable {
         /** Use TLS, trusting the CA certificate(s) in this PEM file. */
         public Builder tls(Path caCertificates) {
             this.caFile = caCertificates;
+            return this;
+        }
+
+        /** For mutual TLS: present this PEM certificate chain and private key (with {@link #tls(Path)}). */
+        public Builder clientCertificate(Path certificateChain, Path privateKey) {
+            this.clientCert = certificateChain;
+            this.clientKey = privateKey;
             return this;
         }
 

@@ -111,7 +111,8 @@ public final class Worker implements AutoCloseable {
     private volatile boolean connected;
 
     private Worker(Builder builder) {
-        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.token);
+        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.clientCert, builder.clientKey,
+                builder.token);
         this.workerId = builder.workerId;
         this.concurrency = builder.concurrency;
         this.queues = List.copyOf(builder.queues);
@@ -630,6 +631,8 @@ public final class Worker implements AutoCloseable {
         private final List<String> queues = new ArrayList<>();
         private final Map<String, Registration> handlers = new LinkedHashMap<>();
         private Path caFile;
+        private Path clientCert;
+        private Path clientKey;
         private String token;
         private String workerId = defaultWorkerId();
         private int concurrency = Runtime.getRuntime().availableProcessors();
@@ -657,6 +660,13 @@ public final class Worker implements AutoCloseable {
         /** Use TLS, trusting the CA certificate(s) in this PEM file. */
         public Builder tls(Path caCertificates) {
             this.caFile = caCertificates;
+            return this;
+        }
+
+        /** For mutual TLS: present this PEM certificate chain and private key (with {@link #tls(Path)}). */
+        public Builder clientCertificate(Path certificateChain, Path privateKey) {
+            this.clientCert = certificateChain;
+            this.clientKey = privateKey;
             return this;
         }
 

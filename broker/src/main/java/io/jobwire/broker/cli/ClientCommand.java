@@ -46,14 +46,13 @@ abstract class ClientCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ManagedChannel channel = client.channel();
-        try {
-            return run(channel);
+        try (BrokerConnection connection = client.connect()) {
+            return run(connection.channel(0));
         } catch (StatusRuntimeException e) {
             return fail(e.getStatus());
-        } finally {
-            channel.shutdownNow();
-            channel.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+            err().println("jobwire " + spec.name() + ": " + e.getMessage());
+            return ExitCodes.USAGE;
         }
     }
 

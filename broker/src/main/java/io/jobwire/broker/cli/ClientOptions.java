@@ -1,7 +1,8 @@
 package io.jobwire.broker.cli;
 
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.jobwire.client.BrokerConnection;
+import java.nio.file.Path;
+import java.util.List;
 import java.time.Duration;
 import picocli.CommandLine.Option;
 
@@ -18,8 +19,18 @@ final class ClientOptions {
             description = "Bearer token (default: $JOBWIRE_TOKEN).")
     String token;
 
-    ManagedChannel channel() {
-        return NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    @Option(names = "--ca-file", description = "Use TLS, trusting the CA certificate(s) in this PEM file.")
+    Path caFile;
+
+    @Option(names = "--client-cert", description = "Client certificate (PEM) for mutual TLS, with --client-key and --ca-file.")
+    Path cert;
+
+    @Option(names = "--client-key", description = "Private key (PEM) of --client-cert.")
+    Path key;
+
+    /** The broker connection these options describe; the caller closes it. */
+    BrokerConnection connect() {
+        return new BrokerConnection(List.of(target), caFile, cert, key, token());
     }
 
     /** The token to send, or null. */

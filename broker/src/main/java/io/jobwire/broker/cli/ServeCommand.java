@@ -57,6 +57,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "Token lines inline, separated by ';' (default: $JOBWIRE_TOKENS).")
     String tokens;
 
+    @Option(names = "--tls-cert", description = "PEM certificate chain: serve TLS (with --tls-key).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", description = "PEM private key of --tls-cert.")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", description = "PEM CA that client certificates must chain to (mutual TLS).")
+    Path tlsClientCa;
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -73,7 +82,10 @@ final class ServeCommand implements Callable<Integer> {
                 .withDrainTimeout(drainTimeout)
                 .withPoolSize(poolSize)
                 .withTokensFile(tokensFile)
-                .withTokens(tokens);
+                .withTokens(tokens)
+                .withTlsCert(tlsCert)
+                .withTlsKey(tlsKey)
+                .withTlsClientCa(tlsClientCa);
         return brokerId == null ? config : config.withBrokerId(brokerId);
     }
 

@@ -68,6 +68,12 @@ final class WorkCommand implements Callable<Integer> {
         if (client.token() != null) {
             builder.token(client.token());
         }
+        if (client.caFile != null) {
+            builder.tls(client.caFile);
+        }
+        if (client.cert != null || client.key != null) {
+            builder.clientCertificate(client.cert, client.key);
+        }
         for (String type : types) {
             builder.handle(JobType.of(type).description(description.isEmpty() ? "runs: " + command : description),
                     job -> run(runner, job));
