@@ -13,6 +13,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.jobwire.broker.api.Services;
+import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.db.Database;
@@ -112,8 +113,8 @@ public final class Broker implements AutoCloseable {
                             .permitKeepAliveWithoutCalls(true)
                             .maxInboundMetadataSize(MAX_METADATA_BYTES)
                             .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION);
-            ServerServiceDefinition jobService = services.jobService().bindService();
-            ServerServiceDefinition workerService = services.workerService().bindService();
+            ServerServiceDefinition jobService = StrictParsing.wrap(services.jobService().bindService());
+            ServerServiceDefinition workerService = StrictParsing.wrap(services.workerService().bindService());
             if (!tokens.isEmpty()) {
                 AuthInterceptor auth = new AuthInterceptor(tokens);
                 jobService = ServerInterceptors.intercept(jobService, auth);
