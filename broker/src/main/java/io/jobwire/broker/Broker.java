@@ -106,7 +106,8 @@ public final class Broker implements AutoCloseable {
             });
 
             Services services = new Services(store, queries, registry, sessions, dispatcher, watches, json,
-                    config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(), builder.clock);
+                    config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(),
+                    config.maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()), credentials)
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)

@@ -29,6 +29,7 @@ import java.util.UUID;
  * @param tlsCert           PEM certificate chain to serve TLS with, or null for plaintext ({@code --tls-cert})
  * @param tlsKey            PEM private key of that certificate ({@code --tls-key})
  * @param tlsClientCa       PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
+ * @param maxWatchesPerPrincipal  Watch streams one principal may hold open at once ({@code --max-watches})
  */
 public record BrokerConfig(
         String host,
@@ -49,7 +50,8 @@ public record BrokerConfig(
         String tokens,
         Path tlsCert,
         Path tlsKey,
-        Path tlsClientCa) {
+        Path tlsClientCa,
+        int maxWatchesPerPrincipal) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -62,6 +64,7 @@ public record BrokerConfig(
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(10);
     public static final int DEFAULT_POOL_SIZE = 16;
     public static final int DEFAULT_MAX_WATCH_BACKLOG = 10_000;
+    public static final int DEFAULT_MAX_WATCHES_PER_PRINCIPAL = 1_000;
 
     public BrokerConfig {
         Objects.requireNonNull(host, "--host");
@@ -81,6 +84,7 @@ public record BrokerConfig(
         require(brokerId != null && !brokerId.isBlank() && brokerId.indexOf('|') < 0 && brokerId.length() <= 128,
                 "--broker-id must be 1-128 characters without '|'");
         require(maxWatchBacklog >= 1, "maxWatchBacklog must be positive");
+        require(maxWatchesPerPrincipal >= 1, "--max-watches must be positive, got " + maxWatchesPerPrincipal);
     }
 
     /** The defaults: embedded PostgreSQL in ./jobwire-data, port 7070 on loopback. */
@@ -88,121 +92,127 @@ public record BrokerConfig(
         return new BrokerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, null, DEFAULT_MAX_PAYLOAD_BYTES,
                 DEFAULT_LEASE, DEFAULT_REAPER_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_PRESENCE_INTERVAL,
                 DEFAULT_DRAIN_TIMEOUT, RetryDefaults.STANDARD, DEFAULT_POOL_SIZE, defaultBrokerId(),
-                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null);
+                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null, DEFAULT_MAX_WATCHES_PER_PRINCIPAL);
     }
 
     public BrokerConfig withHost(String value) {
         return new BrokerConfig(value, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withPort(int value) {
         return new BrokerConfig(host, value, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withDataDir(Path value) {
         return new BrokerConfig(host, port, value, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withDatabaseUrl(String value) {
         return new BrokerConfig(host, port, dataDir, value, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withMaxPayloadBytes(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, value, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withDefaultLease(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, value, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withReaperInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, value,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withPollInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withPresenceInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa);
+                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withDrainTimeout(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withRetry(RetryDefaults value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withPoolSize(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withBrokerId(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withMaxWatchBacklog(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa);
+                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withTokensFile(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, value,
-                tokens, tlsCert, tlsKey, tlsClientCa);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withTokens(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, value, tlsCert, tlsKey, tlsClientCa);
+                tokensFile, value, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withTlsCert(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, value, tlsKey, tlsClientCa);
+                tokensFile, tokens, value, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withTlsKey(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, value, tlsClientCa);
+                tokensFile, tokens, tlsCert, value, tlsClientCa, maxWatchesPerPrincipal);
     }
 
     public BrokerConfig withTlsClientCa(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, value);
+                tokensFile, tokens, tlsCert, tlsKey, value, maxWatchesPerPrincipal);
+    }
+
+    public BrokerConfig withMaxWatchesPerPrincipal(int value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, value);
     }
 
     /** host-pid-random: unique per process, readable in Stats. */

@@ -68,9 +68,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final JobSpecs specs;
     private final JsonText json;
     private final int maxWatchBacklog;
+    private final int maxWatches;
 
     JobServiceImpl(JobStore store, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
-                   JsonText json, int maxWatchBacklog) {
+                   JsonText json, int maxWatchBacklog, int maxWatches) {
         this.store = store;
         this.queries = queries;
         this.registry = registry;
@@ -78,6 +79,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         this.specs = specs;
         this.json = json;
         this.maxWatchBacklog = maxWatchBacklog;
+        this.maxWatches = maxWatches;
     }
 
     @Override
@@ -315,7 +317,11 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         }
         out.setOnCancelHandler(() -> watches.unregister(watcher));
         out.setOnReadyHandler(watcher::drain);
-        watches.register(watcher);
+        if (!watches.register(watcher.ownedBy(caller.name()), maxWatches)) {
+            out.onError(Status.RESOURCE_EXHAUSTED.withDescription(caller.name() + " already has " + maxWatches
+                    + " watch streams open, the most one principal may hold").asRuntimeException());
+            return;
+        }
         try {
             List<JobRecord> snapshot = snapshot(request, caller);
             Map<Long, Job> protos = new HashMap<>();

@@ -18,10 +18,10 @@ public final class Services {
 
     public Services(JobStore store, JobQueries queries, RegistryStore registry, SessionRegistry sessions,
                     Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper, int maxPayloadBytes,
-                    Duration defaultLease, int maxWatchBacklog, Clock clock) {
+                    Duration defaultLease, int maxWatchBacklog, int maxWatches, Clock clock) {
         JsonText json = new JsonText(mapper);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease), json);
-        this.jobService = new JobServiceImpl(store, queries, registry, watches, specs, json, maxWatchBacklog);
+        this.jobService = new JobServiceImpl(store, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, registry, sessions, dispatcher,
                 json, maxPayloadBytes, heartbeatInterval, clock));

@@ -66,6 +66,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--tls-client-ca", description = "PEM CA that client certificates must chain to (mutual TLS).")
     Path tlsClientCa;
 
+    @Option(names = "--max-watches", description = "Watch streams one principal may hold open (default: ${DEFAULT-VALUE}).")
+    int maxWatches = BrokerConfig.DEFAULT_MAX_WATCHES_PER_PRINCIPAL;
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -85,7 +88,8 @@ final class ServeCommand implements Callable<Integer> {
                 .withTokens(tokens)
                 .withTlsCert(tlsCert)
                 .withTlsKey(tlsKey)
-                .withTlsClientCa(tlsClientCa);
+                .withTlsClientCa(tlsClientCa)
+                .withMaxWatchesPerPrincipal(maxWatches);
         return brokerId == null ? config : config.withBrokerId(brokerId);
     }
 

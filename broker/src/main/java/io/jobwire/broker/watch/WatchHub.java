@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +38,7 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
     private final Set<Watcher> filtered = ConcurrentHashMap.newKeySet();
     private final Set<Watcher> dirtyWatchers = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean loadScheduled = new AtomicBoolean();
+    private final Map<String, AtomicInteger> perPrincipal = new ConcurrentHashMap<>();
     private final ScheduledExecutorService loader = Executors.newSingleThreadScheduledExecutor(runnable -> {
         Thread thread = new Thread(runnable, "jobwire-watch");
         thread.setDaemon(true);
@@ -47,7 +49,22 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
         this.queries = queries;
     }
 
-    public void register(Watcher watcher) {
+    /**
+     * Starts routing changes to the watcher, unless its principal already holds {@code limit} watches:
+     * then nothing is registered and false is returned.
+     */
+    public boolean register(Watcher watcher, int limit) {
+        int held = perPrincipal.computeIfAbsent(watcher.principal(), key -> new AtomicInteger()).incrementAndGet();
+        if (held > limit) {
+            perPrincipal.get(watcher.principal()).decrementAndGet();
+            return false;
+        }
+        watcher.markRegistered(true);
+        register(watcher);
+        return true;
+    }
+
+    private void register(Watcher watcher) {
         watcher.onClose(() -> unregister(watcher));
         if (watcher.ids() == null) {
             filtered.add(watcher);
@@ -60,6 +77,10 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
 
     public void unregister(Watcher watcher) {
         watcher.cancelled();
+        if (!watcher.markRegistered(false)) {
+            return;
+        }
+        perPrincipal.computeIfPresent(watcher.principal(), (key, count) -> count.decrementAndGet() <= 0 ? null : count);
         dirtyWatchers.remove(watcher);
         if (watcher.ids() == null) {
             filtered.remove(watcher);

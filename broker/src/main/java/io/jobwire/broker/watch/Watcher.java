@@ -49,6 +49,8 @@ public final class Watcher {
     }
 
     private final ServerCallStreamObserver<WatchEvent> out;
+    private String principal = "";
+    private final java.util.concurrent.atomic.AtomicBoolean registered = new java.util.concurrent.atomic.AtomicBoolean();
     private final Set<Long> ids;
     private final Filter filter;
     private final int maxPending;
@@ -83,6 +85,21 @@ public final class Watcher {
 
     public static Watcher forFilter(ServerCallStreamObserver<WatchEvent> out, Filter filter, int maxPending) {
         return new Watcher(out, null, filter, maxPending);
+    }
+
+    /** Whose watch this is, for the per-principal limit. */
+    public Watcher ownedBy(String name) {
+        this.principal = name;
+        return this;
+    }
+
+    String principal() {
+        return principal;
+    }
+
+    /** True the first time; guards the hub's bookkeeping against a double register or unregister. */
+    boolean markRegistered(boolean value) {
+        return registered.compareAndSet(!value, value);
     }
 
     /** The watched ids, or null for a filter watch. */
