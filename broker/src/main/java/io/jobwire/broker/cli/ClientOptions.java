@@ -9,7 +9,8 @@ import picocli.CommandLine.Option;
 /** {@code --target} and {@code --timeout}, shared by every command that talks to a broker. */
 final class ClientOptions {
     @Option(names = "--target", defaultValue = "${env:JOBWIRE_TARGET:-localhost:7070}",
-            description = "Broker address host:port (default: $JOBWIRE_TARGET, else localhost:7070).")
+            description = "Broker address host:port, or several separated by commas (default: $JOBWIRE_TARGET, "
+                    + "else localhost:7070).")
     String target;
 
     @Option(names = "--timeout", defaultValue = "30s", description = "Deadline of each call (default: 30s).")
@@ -30,7 +31,7 @@ final class ClientOptions {
 
     /** The broker connection these options describe; the caller closes it. */
     BrokerConnection connect() {
-        return new BrokerConnection(List.of(target), caFile, cert, key, token());
+        return new BrokerConnection(List.of(target.split(",")), caFile, cert, key, token());
     }
 
     /** The token to send, or null. */

@@ -60,7 +60,7 @@ final class WorkCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         ExecRunner runner = new ExecRunner(command, maxOutputBytes, System.err);
-        Worker.Builder builder = Worker.builder().target(client.target).concurrency(concurrency)
+        Worker.Builder builder = Worker.builder().targets(List.of(client.target.split(","))).concurrency(concurrency)
                 .queues(queues.toArray(String[]::new));
         if (workerId != null) {
             builder.workerId(workerId);

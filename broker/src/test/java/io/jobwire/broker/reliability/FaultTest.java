@@ -1,0 +1,263 @@
+package io.jobwire.broker.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.jobwire.api.v1.Job;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobState;
+import io.jobwire.broker.reliability.Processes.BrokerProcess;
+import io.jobwire.broker.reliability.Processes.WorkerProcess;
+import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.TestPostgres;
+import io.jobwire.client.JobwireClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Faults with real processes: brokers and workers killed, frozen, shut down under load. Every test ends
+ * with the {@link Oracle}'s check of the promises.
+ */
+@Tag("fault")
+class FaultTest {
+    private static final Duration DRAIN = Duration.ofSeconds(120);
+    private static final String QUICK = "cat > /dev/null\nsleep 0.02\necho '{\"ok\": true}'\n";
+
+    @TempDir
+    Path dir;
+
+    private static JobwireClient client(int... ports) {
+        JobwireClient.Builder builder = JobwireClient.builder().deadline(Duration.ofSeconds(5));
+        for (int port : ports) {
+            builder.target("127.0.0.1:" + port);
+        }
+        return builder.build();
+    }
+
+    private static String targets(int... ports) {
+        List<String> list = new ArrayList<>();
+        for (int port : ports) {
+            list.add("127.0.0.1:" + port);
+        }
+        return String.join(",", list);
+    }
+
+    private void awaitDrained(Oracle oracle) {
+        await().atMost(DRAIN).pollInterval(Duration.ofMillis(250)).until(oracle::drained);
+    }
+
+    @Test
+    void brokerKilledWithThousandsOfJobsInFlightLosesNothing() throws Exception {
+        String db = TestPostgres.newDatabase();
+        int port = Processes.freePort();
+        Path executions = dir.resolve("executions.log");
+        Path script = Oracle.script(dir, "quick.sh", executions, QUICK);
+        Oracle oracle = new Oracle(db, "fault.kill_broker");
+        BrokerProcess broker = new BrokerProcess(port, db, dir.resolve("broker.log")).start();
+        try (WorkerProcess w1 = new WorkerProcess("w1", targets(port), "fault.kill_broker", script, 16, dir.resolve("w1.log")).start();
+             WorkerProcess w2 = new WorkerProcess("w2", targets(port), "fault.kill_broker", script, 16, dir.resolve("w2.log")).start();
+             JobwireClient client = client(port)) {
+            CompletableFuture<Void> producing = CompletableFuture.runAsync(
+                    () -> oracle.submit(client, 3000, 200, i -> "{\"i\": " + i + "}"));
+            await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 300);
+            oracle.acknowledgedIds().stream().limit(3).forEach(id -> oracle.watch(client, id));
+
+            broker.kill();
+            Oracle.sleep(500);
+            broker = new BrokerProcess(port, db, dir.resolve("broker-2.log")).start();
+
+            producing.get();
+            awaitDrained(oracle);
+            assertThat(oracle.acknowledgedIds()).hasSize(3000);
+            oracle.check(List.of(executions), Set.of(), client);
+        } finally {
+            broker.close();
+        }
+    }
+
+    @Test
+    void killedWorkersJobRunsAgainElsewhereWithinLeasePlusReaperInterval() throws Exception {
+        try (BrokerFixture broker = BrokerFixture.start(); JobwireClient client = client(broker.broker().port())) {
+            Path executions = dir.resolve("executions.log");
+            Path script = Oracle.script(dir, "slow.sh", executions, "cat > /dev/null\nsleep 3\necho '\"done\"'\n");
+            Oracle oracle = new Oracle(broker.jdbcUrl(), "fault.kill_worker");
+            String port = targets(broker.broker().port());
+            try (WorkerProcess doomed = new WorkerProcess("doomed", port, "fault.kill_worker", script, 1, dir.resolve("a.log")).start()) {
+                oracle.submit(client, 1, 1, i -> "{}");
+                String id = oracle.acknowledgedIds().iterator().next();
+                oracle.watch(client, id);
+                await().atMost(Duration.ofSeconds(30)).until(() -> "doomed".equals(client.get(id).getWorkerId()));
+                try (WorkerProcess survivor = new WorkerProcess("survivor", port, "fault.kill_worker", script, 1,
+                        dir.resolve("b.log")).start()) {
+                    await().atMost(Duration.ofSeconds(30)).until(() -> broker.queryLong(
+                            "SELECT count(*) FROM worker_sessions WHERE worker_id = 'survivor'") == 1);
+                    long killedAt = System.nanoTime();
+                    doomed.kill();
+                    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                            .until(() -> client.get(id).getAttempt() == 2);
+                    Duration rerun = Duration.ofNanos(System.nanoTime() - killedAt);
+                    assertThat(rerun).as("lease 2 s + reaper 0.2 s + slack").isLessThan(Duration.ofMillis(3500));
+                    assertThat(client.get(id).getWorkerId()).isEqualTo("survivor");
+                    awaitDrained(oracle);
+                    oracle.check(List.of(executions), Set.of(), client);
+                }
+            }
+        }
+    }
+
+    @Test
+    void frozenWorkersLateCompletionIsRejected() throws Exception {
+        try (BrokerFixture broker = BrokerFixture.start(); JobwireClient client = client(broker.broker().port())) {
+            Path executions = dir.resolve("executions.log");
+            Path script = Oracle.script(dir, "attempt.sh", executions,
+                    "cat > /dev/null\nsleep 1\necho \"\\\"from attempt $JOBWIRE_ATTEMPT\\\"\"\n");
+            Oracle oracle = new Oracle(broker.jdbcUrl(), "fault.freeze");
+            String port = targets(broker.broker().port());
+            try (WorkerProcess frozen = new WorkerProcess("frozen", port, "fault.freeze", script, 1, dir.resolve("a.log")).start()) {
+                oracle.submit(client, 1, 1, i -> "{}");
+                String id = oracle.acknowledgedIds().iterator().next();
+                await().atMost(Duration.ofSeconds(30)).until(() -> "frozen".equals(client.get(id).getWorkerId()));
+                frozen.signal("STOP");
+                try (WorkerProcess other = new WorkerProcess("other", port, "fault.freeze", script, 1, dir.resolve("b.log")).start()) {
+                    await().atMost(Duration.ofSeconds(30)).until(() -> client.get(id).getState() == JobState.JOB_STATE_SUCCEEDED);
+                    frozen.signal("CONT");
+                    Oracle.sleep(3000); // the thawed worker's late outcome arrives now, and must be refused
+                    Job job = client.get(id);
+                    assertThat(job.getResult()).isEqualTo("\"from attempt 2\"");
+                    assertThat(job.getAttemptsList()).extracting(a -> a.getOutcome().name()).containsExactly(
+                            "ATTEMPT_OUTCOME_LEASE_EXPIRED", "ATTEMPT_OUTCOME_SUCCEEDED");
+                    oracle.check(List.of(executions), Set.of(), client);
+                }
+            }
+        }
+    }
+
+    @Test
+    void poisonJobThatKillsItsWorkerEndsFailedWhileOthersFlow() throws Exception {
+        try (BrokerFixture broker = BrokerFixture.start(); JobwireClient client = client(broker.broker().port())) {
+            Path executions = dir.resolve("executions.log");
+            // The poison job kills the worker's JVM (its nearest java ancestor) every time it runs.
+            Path script = Oracle.script(dir, "poison.sh", executions, """
+                    payload=$(cat)
+                    case "$payload" in *poison*)
+                      p=$PPID
+                      while [ "$p" -gt 1 ]; do
+                        if grep -q java /proc/$p/comm 2>/dev/null; then kill -9 $p; exit 1; fi
+                        p=$(awk '{print $4}' /proc/$p/stat)
+                      done;;
+                    esac
+                    sleep 0.05
+                    echo '"fine"'
+                    """);
+            Oracle oracle = new Oracle(broker.jdbcUrl(), "fault.poison");
+            String port = targets(broker.broker().port());
+            List<WorkerProcess> workers = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                workers.add(new WorkerProcess("w" + i, port, "fault.poison", script, 4, dir.resolve("w" + i + ".log")).start());
+            }
+            Thread supervisor = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    for (WorkerProcess worker : workers) {
+                        if (!worker.isAlive()) {
+                            try {
+                                worker.start();
+                            } catch (java.io.IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        }
+                    }
+                    Oracle.sleep(200);
+                }
+            }, "supervisor");
+            supervisor.start();
+            try {
+                oracle.submitUntilAnswered(client, List.of(JobSpec.newBuilder().setType("fault.poison")
+                        .setIdempotencyKey("poison").setPayload("{\"poison\": true}").setMaxAttempts(3)
+                        .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(2)).build()));
+                oracle.submit(client, 40, 10, i -> "{\"i\": " + i + "}");
+                awaitDrained(oracle);
+                String poison = client.get(oracle.acknowledgedIds().stream()
+                        .filter(id -> client.get(id).getIdempotencyKey().equals("poison")).findFirst().orElseThrow()).getId();
+                Job failed = client.get(poison);
+                assertThat(failed.getState()).isEqualTo(JobState.JOB_STATE_FAILED);
+                assertThat(failed.getAttempt()).isEqualTo(3);
+                oracle.check(List.of(executions), Set.of(poison), client);
+            } finally {
+                supervisor.interrupt();
+                supervisor.join();
+                for (WorkerProcess worker : workers) {
+                    worker.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void threeBrokersOneKilledMidRunLoseNothing() throws Exception {
+        String db = TestPostgres.newDatabase();
+        int[] ports = {Processes.freePort(), Processes.freePort(), Processes.freePort()};
+        Path executions = dir.resolve("executions.log");
+        Path script = Oracle.script(dir, "quick.sh", executions, QUICK);
+        Oracle oracle = new Oracle(db, "fault.three");
+        List<BrokerProcess> brokers = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")).start());
+        }
+        try (WorkerProcess w1 = new WorkerProcess("w1", targets(ports[0], ports[1], ports[2]), "fault.three", script, 8,
+                     dir.resolve("w1.log")).start();
+             WorkerProcess w2 = new WorkerProcess("w2", targets(ports[1], ports[2], ports[0]), "fault.three", script, 8,
+                     dir.resolve("w2.log")).start();
+             WorkerProcess w3 = new WorkerProcess("w3", targets(ports[2], ports[0], ports[1]), "fault.three", script, 8,
+                     dir.resolve("w3.log")).start();
+             JobwireClient viaFirst = client(ports[0], ports[1], ports[2]);
+             JobwireClient viaSecond = client(ports[1], ports[2], ports[0])) {
+            CompletableFuture<Void> one = CompletableFuture.runAsync(() -> oracle.submit(viaFirst, 0, 800, 100, i -> "{}"));
+            CompletableFuture<Void> two = CompletableFuture.runAsync(() -> oracle.submit(viaSecond, 800, 1600, 100, i -> "{}"));
+            await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 100);
+            brokers.get(1).kill();
+            one.get();
+            two.get();
+            awaitDrained(oracle);
+            assertThat(oracle.acknowledgedIds()).hasSize(1600);
+            oracle.check(List.of(executions), Set.of(), viaFirst);
+        } finally {
+            for (BrokerProcess broker : brokers) {
+                broker.close();
+            }
+        }
+    }
+
+    @Test
+    void gracefulShutdownMovesWorkersWithoutLosingLeases() throws Exception {
+        String db = TestPostgres.newDatabase();
+        int[] ports = {Processes.freePort(), Processes.freePort()};
+        Path executions = dir.resolve("executions.log");
+        Path script = Oracle.script(dir, "steady.sh", executions, "cat > /dev/null\nsleep 0.3\necho '\"ok\"'\n");
+        Oracle oracle = new Oracle(db, "fault.sigterm");
+        BrokerProcess first = new BrokerProcess(ports[0], db, dir.resolve("broker0.log")).start();
+        BrokerProcess second = new BrokerProcess(ports[1], db, dir.resolve("broker1.log")).start();
+        try (WorkerProcess worker = new WorkerProcess("mover", targets(ports[0], ports[1]), "fault.sigterm", script, 8,
+                     dir.resolve("w.log")).start();
+             JobwireClient client = client(ports[1], ports[0])) {
+            oracle.submit(client, 200, 50, i -> "{}");
+            await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'RUNNING'") > 0
+                    && oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 20);
+            assertThat(first.terminate()).as("a clean exit").isZero();
+            awaitDrained(oracle);
+            assertThat(oracle.count("SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id "
+                    + "WHERE j.type = 'fault.sigterm' AND a.outcome = 'lease_expired'"))
+                    .as("no lease was lost to the shutdown").isZero();
+            oracle.check(List.of(executions), Set.of(), client);
+        } finally {
+            first.close();
+            second.close();
+        }
+    }
+}

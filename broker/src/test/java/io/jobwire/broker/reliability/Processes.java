@@ -1,0 +1,163 @@
+package io.jobwire.broker.reliability;
+
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.jobwire.broker.cli.JobwireCommand;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Brokers and workers as real processes (the jobwire jar's main class on the test class path). */
+final class Processes {
+    private Processes() {
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    static Process jobwire(Path log, List<String> args) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                JobwireCommand.class.getName()));
+        command.addAll(args);
+        return new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    /** A broker process on {@code port} over an external database. */
+    static final class BrokerProcess implements AutoCloseable {
+        final int port;
+        private final String databaseUrl;
+        private final Path log;
+        private Process process;
+
+        BrokerProcess(int port, String databaseUrl, Path log) {
+            this.port = port;
+            this.databaseUrl = databaseUrl;
+            this.log = log;
+        }
+
+        BrokerProcess start() throws IOException {
+            process = jobwire(log, List.of("serve", "--port", Integer.toString(port), "--database-url", databaseUrl,
+                    "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
+                    "--db-pool-size", "8"));
+            awaitServing(port, Duration.ofSeconds(60));
+            return this;
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        /** SIGKILL: no drain, no goodbye. */
+        void kill() throws InterruptedException {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        /** SIGTERM: the graceful shutdown. Returns the exit code. */
+        int terminate() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                return -1;
+            }
+            return process.exitValue();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            if (process != null && process.isAlive()) {
+                kill();
+            }
+        }
+    }
+
+    static void awaitServing(int port, Duration timeout) {
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        try {
+            long until = System.nanoTime() + timeout.toNanos();
+            while (true) {
+                try {
+                    HealthCheckResponse health = HealthGrpc.newBlockingStub(channel).withDeadlineAfter(1, TimeUnit.SECONDS)
+                            .check(HealthCheckRequest.getDefaultInstance());
+                    if (health.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
+                        return;
+                    }
+                } catch (RuntimeException e) {
+                    if (System.nanoTime() > until) {
+                        throw new IllegalStateException("no broker serving on port " + port, e);
+                    }
+                }
+                Thread.sleep(100);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    /** A {@code jobwire work --exec} worker process. */
+    static final class WorkerProcess implements AutoCloseable {
+        final String workerId;
+        private final List<String> args;
+        private final Path log;
+        private Process process;
+
+        WorkerProcess(String workerId, String targets, String type, Path script, int concurrency, Path log) {
+            this.workerId = workerId;
+            this.log = log;
+            this.args = List.of("work", "--type", type, "--exec", script.toString(), "--target", targets,
+                    "--concurrency", Integer.toString(concurrency), "--worker-id", workerId, "--drain-timeout", "3s");
+        }
+
+        WorkerProcess start() throws IOException {
+            process = jobwire(log, args);
+            return this;
+        }
+
+        boolean isAlive() {
+            return process != null && process.isAlive();
+        }
+
+        long pid() {
+            return process.pid();
+        }
+
+        void kill() throws InterruptedException {
+            process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        void signal(String name) throws IOException, InterruptedException {
+            new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).start().waitFor(10, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            if (process != null && process.isAlive()) {
+                signal0("CONT");
+                kill();
+            }
+        }
+
+        private void signal0(String name) {
+            try {
+                signal(name);
+            } catch (IOException e) {
+                // the process is about to be killed anyway
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
