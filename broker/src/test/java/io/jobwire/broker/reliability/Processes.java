@@ -59,6 +59,10 @@ final class Processes {
             return process.pid();
         }
 
+        boolean isAlive() {
+            return process.isAlive();
+        }
+
         /** SIGKILL: no drain, no goodbye. */
         void kill() throws InterruptedException {
             process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
