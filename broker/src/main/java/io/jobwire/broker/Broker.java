@@ -264,7 +264,8 @@ public final class Broker implements AutoCloseable {
         }
         sessions.closeAll();
         try {
-            long remaining = Math.max(0, deadline - System.nanoTime());
+            // Streams just ended with UNAVAILABLE: give their trailers a moment to reach the workers.
+            long remaining = Math.max(TimeUnit.SECONDS.toNanos(1), deadline - System.nanoTime());
             if (!server.awaitTermination(remaining, TimeUnit.NANOSECONDS)) {
                 server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             }
