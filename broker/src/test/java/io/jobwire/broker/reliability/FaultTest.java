@@ -103,6 +103,8 @@ class FaultTest {
                     await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
                             .until(() -> client.get(id).getAttempt() == 2);
                     Duration rerun = Duration.ofNanos(System.nanoTime() - killedAt);
+                    System.out.printf("killed worker's job claimed again after %d ms (lease 2000 ms, reaper 200 ms)%n",
+                            rerun.toMillis());
                     assertThat(rerun).as("lease 2 s + reaper 0.2 s + slack").isLessThan(Duration.ofMillis(3500));
                     assertThat(client.get(id).getWorkerId()).isEqualTo("survivor");
                     awaitDrained(oracle);
