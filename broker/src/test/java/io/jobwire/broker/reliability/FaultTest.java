@@ -202,6 +202,35 @@ class FaultTest {
     }
 
     @Test
+    void reaperRacingACompletionLeavesTheJobSucceeded() throws Exception {
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.withReaperInterval(Duration.ofHours(1)));
+             JobwireClient client = client(broker.broker().port())) {
+            Oracle oracle = new Oracle(broker.jdbcUrl(), "fault.reaper_race");
+            oracle.submit(client, 1, 1, i -> "{}");
+            String id = oracle.acknowledgedIds().iterator().next();
+            oracle.watch(client, id);
+            io.jobwire.broker.testing.RawWorker worker = broker.connectWorker("racer", 1, "fault.reaper_race");
+            io.jobwire.api.v1.LeaseRef lease = worker.take(1).get(0).getLease();
+            broker.expireLease(id);
+            broker.broker().reaper().setBetweenChoiceAndUpdate(() -> {
+                // The reaper has chosen the job. Now the worker's completion lands, as one that began just
+                // before the deadline would: its lease is still valid for it, and it commits first.
+                broker.sql("UPDATE jobs SET lease_expires_at = now() + interval '1 minute' WHERE id = " + id);
+                assertThat(worker.complete(lease, "\"won the race\"").getStatus())
+                        .isEqualTo(io.jobwire.api.v1.AckStatus.ACK_STATUS_ACCEPTED);
+            });
+            assertThat(broker.broker().reaper().reapAll()).as("the reaper's UPDATE re-checked and took nothing").isZero();
+            Job job = client.get(id);
+            assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+            assertThat(job.getResult()).isEqualTo("\"won the race\"");
+            awaitDrained(oracle);
+            Oracle.sleep(300); // let the watch see the final state
+            oracle.check(List.of(), Set.of(), client);
+            worker.close();
+        }
+    }
+
+    @Test
     void threeBrokersOneKilledMidRunLoseNothing() throws Exception {
         String db = TestPostgres.newDatabase();
         int[] ports = {Processes.freePort(), Processes.freePort(), Processes.freePort()};
