@@ -13,6 +13,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.jobwire.broker.api.Services;
+import io.jobwire.broker.api.Statuses;
 import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.auth.TokenStore;
@@ -25,6 +26,7 @@ import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.lease.Reaper;
 import io.jobwire.broker.store.ChangeNotifier;
+import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
@@ -59,11 +61,14 @@ public final class Broker implements AutoCloseable {
     private static final int STALE_PRESENCE_FACTOR = 5;
     private static final int MAX_METADATA_BYTES = 16 * 1024;
     private static final int MAX_CALLS_PER_CONNECTION = 1000;
+    /** Group commits of one kind applied at once: two keep the database busy while the next batch gathers. */
+    private static final int COMMIT_WRITERS = 2;
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
     private final Database database;
     private final JobStore store;
+    private final GroupWrites writes;
     private final SessionRegistry sessions;
     private final Dispatcher dispatcher;
     private final WatchHub watches;
@@ -88,6 +93,7 @@ public final class Broker implements AutoCloseable {
             ChangeBus bus = new ChangeBus();
             this.store = new JobStore(database.jdbi(), json, new ChangeNotifier(brokerId), bus, config.retry(),
                     builder.jitter);
+            this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
@@ -105,7 +111,7 @@ public final class Broker implements AutoCloseable {
                 return thread;
             });
 
-            Services services = new Services(store, queries, registry, sessions, dispatcher, watches, json,
+            Services services = new Services(store, writes, queries, registry, sessions, dispatcher, watches, json,
                     config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(),
                     config.maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
@@ -274,6 +280,7 @@ public final class Broker implements AutoCloseable {
             server.shutdownNow();
         }
         maintenance.shutdownNow();
+        writes.close();
         dispatcher.close();
         listener.close();
         watches.close();

@@ -18,6 +18,7 @@ import io.jobwire.api.v1.Goodbye;
 import io.jobwire.api.v1.Heartbeat;
 import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobTypeSpec;
+import io.jobwire.api.v1.Outcomes;
 import io.jobwire.api.v1.LeaseRef;
 import io.jobwire.api.v1.ProgressUpdate;
 import io.jobwire.api.v1.ReleaseJob;
@@ -77,6 +78,8 @@ public final class Worker implements AutoCloseable {
     private static final long PROGRESS_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long RESEND_AFTER_MILLIS = 1000;
     private static final int MAX_ERROR_CHARS = 16 * 1024;
+    /** Keeps each Outcomes message well under the broker's inbound limit. */
+    private static final int MAX_OUTCOMES_BYTES = 1024 * 1024;
 
     private record Registration(JobType type, JobHandler handler) {
     }
@@ -99,6 +102,10 @@ public final class Worker implements AutoCloseable {
     // Owned by the loop thread.
     private final Map<String, RunningJob> held = new LinkedHashMap<>();
     private final Map<String, PendingProgress> unsentProgress = new LinkedHashMap<>();
+    /** Finishes and credit gathered on the loop, written together once the loop has nothing else queued. */
+    private final List<WorkerMessage> unsentFinishes = new ArrayList<>();
+    private int unsentCredit;
+    private boolean flushQueued;
     private ClientCallStreamObserver<WorkerMessage> out;
     private int generation;
     private boolean welcomed;
@@ -190,7 +197,8 @@ public final class Worker implements AutoCloseable {
     }
 
     private Hello hello() {
-        Hello.Builder hello = Hello.newBuilder().setWorkerId(workerId).setMaxConcurrency(concurrency).addAllQueues(queues);
+        Hello.Builder hello = Hello.newBuilder().setWorkerId(workerId).setMaxConcurrency(concurrency).addAllQueues(queues)
+                .setBatchAcks(true);
         handlers.values().forEach(registration -> hello.addJobTypes(JobTypeSpec.newBuilder()
                 .setName(registration.type().name())
                 .setDescription(registration.type().description())
@@ -220,6 +228,7 @@ public final class Worker implements AutoCloseable {
             case WELCOME -> welcomed(message);
             case ASSIGN -> message.getAssign().getJobsList().forEach(this::start);
             case ACK -> acknowledged(message.getAck());
+            case ACKS -> message.getAcks().getAcksList().forEach(this::acknowledged);
             case CANCEL_JOB -> {
                 RunningJob job = held.get(key(message.getCancelJob().getJobId(), message.getCancelJob().getAttempt()));
                 if (job != null) {
@@ -248,7 +257,7 @@ public final class Worker implements AutoCloseable {
                 message.getWelcome().getSessionId());
         for (RunningJob job : held.values()) {
             if (job.finish != null) {
-                send(job.finish);
+                sendFinish(job.finish);
             }
         }
         if (draining) {
@@ -289,8 +298,61 @@ public final class Worker implements AutoCloseable {
 
     private void credit(int jobs) {
         if (welcomed && !draining && jobs > 0) {
-            send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(jobs)).build());
+            unsentCredit += jobs;
+            queueFlush();
         }
+    }
+
+    /** Sends a Complete, Fail or Release with the others gathered on this turn of the loop. */
+    private void sendFinish(WorkerMessage finish) {
+        unsentFinishes.add(finish);
+        queueFlush();
+    }
+
+    private void queueFlush() {
+        if (!flushQueued) {
+            flushQueued = true;
+            onLoop(this::flush);
+        }
+    }
+
+    /**
+     * Runs after the loop tasks already queued (the handlers that finished meanwhile), so a burst of
+     * finishes goes out as one Outcomes message and the freed slots as one Credit.
+     */
+    private void flush() {
+        flushQueued = false;
+        if (!welcomed) {
+            unsentFinishes.clear(); // sent again from held on the next Welcome
+            unsentCredit = 0;       // granted afresh on the next Welcome
+            return;
+        }
+        if (unsentFinishes.size() == 1) {
+            send(unsentFinishes.get(0));
+        } else if (!unsentFinishes.isEmpty()) {
+            Outcomes.Builder outcomes = Outcomes.newBuilder();
+            int bytes = 0;
+            for (WorkerMessage finish : unsentFinishes) {
+                if (bytes > MAX_OUTCOMES_BYTES) {
+                    send(WorkerMessage.newBuilder().setOutcomes(outcomes).build());
+                    outcomes = Outcomes.newBuilder();
+                    bytes = 0;
+                }
+                bytes += finish.getSerializedSize();
+                switch (finish.getKindCase()) {
+                    case COMPLETE -> outcomes.addComplete(finish.getComplete());
+                    case FAIL -> outcomes.addFail(finish.getFail());
+                    case RELEASE -> outcomes.addRelease(finish.getRelease());
+                    default -> throw new IllegalStateException("not a finish: " + finish.getKindCase());
+                }
+            }
+            send(WorkerMessage.newBuilder().setOutcomes(outcomes).build());
+        }
+        unsentFinishes.clear();
+        if (unsentCredit > 0 && !draining) {
+            send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(unsentCredit)).build());
+        }
+        unsentCredit = 0;
     }
 
     private void endStream() {
@@ -329,7 +391,7 @@ public final class Worker implements AutoCloseable {
                     ? fail(job, "this worker has no handler for type " + assigned.getType(), false, null)
                     : WorkerMessage.newBuilder().setRelease(ReleaseJob.newBuilder().setLease(job.lease)
                             .setReason("the worker is shutting down")).build();
-            send(job.finish);
+            sendFinish(job.finish);
             return;
         }
         handlerThreads.execute(() -> run(job, registration.handler()));
@@ -401,7 +463,7 @@ public final class Worker implements AutoCloseable {
         }
         job.finish = finish;
         if (welcomed) {
-            send(finish);
+            sendFinish(finish);
         }
     }
 
@@ -444,7 +506,7 @@ public final class Worker implements AutoCloseable {
                 if (ack.getStatus() == AckStatus.ACK_STATUS_UNAVAILABLE) {
                     loop.schedule(() -> {
                         if (held.get(key(job)) == job && job.finish != null && welcomed) {
-                            send(job.finish);
+                            sendFinish(job.finish);
                         }
                     }, RESEND_AFTER_MILLIS, TimeUnit.MILLISECONDS);
                     return;

@@ -29,6 +29,7 @@ import io.jobwire.api.v1.WatchRequest;
 import io.jobwire.api.v1.WorkerInfo;
 import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.auth.Role;
+import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobFilter;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobRecord;
@@ -52,6 +53,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
 
 /** JobService: what producers and operators call. Every write is committed before it answers OK. */
@@ -62,6 +65,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
 
     private final JobStore store;
+    private final GroupWrites writes;
     private final JobQueries queries;
     private final RegistryStore registry;
     private final WatchHub watches;
@@ -70,9 +74,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final int maxWatchBacklog;
     private final int maxWatches;
 
-    JobServiceImpl(JobStore store, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
+    JobServiceImpl(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
                    JsonText json, int maxWatchBacklog, int maxWatches) {
         this.store = store;
+        this.writes = writes;
         this.queries = queries;
         this.registry = registry;
         this.watches = watches;
@@ -84,19 +89,19 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void submit(SubmitRequest request, StreamObserver<SubmitResponse> response) {
-        unary(response, () -> {
+        unaryAsync(response, () -> {
             if (!request.hasJob()) {
                 throw InvalidArgument.of("job", "is required");
             }
             Principal caller = caller(Role.SUBMIT, "submit jobs");
             NewJob job = specs.toNewJob("job", request.getJob(), caller);
-            return toResponse(store.insert(List.of(job)).get(0));
+            return writes.submits().submit(List.of(job)).thenApply(outcomes -> toResponse(outcomes.get(0)));
         });
     }
 
     @Override
     public void submitBatch(SubmitBatchRequest request, StreamObserver<SubmitBatchResponse> response) {
-        unary(response, () -> {
+        unaryAsync(response, () -> {
             Principal caller = caller(Role.SUBMIT, "submit jobs");
             int count = request.getJobsCount();
             if (count == 0 || count > Limits.MAX_BATCH) {
@@ -106,9 +111,11 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             for (int i = 0; i < count; i++) {
                 jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
             }
-            SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
-            store.insert(jobs).forEach(outcome -> batch.addResults(toResponse(outcome)));
-            return batch.build();
+            return writes.submits().submit(jobs).thenApply(outcomes -> {
+                SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
+                outcomes.forEach(outcome -> batch.addResults(toResponse(outcome)));
+                return batch.build();
+            });
         });
     }
 
@@ -438,6 +445,25 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     }
 
     /** Runs a unary call: its value or its error, mapped in one place. */
+    /** Like {@link #unary}, for calls answered when a group commit completes. */
+    private static <T> void unaryAsync(StreamObserver<T> response, Supplier<CompletableFuture<T>> call) {
+        CompletableFuture<T> answer;
+        try {
+            answer = call.get();
+        } catch (RuntimeException e) {
+            response.onError(Statuses.asException(e));
+            return;
+        }
+        answer.whenComplete((value, error) -> {
+            if (error != null) {
+                response.onError(Statuses.asException(error instanceof CompletionException ? error.getCause() : error));
+            } else {
+                response.onNext(value);
+                response.onCompleted();
+            }
+        });
+    }
+
     private static <T> void unary(StreamObserver<T> response, Supplier<T> call) {
         T value;
         try {

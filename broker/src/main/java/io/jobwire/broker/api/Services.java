@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.BindableService;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
@@ -16,14 +17,14 @@ public final class Services {
     private final JobServiceImpl jobService;
     private final WorkerServiceImpl workerService;
 
-    public Services(JobStore store, JobQueries queries, RegistryStore registry, SessionRegistry sessions,
+    public Services(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, SessionRegistry sessions,
                     Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper, int maxPayloadBytes,
                     Duration defaultLease, int maxWatchBacklog, int maxWatches, Clock clock) {
         JsonText json = new JsonText(mapper);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease), json);
-        this.jobService = new JobServiceImpl(store, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
+        this.jobService = new JobServiceImpl(store, writes, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
-        this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, registry, sessions, dispatcher,
+        this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, sessions, dispatcher,
                 json, maxPayloadBytes, heartbeatInterval, clock));
     }
 

@@ -7,6 +7,7 @@ import java.sql.SQLException;
 import java.sql.SQLNonTransientConnectionException;
 import java.sql.SQLTransientConnectionException;
 import java.util.concurrent.atomic.AtomicLong;
+import io.jobwire.broker.store.GroupCommit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,9 @@ public final class Statuses {
         }
         if (error instanceof StatusException status) {
             return status.getStatus();
+        }
+        if (error instanceof GroupCommit.ClosedException) {
+            return Status.UNAVAILABLE.withDescription("the broker is shutting down; try another broker or again shortly");
         }
         if (isDatabaseUnavailable(error)) {
             log.warn("database unavailable: {}", rootMessage(error));

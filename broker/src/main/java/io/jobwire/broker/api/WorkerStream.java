@@ -4,6 +4,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.jobwire.api.v1.Ack;
+import io.jobwire.api.v1.Acks;
 import io.jobwire.api.v1.AckAction;
 import io.jobwire.api.v1.AckStatus;
 import io.jobwire.api.v1.BrokerMessage;
@@ -14,6 +15,7 @@ import io.jobwire.api.v1.Goodbye;
 import io.jobwire.api.v1.Heartbeat;
 import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobTypeSpec;
+import io.jobwire.api.v1.Outcomes;
 import io.jobwire.api.v1.ProgressUpdate;
 import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.Welcome;
@@ -23,6 +25,9 @@ import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionRegistry;
 import io.jobwire.broker.dispatch.WorkerSession;
+import io.jobwire.broker.store.Fenced;
+import io.jobwire.broker.store.GroupCommit;
+import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.LeaseRef;
 import io.jobwire.broker.store.RegistryStore;
@@ -36,6 +41,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +57,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     private static final Logger log = LoggerFactory.getLogger(WorkerStream.class);
 
     /** What every stream of this broker shares. */
-    record Context(JobStore store, RegistryStore registry, SessionRegistry sessions, Dispatcher dispatcher,
+    record Context(JobStore store, GroupWrites writes, RegistryStore registry, SessionRegistry sessions, Dispatcher dispatcher,
                    JsonText json, long maxResultBytes, Duration heartbeatInterval, Clock clock) {
     }
 
@@ -59,9 +66,15 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     private final Principal caller;
     /** The principal that leases are fenced by; null when the broker does not authenticate. */
     private final String writer;
+    /** Writes of this stream applied but not yet answered; reading pauses at {@link #MAX_PENDING_WRITES}. */
+    private static final int MAX_PENDING_WRITES = 32;
+
     private WorkerSession session;
+    private boolean batchAcks;
+    /** The stream owes gRPC a request for the next message (guarded by this). */
     private boolean wantsNext;
-    private boolean ended;
+    private int pendingWrites;
+    private volatile boolean ended;
     private boolean gone;
 
     WorkerStream(Context context, ServerCallStreamObserver<BrokerMessage> out) {
@@ -76,10 +89,34 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     }
 
     private void onReady() {
-        if (wantsNext && !ended && out.isReady()) {
+        readNextIfAllowed();
+    }
+
+    /**
+     * Asks for the next message once the previous one is handled, the worker reads our answers
+     * (transport ready) and few enough of its writes wait for a commit. Exactly one request is
+     * outstanding at a time.
+     */
+    private synchronized void readNextIfAllowed() {
+        if (ended) {
+            wantsNext = false;
+            return;
+        }
+        if (wantsNext && out.isReady() && pendingWrites < MAX_PENDING_WRITES) {
             wantsNext = false;
             out.request(1);
         }
+    }
+
+    private synchronized void writeStarted() {
+        pendingWrites++;
+    }
+
+    private void writeAnswered() {
+        synchronized (this) {
+            pendingWrites--;
+        }
+        readNextIfAllowed();
     }
 
     @Override
@@ -90,13 +127,10 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             Status status = Statuses.from(e);
             sendError(status.getCode().name(), status.getDescription());
         } finally {
-            if (ended) {
-                wantsNext = false;
-            } else if (out.isReady()) {
-                out.request(1);
-            } else {
+            synchronized (this) {
                 wantsNext = true;
             }
+            readNextIfAllowed();
         }
     }
 
@@ -114,6 +148,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             case FAIL -> fail(message.getFail());
             case RELEASE -> release(message.getRelease());
             case GOODBYE -> goodbye(message.getGoodbye());
+            case OUTCOMES -> outcomes(message.getOutcomes());
             case KIND_NOT_SET -> sendError("INVALID_ARGUMENT", "empty WorkerMessage: set one of its fields");
         }
     }
@@ -159,6 +194,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 }
                 held.add(parsed.lease());
             }
+            batchAcks = hello.getBatchAcks();
             context.registry().announce(announced);
             session = context.sessions().open(workerId, writer, typeLimits, queues, hello.getMaxConcurrency(),
                     context.clock().instant(), out);
@@ -169,7 +205,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                     .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
                     .build());
             if (!held.isEmpty()) {
-                answer(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), writes -> context.store().heartbeat(writer, writes));
+                send(List.of(write(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), context.writes().heartbeats())));
             }
         } catch (RuntimeException e) {
             endWith(Statuses.from(e));
@@ -223,18 +259,23 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     }
 
     // ---------------------------------------------------------------- fenced writes
+    //
+    // Each write goes to its kind's group commit and is answered when that commit completes, so the
+    // stream reads on meanwhile (up to MAX_PENDING_WRITES) and writes of many streams share a commit.
 
     private void heartbeat(Heartbeat heartbeat) {
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
         List<LeaseRef> leases = new ArrayList<>();
         for (int i = 0; i < heartbeat.getLeasesCount(); i++) {
             Leases.Parsed parsed = Leases.parse("heartbeat.leases[" + i + "]", heartbeat.getLeases(i));
             if (parsed.ok()) {
                 leases.add(parsed.lease());
             } else {
-                sendInvalid(AckAction.ACK_ACTION_HEARTBEAT, heartbeat.getLeases(i), parsed.problem());
+                parts.add(invalid(AckAction.ACK_ACTION_HEARTBEAT, heartbeat.getLeases(i), parsed.problem()));
             }
         }
-        answer(AckAction.ACK_ACTION_HEARTBEAT, leases, Function.identity(), writes -> context.store().heartbeat(writer, writes));
+        parts.add(write(AckAction.ACK_ACTION_HEARTBEAT, leases, Function.identity(), context.writes().heartbeats()));
+        send(parts);
     }
 
     private void progress(ProgressUpdate update) {
@@ -257,123 +298,201 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             }
         }
         if (problem != null) {
-            sendInvalid(AckAction.ACK_ACTION_PROGRESS, update.getLease(), problem);
+            send(List.of(invalid(AckAction.ACK_ACTION_PROGRESS, update.getLease(), problem)));
             return;
         }
         var report = new WorkerWrites.ProgressReport(parsed.lease(), update.getPercent(), update.getMessage(), details);
-        answer(AckAction.ACK_ACTION_PROGRESS, List.of(report), WorkerWrites.ProgressReport::lease,
-                writes -> context.store().progress(writer, writes));
+        send(List.of(write(AckAction.ACK_ACTION_PROGRESS, List.of(report), WorkerWrites.ProgressReport::lease,
+                context.writes().progress())));
     }
 
     private void complete(Complete complete) {
-        Leases.Parsed parsed = Leases.parse("complete.lease", complete.getLease());
-        String problem = parsed.problem();
-        String result = null;
-        if (problem == null) {
-            try {
-                result = context.json().check("complete.result", complete.getResult(), "null", context.maxResultBytes());
-            } catch (io.grpc.StatusRuntimeException e) {
-                problem = e.getStatus().getDescription();
-            }
-        }
-        if (problem != null) {
-            sendInvalid(AckAction.ACK_ACTION_COMPLETE, complete.getLease(), problem);
-            return;
-        }
-        answer(AckAction.ACK_ACTION_COMPLETE, List.of(new WorkerWrites.Completion(parsed.lease(), result)),
-                WorkerWrites.Completion::lease, writes -> context.store().complete(writer, writes));
+        send(completions(List.of(complete), "complete"));
     }
 
     private void fail(Fail fail) {
-        Leases.Parsed parsed = Leases.parse("fail.lease", fail.getLease());
-        String problem = parsed.problem();
-        Long delayMs = null;
-        if (problem == null && fail.hasRetryDelay()) {
-            try {
-                delayMs = JobSpecs.duration("fail.retry_delay", fail.getRetryDelay(), Duration.ZERO,
-                        Limits.MAX_RETRY_DELAY).toMillis();
-            } catch (io.grpc.StatusRuntimeException e) {
-                problem = e.getStatus().getDescription();
-            }
-        }
-        if (problem != null) {
-            sendInvalid(AckAction.ACK_ACTION_FAIL, fail.getLease(), problem);
-            return;
-        }
-        String error = Texts.sanitize(fail.getError().isEmpty() ? "failed without a message" : fail.getError(),
-                Limits.MAX_ERROR);
-        answer(AckAction.ACK_ACTION_FAIL,
-                List.of(new WorkerWrites.Failure(parsed.lease(), error, fail.getRetryable(), delayMs)),
-                WorkerWrites.Failure::lease, writes -> context.store().fail(writer, writes));
+        send(failures(List.of(fail), "fail"));
     }
 
     private void release(ReleaseJob release) {
-        Leases.Parsed parsed = Leases.parse("release.lease", release.getLease());
-        if (!parsed.ok()) {
-            sendInvalid(AckAction.ACK_ACTION_RELEASE, release.getLease(), parsed.problem());
-            return;
+        send(releases(List.of(release), "release"));
+    }
+
+    private void outcomes(Outcomes outcomes) {
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
+        parts.addAll(completions(outcomes.getCompleteList(), "outcomes.complete"));
+        parts.addAll(failures(outcomes.getFailList(), "outcomes.fail"));
+        parts.addAll(releases(outcomes.getReleaseList(), "outcomes.release"));
+        send(parts);
+    }
+
+    /** @param field the field name in messages; indexed when there can be several */
+    private List<CompletableFuture<List<Ack>>> completions(List<Complete> messages, String field) {
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
+        List<WorkerWrites.Completion> valid = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            Complete complete = messages.get(i);
+            String name = messages.size() == 1 && !field.startsWith("outcomes") ? field : field + "[" + i + "]";
+            Leases.Parsed parsed = Leases.parse(name + ".lease", complete.getLease());
+            String problem = parsed.problem();
+            String result = null;
+            if (problem == null) {
+                try {
+                    result = context.json().check(name + ".result", complete.getResult(), "null", context.maxResultBytes());
+                } catch (io.grpc.StatusRuntimeException e) {
+                    problem = e.getStatus().getDescription();
+                }
+            }
+            if (problem != null) {
+                parts.add(invalid(AckAction.ACK_ACTION_COMPLETE, complete.getLease(), problem));
+            } else {
+                valid.add(new WorkerWrites.Completion(parsed.lease(), result));
+            }
         }
-        String reason = Texts.sanitize(release.getReason().isEmpty() ? "released by the worker" : release.getReason(),
-                Limits.MAX_REASON);
-        answer(AckAction.ACK_ACTION_RELEASE, List.of(new WorkerWrites.Release(parsed.lease(), reason)),
-                WorkerWrites.Release::lease, writes -> context.store().release(writer, writes));
+        parts.add(write(AckAction.ACK_ACTION_COMPLETE, valid, WorkerWrites.Completion::lease, context.writes().completions()));
+        return parts;
+    }
+
+    private List<CompletableFuture<List<Ack>>> failures(List<Fail> messages, String field) {
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
+        List<WorkerWrites.Failure> valid = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            Fail fail = messages.get(i);
+            String name = messages.size() == 1 && !field.startsWith("outcomes") ? field : field + "[" + i + "]";
+            Leases.Parsed parsed = Leases.parse(name + ".lease", fail.getLease());
+            String problem = parsed.problem();
+            Long delayMs = null;
+            if (problem == null && fail.hasRetryDelay()) {
+                try {
+                    delayMs = JobSpecs.duration(name + ".retry_delay", fail.getRetryDelay(), Duration.ZERO,
+                            Limits.MAX_RETRY_DELAY).toMillis();
+                } catch (io.grpc.StatusRuntimeException e) {
+                    problem = e.getStatus().getDescription();
+                }
+            }
+            if (problem != null) {
+                parts.add(invalid(AckAction.ACK_ACTION_FAIL, fail.getLease(), problem));
+                continue;
+            }
+            String error = Texts.sanitize(fail.getError().isEmpty() ? "failed without a message" : fail.getError(),
+                    Limits.MAX_ERROR);
+            valid.add(new WorkerWrites.Failure(parsed.lease(), error, fail.getRetryable(), delayMs));
+        }
+        parts.add(write(AckAction.ACK_ACTION_FAIL, valid, WorkerWrites.Failure::lease, context.writes().failures()));
+        return parts;
+    }
+
+    private List<CompletableFuture<List<Ack>>> releases(List<ReleaseJob> messages, String field) {
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
+        List<WorkerWrites.Release> valid = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            ReleaseJob release = messages.get(i);
+            String name = messages.size() == 1 && !field.startsWith("outcomes") ? field : field + "[" + i + "]";
+            Leases.Parsed parsed = Leases.parse(name + ".lease", release.getLease());
+            if (!parsed.ok()) {
+                parts.add(invalid(AckAction.ACK_ACTION_RELEASE, release.getLease(), parsed.problem()));
+                continue;
+            }
+            String reason = Texts.sanitize(release.getReason().isEmpty() ? "released by the worker" : release.getReason(),
+                    Limits.MAX_REASON);
+            valid.add(new WorkerWrites.Release(parsed.lease(), reason));
+        }
+        parts.add(write(AckAction.ACK_ACTION_RELEASE, valid, WorkerWrites.Release::lease, context.writes().releases()));
+        return parts;
     }
 
     private void goodbye(Goodbye goodbye) {
         session.stopAccepting();
+        List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
         List<WorkerWrites.Release> releases = new ArrayList<>();
         Set<Long> seen = new HashSet<>();
         for (int i = 0; i < goodbye.getReleaseCount(); i++) {
             Leases.Parsed parsed = Leases.parse("goodbye.release[" + i + "]", goodbye.getRelease(i));
             if (!parsed.ok()) {
-                sendInvalid(AckAction.ACK_ACTION_RELEASE, goodbye.getRelease(i), parsed.problem());
+                parts.add(invalid(AckAction.ACK_ACTION_RELEASE, goodbye.getRelease(i), parsed.problem()));
             } else if (seen.add(parsed.lease().jobId())) {
                 releases.add(new WorkerWrites.Release(parsed.lease(), "the worker is shutting down"));
             }
         }
-        answer(AckAction.ACK_ACTION_RELEASE, releases, WorkerWrites.Release::lease, writes -> context.store().release(writer, writes));
+        parts.add(write(AckAction.ACK_ACTION_RELEASE, releases, WorkerWrites.Release::lease, context.writes().releases()));
+        send(parts);
     }
 
-    /** Applies the writes, answers each with an Ack and keeps the session's lease bookkeeping in step. */
-    private <W> void answer(AckAction action, List<W> writes, Function<W, LeaseRef> leaseOf,
-                            Function<List<W>, List<WriteResult>> apply) {
+    /**
+     * Hands the writes to their group commit. When it has committed, keeps the session's lease
+     * bookkeeping in step and yields one Ack per write, in order. A database outage answers each write
+     * UNAVAILABLE (the worker sends it again); any other failure is reported as an Error.
+     */
+    private <W> CompletableFuture<List<Ack>> write(AckAction action, List<W> writes, Function<W, LeaseRef> leaseOf,
+                                                   GroupCommit<Fenced<W>, WriteResult> group) {
         if (writes.isEmpty()) {
-            return;
-        }
-        List<WriteResult> results;
-        try {
-            results = apply.apply(writes);
-        } catch (RuntimeException e) {
-            Status status = Statuses.from(e);
-            if (status.getCode() != Status.Code.UNAVAILABLE) {
-                throw e;
-            }
-            for (W write : writes) {
-                LeaseRef lease = leaseOf.apply(write);
-                session.send(BrokerMessage.newBuilder()
-                        .setAck(ack(action, lease, AckStatus.ACK_STATUS_UNAVAILABLE, status.getDescription()))
-                        .build());
-            }
-            return;
+            return CompletableFuture.completedFuture(List.of());
         }
         boolean finishing = action == AckAction.ACK_ACTION_COMPLETE || action == AckAction.ACK_ACTION_FAIL
                 || action == AckAction.ACK_ACTION_RELEASE;
-        for (WriteResult result : results) {
-            LeaseRef lease = result.lease();
-            if (result.accepted() && !finishing) {
-                session.adopt(lease.jobId(), lease.attempt(), lease.token(), result.type());
-            } else {
-                session.forget(lease.jobId());
+        return group.submit(Fenced.all(writer, writes)).handle((results, error) -> {
+            List<Ack> acks = new ArrayList<>(writes.size());
+            if (error != null) {
+                Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+                Status status = Statuses.from(cause);
+                if (status.getCode() != Status.Code.UNAVAILABLE) {
+                    sendError(status.getCode().name(), status.getDescription());
+                    return acks;
+                }
+                for (W write : writes) {
+                    acks.add(ack(action, leaseOf.apply(write), AckStatus.ACK_STATUS_UNAVAILABLE, status.getDescription())
+                            .build());
+                }
+                return acks;
             }
-            Ack.Builder ack = ack(action, lease, ackStatus(result), result.message());
-            if (result.state() != null) {
-                ack.setState(ProtoJobs.state(result.state()));
+            for (WriteResult result : results) {
+                LeaseRef lease = result.lease();
+                if (result.accepted() && !finishing) {
+                    session.adopt(lease.jobId(), lease.attempt(), lease.token(), result.type());
+                } else {
+                    session.forget(lease.jobId());
+                }
+                Ack.Builder ack = ack(action, lease, ackStatus(result), result.message());
+                if (result.state() != null) {
+                    ack.setState(ProtoJobs.state(result.state()));
+                }
+                if (result.leaseExpiresAt() != null) {
+                    ack.setLeaseExpiresAt(ProtoJobs.timestamp(result.leaseExpiresAt()));
+                }
+                acks.add(ack.build());
             }
-            if (result.leaseExpiresAt() != null) {
-                ack.setLeaseExpiresAt(ProtoJobs.timestamp(result.leaseExpiresAt()));
+            return acks;
+        });
+    }
+
+    /**
+     * Sends the acks of one worker message once all its parts are ready: one Acks message for a worker
+     * that asked for batches, one Ack message each otherwise. Reading pauses while too many wait.
+     */
+    private void send(List<CompletableFuture<List<Ack>>> parts) {
+        writeStarted();
+        CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((ignored, error) -> {
+            try {
+                List<Ack> acks = new ArrayList<>();
+                for (CompletableFuture<List<Ack>> part : parts) {
+                    if (!part.isCompletedExceptionally()) {
+                        acks.addAll(part.join());
+                    }
+                }
+                if (acks.isEmpty()) {
+                    return;
+                }
+                if (batchAcks) {
+                    session.send(BrokerMessage.newBuilder().setAcks(Acks.newBuilder().addAllAcks(acks)).build());
+                } else {
+                    acks.forEach(ack -> session.send(BrokerMessage.newBuilder().setAck(ack).build()));
+                }
+            } catch (RuntimeException e) {
+                log.warn("could not answer worker {}", session.workerId(), e);
+            } finally {
+                writeAnswered();
             }
-            session.send(BrokerMessage.newBuilder().setAck(ack).build());
-        }
+        });
     }
 
     private static AckStatus ackStatus(WriteResult result) {
@@ -394,14 +513,14 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 .setMessage(message == null ? "" : message);
     }
 
-    private void sendInvalid(AckAction action, io.jobwire.api.v1.LeaseRef lease, String problem) {
-        session.send(BrokerMessage.newBuilder().setAck(Ack.newBuilder()
+    private static CompletableFuture<List<Ack>> invalid(AckAction action, io.jobwire.api.v1.LeaseRef lease, String problem) {
+        return CompletableFuture.completedFuture(List.of(Ack.newBuilder()
                 .setJobId(lease.getJobId())
                 .setAttempt(lease.getAttempt())
                 .setAction(action)
                 .setStatus(AckStatus.ACK_STATUS_INVALID)
-                .setMessage(problem))
-                .build());
+                .setMessage(problem)
+                .build()));
     }
 
     private void sendError(String code, String message) {

@@ -50,6 +50,12 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                     .setOutputRedirector(logFile)
                     .setErrorRedirector(logFile)
                     .setServerConfig("max_connections", "200")
+                    // The library starts PostgreSQL for tests: fsync off (-F) and synchronous_commit off,
+                    // which can lose acknowledged commits on an OS crash or power loss. Jobwire
+                    // acknowledges only durable writes; these later settings win over the library's.
+                    .setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on")
+                    .setServerConfig("full_page_writes", "on")
                     .start();
             log.info("embedded PostgreSQL running on port {} with data in {}", postgres.getPort(), pgData);
             return new EmbeddedPostgresServer(postgres);

@@ -197,7 +197,11 @@ public final class WorkerSession {
     /** Sends a message unless the stream has closed. */
     public synchronized void send(BrokerMessage message) {
         if (!closed) {
-            out.onNext(message);
+            try {
+                out.onNext(message);
+            } catch (IllegalStateException e) {
+                closed = true; // the call ended under us (cancelled by the worker or the transport)
+            }
         }
     }
 

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
 import org.jdbi.v3.core.Handle;
@@ -217,77 +218,128 @@ public final class JobStore {
      * Extends valid leases by their job's lease duration. Heartbeats are not job changes.
      *
      * <p>Every worker write takes the {@code principal} of the worker (null when the broker does not
-     * authenticate): a lease held by another principal is refused like a stale one.
+     * authenticate): a lease held by another principal is refused like a stale one. The {@code ...All}
+     * forms take writes of several workers at once, each with its own principal, for group commit.
      */
     public List<WriteResult> heartbeat(String principal, List<LeaseRef> leases) {
-        return fencedWrite(principal, leases, Function.identity(), "heartbeat_leases", false, query -> { },
+        return heartbeatAll(Fenced.all(principal, leases));
+    }
+
+    public List<WriteResult> heartbeatAll(List<Fenced<LeaseRef>> leases) {
+        return fencedWrite(leases, Function.identity(), "heartbeat_leases", false, (query, writes) -> { },
                 WriteKind.HEARTBEAT);
     }
 
     public List<WriteResult> progress(String principal, List<ProgressReport> reports) {
-        return fencedWrite(principal, reports, ProgressReport::lease, "report_progress", true, query -> query
-                .bind("percents", reports.stream().map(ProgressReport::percent).toArray(Float[]::new))
-                .bind("messages", reports.stream().map(ProgressReport::message).toArray(String[]::new))
-                .bind("details", reports.stream().map(ProgressReport::detailsJson).toArray(String[]::new)),
+        return progressAll(Fenced.all(principal, reports));
+    }
+
+    public List<WriteResult> progressAll(List<Fenced<ProgressReport>> reports) {
+        return fencedWrite(reports, ProgressReport::lease, "report_progress", true, (query, writes) -> query
+                .bind("percents", writes.stream().map(ProgressReport::percent).toArray(Float[]::new))
+                .bind("messages", writes.stream().map(ProgressReport::message).toArray(String[]::new))
+                .bind("details", writes.stream().map(ProgressReport::detailsJson).toArray(String[]::new)),
                 WriteKind.PROGRESS);
     }
 
     public List<WriteResult> complete(String principal, List<Completion> completions) {
-        return fencedWrite(principal, completions, Completion::lease, "complete_jobs", true, query -> query
-                .bind("results", completions.stream().map(Completion::resultJson).toArray(String[]::new)),
+        return completeAll(Fenced.all(principal, completions));
+    }
+
+    public List<WriteResult> completeAll(List<Fenced<Completion>> completions) {
+        return fencedWrite(completions, Completion::lease, "complete_jobs", true, (query, writes) -> query
+                .bind("results", writes.stream().map(Completion::resultJson).toArray(String[]::new)),
                 WriteKind.FINISH);
     }
 
     public List<WriteResult> fail(String principal, List<Failure> failures) {
-        Double[] jitters = new Double[failures.size()];
-        for (int i = 0; i < jitters.length; i++) {
-            jitters[i] = jitter.getAsDouble();
-        }
-        return fencedWrite(principal, failures, Failure::lease, "fail_jobs", true, query -> query
-                .bind("errors", failures.stream().map(Failure::error).toArray(String[]::new))
-                .bind("retryable", failures.stream().map(Failure::retryable).toArray(Boolean[]::new))
-                .bind("delays", failures.stream().map(Failure::retryDelayMs).toArray(Long[]::new))
-                .bind("jitters", jitters)
-                .bind("defaultInitialMs", retryDefaults.initialDelay().toMillis())
-                .bind("defaultMaxMs", retryDefaults.maxDelay().toMillis()),
-                WriteKind.FINISH);
+        return failAll(Fenced.all(principal, failures));
+    }
+
+    public List<WriteResult> failAll(List<Fenced<Failure>> failures) {
+        return fencedWrite(failures, Failure::lease, "fail_jobs", true, (query, writes) -> {
+            Double[] jitters = new Double[writes.size()];
+            for (int i = 0; i < jitters.length; i++) {
+                jitters[i] = jitter.getAsDouble();
+            }
+            query.bind("errors", writes.stream().map(Failure::error).toArray(String[]::new))
+                    .bind("retryable", writes.stream().map(Failure::retryable).toArray(Boolean[]::new))
+                    .bind("delays", writes.stream().map(Failure::retryDelayMs).toArray(Long[]::new))
+                    .bind("jitters", jitters)
+                    .bind("defaultInitialMs", retryDefaults.initialDelay().toMillis())
+                    .bind("defaultMaxMs", retryDefaults.maxDelay().toMillis());
+        }, WriteKind.FINISH);
     }
 
     public List<WriteResult> release(String principal, List<Release> releases) {
-        return fencedWrite(principal, releases, Release::lease, "release_jobs", true, query -> query
-                .bind("reasons", releases.stream().map(Release::reason).toArray(String[]::new)),
+        return releaseAll(Fenced.all(principal, releases));
+    }
+
+    public List<WriteResult> releaseAll(List<Fenced<Release>> releases) {
+        return fencedWrite(releases, Release::lease, "release_jobs", true, (query, writes) -> query
+                .bind("reasons", writes.stream().map(Release::reason).toArray(String[]::new)),
                 WriteKind.FINISH);
     }
 
     private enum WriteKind { HEARTBEAT, PROGRESS, FINISH }
 
-    private <W> List<WriteResult> fencedWrite(String principal, List<W> writes, Function<W, LeaseRef> leaseOf, String statement,
-                                              boolean isChange, java.util.function.Consumer<Query> binder,
-                                              WriteKind kind) {
+    /**
+     * Applies the writes in one transaction. A job named more than once (two callers' writes gathered
+     * into one batch) is written in rounds, one statement each, in input order, so the second write sees
+     * the first exactly as if they had come one after the other.
+     */
+    private <W> List<WriteResult> fencedWrite(List<Fenced<W>> writes, Function<W, LeaseRef> leaseOf, String statement,
+                                              boolean isChange, BiConsumer<Query, List<W>> binder, WriteKind kind) {
         if (writes.isEmpty()) {
             return List.of();
         }
-        List<LeaseRef> leases = writes.stream().map(leaseOf).toList();
+        List<List<Integer>> rounds = rounds(writes, leaseOf);
         List<JobChange> changes = new ArrayList<>();
         List<WriteResult> results = transactions.run(handle -> {
             changes.clear();
-            Query query = handle.createQuery(Sql.load(JobStore.class, statement))
-                    .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
-                    .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
-                    .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new))
-                    .bind("principal", principal);
-            binder.accept(query);
-            Map<Long, AppliedRow> applied = new HashMap<>();
-            query.map((rs, ctx) -> AppliedRow.read(rs)).forEach(row -> applied.put(row.change().id(), row));
-            List<WriteResult> answers = explain(handle, principal, leases, applied, kind);
+            WriteResult[] answers = new WriteResult[writes.size()];
+            for (List<Integer> round : rounds) {
+                List<Fenced<W>> batch = round.stream().map(writes::get).toList();
+                List<W> plain = batch.stream().map(Fenced::write).toList();
+                List<LeaseRef> leases = plain.stream().map(leaseOf).toList();
+                Query query = handle.createQuery(Sql.load(JobStore.class, statement))
+                        .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
+                        .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
+                        .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new))
+                        .bind("principals", batch.stream().map(Fenced::principal).toArray(String[]::new));
+                binder.accept(query, plain);
+                Map<Long, AppliedRow> applied = new HashMap<>();
+                query.map((rs, ctx) -> AppliedRow.read(rs)).forEach(row -> applied.put(row.change().id(), row));
+                List<WriteResult> roundAnswers = explain(handle, batch, leases, applied, kind);
+                for (int i = 0; i < round.size(); i++) {
+                    answers[round.get(i)] = roundAnswers.get(i);
+                }
+                if (isChange) {
+                    applied.values().forEach(row -> changes.add(row.change()));
+                }
+            }
             if (isChange) {
-                applied.values().forEach(row -> changes.add(row.change()));
                 notifier.notify(handle, changes);
             }
-            return answers;
+            return List.of(answers);
         });
         sink.publish(changes);
         return results;
+    }
+
+    /** Splits the writes into rounds in which every job appears at most once, keeping input order per job. */
+    private static <W> List<List<Integer>> rounds(List<Fenced<W>> writes, Function<W, LeaseRef> leaseOf) {
+        List<List<Integer>> rounds = new ArrayList<>();
+        Map<Long, Integer> seen = new HashMap<>();
+        for (int i = 0; i < writes.size(); i++) {
+            long id = leaseOf.apply(writes.get(i).write()).jobId();
+            int round = seen.merge(id, 0, (old, zero) -> old + 1);
+            if (round == rounds.size()) {
+                rounds.add(new ArrayList<>());
+            }
+            rounds.get(round).add(i);
+        }
+        return rounds;
     }
 
     /** One row returned by a fenced write. */
@@ -302,8 +354,8 @@ public final class JobStore {
     }
 
     /** Answers each write in order: accepted, or why not (looked up in the same transaction). */
-    private List<WriteResult> explain(Handle handle, String principal, List<LeaseRef> leases,
-                                      Map<Long, AppliedRow> applied, WriteKind kind) {
+    private static <W> List<WriteResult> explain(Handle handle, List<Fenced<W>> writes, List<LeaseRef> leases,
+                                                 Map<Long, AppliedRow> applied, WriteKind kind) {
         List<Long> refused = new ArrayList<>();
         for (LeaseRef lease : leases) {
             AppliedRow row = applied.get(lease.jobId());
@@ -313,14 +365,15 @@ public final class JobStore {
         }
         Map<Long, LeaseState> current = refused.isEmpty() ? Map.of() : leaseStates(handle, refused);
         List<WriteResult> results = new ArrayList<>(leases.size());
-        for (LeaseRef lease : leases) {
+        for (int i = 0; i < leases.size(); i++) {
+            LeaseRef lease = leases.get(i);
             AppliedRow row = applied.get(lease.jobId());
             if (row != null && row.change().attempt() == lease.attempt()) {
                 Instant deadline = kind == WriteKind.FINISH ? null : row.leaseExpiresAt();
                 results.add(new WriteResult(lease, WriteOutcome.ACCEPTED, row.change().state(), row.change().type(),
                         deadline, ""));
             } else {
-                results.add(refusal(lease, principal, current.get(lease.jobId())));
+                results.add(refusal(lease, writes.get(i).principal(), current.get(lease.jobId())));
             }
         }
         return results;
@@ -330,7 +383,7 @@ public final class JobStore {
                               boolean expired) {
     }
 
-    private Map<Long, LeaseState> leaseStates(Handle handle, List<Long> ids) {
+    private static Map<Long, LeaseState> leaseStates(Handle handle, List<Long> ids) {
         Map<Long, LeaseState> states = new HashMap<>();
         handle.createQuery(Sql.load(JobStore.class, "lease_status"))
                 .bind("ids", ids.toArray(Long[]::new))

@@ -1,7 +1,7 @@
 -- Finishes jobs successfully, for valid leases only, and closes their attempts.
 WITH input AS (
-    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :results::text[])
-             AS i(id, attempt, token, result)
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
+             AS i(id, attempt, token, principal, result)
 ), done AS (
     UPDATE jobs j
     SET state = 'SUCCEEDED',
@@ -16,7 +16,7 @@ WITH input AS (
     FROM input i
     WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
       AND j.state = 'RUNNING' AND j.lease_expires_at > now()
-      AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
+      AND (i.principal IS NULL OR j.lease_principal = i.principal)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
 ), history AS (
     UPDATE job_attempts a

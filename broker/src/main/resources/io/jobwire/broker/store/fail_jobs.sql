@@ -1,9 +1,9 @@
 -- Records failed attempts, for valid leases only. A retryable failure with attempts left is queued again
 -- after min(max, initial * 2^(n-1)) * jitter (or the worker's own delay); anything else ends FAILED.
 WITH input AS (
-    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :errors::text[],
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :errors::text[],
                          :retryable::boolean[], :delays::bigint[], :jitters::float8[])
-             AS i(id, attempt, token, error, retryable, delay_ms, jitter)
+             AS i(id, attempt, token, principal, error, retryable, delay_ms, jitter)
 ), decided AS (
     SELECT i.*,
            (i.retryable AND j.spent_attempts < j.max_attempts) AS will_retry,
@@ -30,7 +30,7 @@ WITH input AS (
     FROM decided d
     WHERE j.id = d.id AND j.attempt = d.attempt AND j.lease_token = d.token
       AND j.state = 'RUNNING' AND j.lease_expires_at > now()
-      AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
+      AND (d.principal IS NULL OR j.lease_principal = d.principal)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
               j.last_error
 ), history AS (

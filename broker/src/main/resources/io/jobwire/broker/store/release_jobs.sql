@@ -1,7 +1,7 @@
 -- Gives jobs back unharmed, for valid leases only: queued again at once, and the attempt is refunded.
 WITH input AS (
-    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :reasons::text[])
-             AS i(id, attempt, token, reason)
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :reasons::text[])
+             AS i(id, attempt, token, principal, reason)
 ), released AS (
     UPDATE jobs j
     SET state = 'QUEUED',
@@ -17,7 +17,7 @@ WITH input AS (
     FROM input i
     WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
       AND j.state = 'RUNNING' AND j.lease_expires_at > now()
-      AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
+      AND (i.principal IS NULL OR j.lease_principal = i.principal)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
 ), history AS (
     UPDATE job_attempts a

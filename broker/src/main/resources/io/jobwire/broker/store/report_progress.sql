@@ -1,8 +1,8 @@
 -- Stores progress and extends the lease, for valid leases only.
 WITH input AS (
-    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :percents::real[],
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :percents::real[],
                          :messages::text[], :details::text[])
-             AS i(id, attempt, token, percent, message, details)
+             AS i(id, attempt, token, principal, percent, message, details)
 )
 UPDATE jobs j
 SET progress_percent = i.percent,
@@ -15,5 +15,5 @@ SET progress_percent = i.percent,
 FROM input i
 WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
   AND j.state = 'RUNNING' AND j.lease_expires_at > now()
-  AND (:principal::text IS NULL OR j.lease_principal = :principal::text)
+  AND (i.principal IS NULL OR j.lease_principal = i.principal)
 RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at

@@ -13,6 +13,10 @@ import io.jobwire.broker.Broker;
 import io.jobwire.broker.BrokerConfig;
 import io.jobwire.broker.testing.BrokerFixture;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,6 +60,19 @@ class EmbeddedBrokerTest {
         assertThat(dataDir.resolve("postgres/postmaster.pid")).as("the database stopped with the broker").doesNotExist();
         try (Broker second = Broker.builder(config()).start()) {
             assertThat(type(second, id)).isEqualTo("embedded.job");
+        }
+    }
+
+    @Test
+    void theEmbeddedDatabaseCommitsDurably() throws Exception {
+        try (EmbeddedPostgresServer server = EmbeddedPostgresServer.start(dataDir);
+             Connection connection = DriverManager.getConnection(server.jdbcUrl());
+             Statement statement = connection.createStatement()) {
+            for (String setting : new String[] {"synchronous_commit", "fsync", "full_page_writes"}) {
+                ResultSet rs = statement.executeQuery("SHOW " + setting);
+                rs.next();
+                assertThat(rs.getString(1)).as(setting).isEqualTo("on");
+            }
         }
     }
 

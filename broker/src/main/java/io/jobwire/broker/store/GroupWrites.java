@@ -1,0 +1,88 @@
+package io.jobwire.broker.store;
+
+import io.jobwire.broker.store.WorkerWrites.Completion;
+import io.jobwire.broker.store.WorkerWrites.Failure;
+import io.jobwire.broker.store.WorkerWrites.ProgressReport;
+import io.jobwire.broker.store.WorkerWrites.Release;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Predicate;
+
+/**
+ * The broker's hot writes, each kind gathered across all callers into one statement and one commit
+ * ({@link GroupCommit}): submits, heartbeats, progress, completions, failures and releases.
+ */
+public final class GroupWrites implements AutoCloseable {
+    /** Rows per statement: big enough to amortise a commit, small enough to keep a commit short. */
+    private static final int MAX_ROWS = 2_000;
+
+    private final ExecutorService executor;
+    private final GroupCommit<NewJob, SubmitOutcome> submits;
+    private final GroupCommit<Fenced<LeaseRef>, WriteResult> heartbeats;
+    private final GroupCommit<Fenced<ProgressReport>, WriteResult> progress;
+    private final GroupCommit<Fenced<Completion>, WriteResult> completions;
+    private final GroupCommit<Fenced<Failure>, WriteResult> failures;
+    private final GroupCommit<Fenced<Release>, WriteResult> releases;
+
+    /**
+     * @param sharedFailure true for an error that every request of a batch would have met on its own
+     *                      (the database is unreachable); other errors make a batch retry request by request
+     * @param writers       batches of one kind applied at once (each holds a connection meanwhile)
+     */
+    public GroupWrites(JobStore store, Predicate<Throwable> sharedFailure, int writers) {
+        AtomicInteger threads = new AtomicInteger();
+        this.executor = Executors.newCachedThreadPool(runnable -> {
+            Thread thread = new Thread(runnable, "jobwire-commit-" + threads.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.submits = new GroupCommit<>("submits", store::insert, sharedFailure, MAX_ROWS, writers, executor);
+        this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor);
+        this.progress = new GroupCommit<>("progress", store::progressAll, sharedFailure, MAX_ROWS, 1, executor);
+        this.completions = new GroupCommit<>("completions", store::completeAll, sharedFailure, MAX_ROWS, writers, executor);
+        this.failures = new GroupCommit<>("failures", store::failAll, sharedFailure, MAX_ROWS, writers, executor);
+        this.releases = new GroupCommit<>("releases", store::releaseAll, sharedFailure, MAX_ROWS, 1, executor);
+    }
+
+    public GroupCommit<NewJob, SubmitOutcome> submits() {
+        return submits;
+    }
+
+    public GroupCommit<Fenced<LeaseRef>, WriteResult> heartbeats() {
+        return heartbeats;
+    }
+
+    public GroupCommit<Fenced<ProgressReport>, WriteResult> progress() {
+        return progress;
+    }
+
+    public GroupCommit<Fenced<Completion>, WriteResult> completions() {
+        return completions;
+    }
+
+    public GroupCommit<Fenced<Failure>, WriteResult> failures() {
+        return failures;
+    }
+
+    public GroupCommit<Fenced<Release>, WriteResult> releases() {
+        return releases;
+    }
+
+    private List<GroupCommit<?, ?>> all() {
+        return List.of(submits, heartbeats, progress, completions, failures, releases);
+    }
+
+    /** Lets queued writes commit (up to the timeout each), then stops the commit threads. */
+    public void close(long timeout, TimeUnit unit) {
+        all().forEach(group -> group.close(timeout, unit));
+        executor.shutdown();
+    }
+
+    @Override
+    public void close() {
+        close(10, TimeUnit.SECONDS);
+    }
+}
