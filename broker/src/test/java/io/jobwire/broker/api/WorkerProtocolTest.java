@@ -10,6 +10,9 @@ import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.Complete;
 import io.jobwire.api.v1.Credit;
+import io.jobwire.api.v1.Fail;
+import io.jobwire.api.v1.Outcomes;
+import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobTypeSpec;
 import io.jobwire.api.v1.LeaseRef;
@@ -187,6 +190,59 @@ class WorkerProtocolTest {
         assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800))).isFalse();
         worker.send(WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(only.getLease()).setResult("1")).build());
         assertThat(worker.awaitJobs(1)).hasSize(1);
+        worker.close();
+    }
+
+    @Test
+    void outcomesAreAppliedTogetherAndAnsweredInOneAcksInOrder() {
+        for (int i = 0; i < 3; i++) {
+            fixture.submit("proto.outcomes", "{}");
+        }
+        RawWorker worker = RawWorker.open(fixture.workerStub());
+        worker.send(WorkerMessage.newBuilder().setHello(RawWorker.hello("outcomes", 3, "proto.outcomes").toBuilder()
+                .setBatchAcks(true)).build());
+        worker.await(BrokerMessage::hasWelcome);
+        List<AssignedJob> jobs = worker.take(3);
+        LeaseRef forged = jobs.get(0).getLease().toBuilder().setLeaseToken(UUID.randomUUID().toString()).build();
+        worker.send(WorkerMessage.newBuilder().setOutcomes(Outcomes.newBuilder()
+                .addComplete(Complete.newBuilder().setLease(jobs.get(0).getLease()).setResult("{\"n\":1}"))
+                .addComplete(Complete.newBuilder().setLease(forged))
+                .addComplete(Complete.newBuilder().setLease(jobs.get(1).getLease()).setResult("{not json"))
+                .addFail(Fail.newBuilder().setLease(jobs.get(1).getLease()).setError("boom").setRetryable(false))
+                .addRelease(ReleaseJob.newBuilder().setLease(jobs.get(2).getLease())))
+                .build());
+        List<Ack> acks = worker.await(BrokerMessage::hasAcks).getAcks().getAcksList();
+        assertThat(acks).extracting(Ack::getAction).containsExactly(AckAction.ACK_ACTION_COMPLETE,
+                AckAction.ACK_ACTION_COMPLETE, AckAction.ACK_ACTION_COMPLETE, AckAction.ACK_ACTION_FAIL,
+                AckAction.ACK_ACTION_RELEASE);
+        assertThat(acks).extracting(Ack::getJobId).containsExactly(jobs.get(1).getLease().getJobId(),
+                jobs.get(0).getLease().getJobId(), jobs.get(0).getLease().getJobId(),
+                jobs.get(1).getLease().getJobId(), jobs.get(2).getLease().getJobId());
+        assertThat(acks.get(0).getStatus()).isEqualTo(AckStatus.ACK_STATUS_INVALID);
+        assertThat(acks.get(0).getMessage()).contains("outcomes.complete[2].result");
+        assertThat(acks).extracting(Ack::getStatus).containsExactly(AckStatus.ACK_STATUS_INVALID,
+                AckStatus.ACK_STATUS_ACCEPTED, AckStatus.ACK_STATUS_LEASE_LOST, AckStatus.ACK_STATUS_ACCEPTED,
+                AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(fixture.queryString("SELECT string_agg(state, ',' ORDER BY id) FROM jobs WHERE type = 'proto.outcomes'"))
+                .isEqualTo("SUCCEEDED,FAILED,QUEUED");
+        worker.close();
+    }
+
+    @Test
+    void aWorkerThatDidNotAskForBatchesGetsOneAckPerMessage() {
+        fixture.submit("proto.single-acks", "{}");
+        fixture.submit("proto.single-acks", "{}");
+        RawWorker worker = fixture.connectWorker("single-acks", 2, "proto.single-acks");
+        List<AssignedJob> jobs = worker.take(2);
+        worker.send(WorkerMessage.newBuilder().setOutcomes(Outcomes.newBuilder()
+                .addComplete(Complete.newBuilder().setLease(jobs.get(0).getLease()))
+                .addComplete(Complete.newBuilder().setLease(jobs.get(1).getLease())))
+                .build());
+        for (AssignedJob job : jobs) {
+            assertThat(worker.awaitAck(job.getLease().getJobId(), AckAction.ACK_ACTION_COMPLETE).getStatus())
+                    .isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        }
+        assertThat(worker.receives(BrokerMessage::hasAcks, Duration.ofMillis(200))).isFalse();
         worker.close();
     }
 }
