@@ -27,6 +27,7 @@ import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.lease.Reaper;
 import io.jobwire.broker.store.ChangeNotifier;
 import io.jobwire.broker.store.GroupWrites;
+import io.jobwire.broker.store.Housekeeping;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
@@ -63,6 +64,8 @@ public final class Broker implements AutoCloseable {
     private static final int MAX_CALLS_PER_CONNECTION = 1000;
     /** Group commits of one kind applied at once: two keep the database busy while the next batch gathers. */
     private static final int COMMIT_WRITERS = 2;
+    /** Retention pruning and statistics refresh. */
+    private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -142,6 +145,9 @@ public final class Broker implements AutoCloseable {
             Duration presenceEvery = config.presenceInterval();
             maintenance.scheduleWithFixedDelay(new SessionPresence(sessions, registry), presenceEvery.toMillis(),
                     presenceEvery.toMillis(), TimeUnit.MILLISECONDS);
+            Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
+            maintenance.scheduleWithFixedDelay(housekeeping, HOUSEKEEPING_INTERVAL.toMillis(),
+                    HOUSEKEEPING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             maintenance.scheduleWithFixedDelay(watches::onResync, WATCH_RESYNC_INTERVAL.toMillis(),
                     WATCH_RESYNC_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             server.start();

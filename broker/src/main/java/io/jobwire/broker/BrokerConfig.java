@@ -30,6 +30,8 @@ import java.util.UUID;
  * @param tlsKey            PEM private key of that certificate ({@code --tls-key})
  * @param tlsClientCa       PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
  * @param maxWatchesPerPrincipal  Watch streams one principal may hold open at once ({@code --max-watches})
+ * @param retention         how long finished jobs are kept before they are deleted; zero keeps them forever
+ *                          ({@code --retention})
  */
 public record BrokerConfig(
         String host,
@@ -51,7 +53,8 @@ public record BrokerConfig(
         Path tlsCert,
         Path tlsKey,
         Path tlsClientCa,
-        int maxWatchesPerPrincipal) {
+        int maxWatchesPerPrincipal,
+        Duration retention) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -65,6 +68,7 @@ public record BrokerConfig(
     public static final int DEFAULT_POOL_SIZE = 16;
     public static final int DEFAULT_MAX_WATCH_BACKLOG = 10_000;
     public static final int DEFAULT_MAX_WATCHES_PER_PRINCIPAL = 1_000;
+    public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
 
     public BrokerConfig {
         Objects.requireNonNull(host, "--host");
@@ -84,6 +88,7 @@ public record BrokerConfig(
         require(brokerId != null && !brokerId.isBlank() && brokerId.indexOf('|') < 0 && brokerId.length() <= 128,
                 "--broker-id must be 1-128 characters without '|'");
         require(maxWatchBacklog >= 1, "maxWatchBacklog must be positive");
+        require(retention != null && !retention.isNegative(), "--retention must not be negative");
         require(maxWatchesPerPrincipal >= 1, "--max-watches must be positive, got " + maxWatchesPerPrincipal);
     }
 
@@ -92,127 +97,133 @@ public record BrokerConfig(
         return new BrokerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, null, DEFAULT_MAX_PAYLOAD_BYTES,
                 DEFAULT_LEASE, DEFAULT_REAPER_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_PRESENCE_INTERVAL,
                 DEFAULT_DRAIN_TIMEOUT, RetryDefaults.STANDARD, DEFAULT_POOL_SIZE, defaultBrokerId(),
-                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null, DEFAULT_MAX_WATCHES_PER_PRINCIPAL);
+                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null, DEFAULT_MAX_WATCHES_PER_PRINCIPAL, DEFAULT_RETENTION);
     }
 
     public BrokerConfig withHost(String value) {
         return new BrokerConfig(value, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withPort(int value) {
         return new BrokerConfig(host, value, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withDataDir(Path value) {
         return new BrokerConfig(host, port, value, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withDatabaseUrl(String value) {
         return new BrokerConfig(host, port, dataDir, value, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withMaxPayloadBytes(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, value, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withDefaultLease(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, value, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withReaperInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, value,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withPollInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withPresenceInterval(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withDrainTimeout(Duration value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withRetry(RetryDefaults value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withPoolSize(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withBrokerId(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withMaxWatchBacklog(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withTokensFile(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, value,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withTokens(String value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, value, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, value, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withTlsCert(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, value, tlsKey, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, value, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withTlsKey(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, value, tlsClientCa, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, value, tlsClientCa, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withTlsClientCa(Path value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, value, maxWatchesPerPrincipal);
+                tokensFile, tokens, tlsCert, tlsKey, value, maxWatchesPerPrincipal, retention);
     }
 
     public BrokerConfig withMaxWatchesPerPrincipal(int value) {
         return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
                 pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, value);
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, value, retention);
+    }
+
+    public BrokerConfig withRetention(Duration value) {
+        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
+                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
+                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, value);
     }
 
     /** host-pid-random: unique per process, readable in Stats. */

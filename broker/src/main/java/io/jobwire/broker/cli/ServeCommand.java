@@ -37,6 +37,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--default-lease", description = "Lease of jobs submitted without one (default: 30s).")
     Duration defaultLease = BrokerConfig.DEFAULT_LEASE;
 
+    @Option(names = "--retention", description = "How long finished jobs are kept before they are deleted "
+            + "(default: 7d; 0s keeps them forever).")
+    Duration retention = BrokerConfig.DEFAULT_RETENTION;
+
     @Option(names = "--reaper-interval", description = "How often expired leases are taken back (default: 1s).")
     Duration reaperInterval = BrokerConfig.DEFAULT_REAPER_INTERVAL;
 
@@ -80,6 +84,7 @@ final class ServeCommand implements Callable<Integer> {
                 .withDatabaseUrl(databaseUrl == null || databaseUrl.isBlank() ? null : databaseUrl)
                 .withMaxPayloadBytes(maxPayloadBytes)
                 .withDefaultLease(defaultLease)
+                .withRetention(retention)
                 .withReaperInterval(reaperInterval)
                 .withPollInterval(pollInterval)
                 .withDrainTimeout(drainTimeout)

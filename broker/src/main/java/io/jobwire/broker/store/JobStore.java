@@ -6,7 +6,6 @@ import io.jobwire.broker.store.WorkerWrites.Completion;
 import io.jobwire.broker.store.WorkerWrites.Failure;
 import io.jobwire.broker.store.WorkerWrites.ProgressReport;
 import io.jobwire.broker.store.WorkerWrites.Release;
-import java.security.SecureRandom;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -40,7 +39,6 @@ public final class JobStore {
     private final ChangeSink sink;
     private final RetryDefaults retryDefaults;
     private final DoubleSupplier jitter;
-    private final SecureRandom tokens = new SecureRandom();
 
     /**
      * @param jitter supplies the backoff factor for each retry, in [0.5, 1.0]; tests pass a constant
@@ -178,17 +176,12 @@ public final class JobStore {
         if (request.limit() <= 0 || request.types().isEmpty()) {
             return List.of();
         }
-        UUID[] leaseTokens = new UUID[request.limit()];
-        for (int i = 0; i < leaseTokens.length; i++) {
-            leaseTokens[i] = randomToken();
-        }
-        List<JobRecord> claimed = transactions.run(handle -> {
+        List<JobRecord> claimed = transactions.runKeyed(handle -> {
             List<JobRecord> rows = handle.createQuery(Sql.load(JobStore.class, "claim_jobs"))
                     .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
                     .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
                     .bind("queues", request.queues().toArray(String[]::new))
                     .bind("limit", request.limit())
-                    .bind("tokens", leaseTokens)
                     .bind("workerId", request.workerId())
                     .bind("principal", request.principal())
                     .map(jobs)
@@ -198,18 +191,6 @@ public final class JobStore {
         });
         sink.publish(claimed.stream().map(JobRecord::change).toList());
         return claimed;
-    }
-
-    private UUID randomToken() {
-        byte[] bytes = new byte[16];
-        tokens.nextBytes(bytes);
-        long high = 0;
-        long low = 0;
-        for (int i = 0; i < 8; i++) {
-            high = (high << 8) | (bytes[i] & 0xff);
-            low = (low << 8) | (bytes[i + 8] & 0xff);
-        }
-        return new UUID(high, low);
     }
 
     // ---------------------------------------------------------------- fenced worker writes
@@ -295,7 +276,7 @@ public final class JobStore {
         }
         List<List<Integer>> rounds = rounds(writes, leaseOf);
         List<JobChange> changes = new ArrayList<>();
-        List<WriteResult> results = transactions.run(handle -> {
+        List<WriteResult> results = transactions.runKeyed(handle -> {
             changes.clear();
             WriteResult[] answers = new WriteResult[writes.size()];
             for (List<Integer> round : rounds) {

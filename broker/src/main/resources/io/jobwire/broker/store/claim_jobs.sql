@@ -1,12 +1,13 @@
 -- Claims up to :limit due jobs for one worker stream, at most the per-type quota of each type, highest
 -- priority first, then oldest run_at. Rows are chosen and locked in a materialized CTE with SKIP LOCKED,
 -- so concurrent claimers (on any broker) never block on or double-claim a job. Each claimed job gets
--- the next attempt number, a fresh random lease token and a deadline from the database clock.
+-- the next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong
+-- random source) and a deadline from the database clock.
 WITH wanted AS (
     SELECT w.type, w.quota
     FROM unnest(:types::text[], :quotas::int[]) AS w(type, quota)
 ), picked AS MATERIALIZED (
-    SELECT c.id, row_number() OVER (ORDER BY c.priority DESC, c.run_at, c.id) AS rn
+    SELECT c.id
     FROM wanted
     CROSS JOIN LATERAL (
         SELECT j.id, j.priority, j.run_at
@@ -21,15 +22,12 @@ WITH wanted AS (
     ) c
     ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT :limit
-), tokens AS (
-    SELECT t.token, t.rn
-    FROM unnest(:tokens::uuid[]) WITH ORDINALITY AS t(token, rn)
 ), claimed AS (
     UPDATE jobs j
     SET state = 'RUNNING',
         attempt = j.attempt + 1,
         spent_attempts = j.spent_attempts + 1,
-        lease_token = tokens.token,
+        lease_token = gen_random_uuid(),
         lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond',
         worker_id = :workerId,
         lease_principal = :principal,
@@ -41,7 +39,6 @@ WITH wanted AS (
         progress_at = NULL,
         version = j.version + 1
     FROM picked
-    JOIN tokens ON tokens.rn = picked.rn
     WHERE j.id = picked.id AND j.state = 'QUEUED'
     RETURNING j.*
 ), history AS (

@@ -1,0 +1,144 @@
+package io.jobwire.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The broker under test, as its own JVM started from the release jar, with a sampler that records the
+ * largest heap it used (jstat, once a second).
+ */
+final class BrokerProcess implements AutoCloseable {
+    private final Process process;
+    private final int port;
+    private final Process jstat;
+    private final AtomicLong peakHeapKb = new AtomicLong();
+    private final AtomicLong peakOldAfterGcKb = new AtomicLong();
+
+    private BrokerProcess(Process process, int port, Process jstat) {
+        this.process = process;
+        this.port = port;
+        this.jstat = jstat;
+    }
+
+    static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log) throws IOException, InterruptedException {
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalArgumentException("broker jar not found: " + jar + " (build it with mvn -DskipTests package)");
+        }
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        List<String> command = new ArrayList<>(List.of(java.toString(), "-Xmx" + heap, "-Xms" + heap));
+        for (String option : javaOptions.trim().split("\\s+")) {
+            if (!option.isEmpty()) {
+                command.add(option);
+            }
+        }
+        command.addAll(List.of("-jar", jar.toString(), "serve", "--port", Integer.toString(port), "--database-url", jdbcUrl));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        CountDownLatch listening = new CountDownLatch(1);
+        Thread pump = new Thread(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+                 var out = Files.newBufferedWriter(log)) {
+                String line;
+                while ((line = reader.readLine()) != null) {
+                    out.write(line);
+                    out.newLine();
+                    out.flush();
+                    if (line.contains("listening on")) {
+                        listening.countDown();
+                    }
+                }
+            } catch (IOException ignored) {
+                // the broker stopped
+            }
+        }, "broker-log");
+        pump.setDaemon(true);
+        pump.start();
+        if (!listening.await(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new IllegalStateException("the broker did not start within 60 s; see " + log);
+        }
+        Path jstatBinary = Path.of(System.getProperty("java.home"), "bin", "jstat");
+        Process jstat = Files.isExecutable(jstatBinary)
+                ? new ProcessBuilder(jstatBinary.toString(), "-gc", Long.toString(process.pid()), "1000")
+                        .redirectErrorStream(true).start()
+                : null;
+        BrokerProcess broker = new BrokerProcess(process, port, jstat);
+        if (jstat != null) {
+            Thread sampler = new Thread(broker::readJstat, "jstat");
+            sampler.setDaemon(true);
+            sampler.start();
+        }
+        return broker;
+    }
+
+    /** jstat -gc columns: S0C S1C S0U S1U EC EU OC OU ... (KB). */
+    private void readJstat() {
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(jstat.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            List<String> header = null;
+            while ((line = reader.readLine()) != null) {
+                String[] fields = line.trim().split("\\s+");
+                if (fields.length > 0 && fields[0].equals("S0C")) {
+                    header = List.of(fields);
+                    continue;
+                }
+                if (header == null || fields.length != header.size()) {
+                    continue;
+                }
+                double used = value(header, fields, "S0U") + value(header, fields, "S1U")
+                        + value(header, fields, "EU") + value(header, fields, "OU");
+                peakHeapKb.accumulateAndGet((long) used, Math::max);
+                peakOldAfterGcKb.accumulateAndGet((long) value(header, fields, "OU"), Math::max);
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // sampling ends with the broker
+        }
+    }
+
+    private static double value(List<String> header, String[] fields, String column) {
+        int index = header.indexOf(column);
+        return index < 0 ? 0 : Double.parseDouble(fields[index]);
+    }
+
+    String target() {
+        return "127.0.0.1:" + port;
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    /** The most heap the broker had in use at any sample, in MiB (young + old, before collection). */
+    double peakHeapMiB() {
+        return peakHeapKb.get() / 1024.0;
+    }
+
+    /** The largest old generation seen, in MiB: what survived collections. */
+    double peakOldGenMiB() {
+        return peakOldAfterGcKb.get() / 1024.0;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+        if (jstat != null) {
+            jstat.destroy();
+        }
+    }
+}

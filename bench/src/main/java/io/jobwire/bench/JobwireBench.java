@@ -1,0 +1,162 @@
+package io.jobwire.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The Jobwire benchmark: starts PostgreSQL (embedded, or {@code --database-url}) and the broker jar as
+ * its own process, runs producers and workers over loopback gRPC, and prints one JSON line per scenario
+ * and then a table.
+ */
+@Command(name = "jobwire-bench", mixinStandardHelpOptions = true,
+        description = "Measures Jobwire's throughput, latency and growth, and graphile-worker's throughput on the same database.")
+public final class JobwireBench implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
+
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer (default: all).")
+    List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
+
+    @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")
+    String databaseUrl;
+
+    @Option(names = "--broker-jar", description = "The broker jar (default: ${DEFAULT-VALUE}).")
+    Path brokerJar = Path.of("broker/target/jobwire.jar");
+
+    @Option(names = "--broker-heap", description = "The broker's -Xmx and -Xms (default: ${DEFAULT-VALUE}).")
+    String brokerHeap = "512m";
+
+    @Option(names = "--broker-java-options", description = "Extra JVM options for the broker, space-separated (e.g. a profiler).")
+    String brokerJavaOptions = "";
+
+    @Option(names = "--jobs", description = "Jobs per throughput run (default: ${DEFAULT-VALUE}).")
+    int jobs = 100_000;
+
+    @Option(names = "--warmup-jobs", description = "Jobs run through each submit path before measuring, so both JVMs "
+            + "are compiled (default: ${DEFAULT-VALUE}).")
+    int warmupJobs = 30_000;
+
+    @Option(names = "--batch", description = "Jobs per SubmitBatch (default: ${DEFAULT-VALUE}).")
+    int batch = 1000;
+
+    @Option(names = "--producers", description = "Concurrent SubmitBatch callers (default: ${DEFAULT-VALUE}).")
+    int producers = 2;
+
+    @Option(names = "--callers", description = "Concurrent single-Submit callers (default: ${DEFAULT-VALUE}).")
+    int callers = 64;
+
+    @Option(names = "--workers", description = "Worker streams (default: ${DEFAULT-VALUE}).")
+    int workers = 2;
+
+    @Option(names = "--concurrency", description = "Jobs each worker runs at once (default: ${DEFAULT-VALUE}).")
+    int concurrency = 500;
+
+    @Option(names = "--rate", description = "Submits per second in the latency run (default: ${DEFAULT-VALUE}).")
+    int rate = 1000;
+
+    @Option(names = "--seconds", description = "Measured seconds of the latency run (default: ${DEFAULT-VALUE}).")
+    int seconds = 30;
+
+    @Option(names = "--warmup-seconds", description = "Unmeasured seconds before it (default: ${DEFAULT-VALUE}).")
+    int warmupSeconds = 5;
+
+    @Option(names = "--growth-rows", description = "Finished and queued rows added for growth (default: ${DEFAULT-VALUE} each).")
+    int growthRows = 1_000_000;
+
+    @Option(names = "--growth-jobs", description = "Jobs drained to measure the growth rate (default: ${DEFAULT-VALUE}).")
+    int growthJobs = 50_000;
+
+    @Option(names = "--peer-dir", description = "The graphile-worker bench (default: ${DEFAULT-VALUE}).")
+    Path peerDir = Path.of("bench/peer");
+
+    @Option(names = "--peer-concurrency", description = "graphile-worker concurrentJobs (default: ${DEFAULT-VALUE}).")
+    int peerConcurrency = 24;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new JobwireBench()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        List<Map<String, Object>> results = new ArrayList<>();
+        try (BenchDatabase db = BenchDatabase.open(databaseUrl)) {
+            log.info("PostgreSQL {} at {} (synchronous_commit={}, fsync={})", db.queryString("SHOW server_version"), db.jdbcUrl(),
+                    db.queryString("SHOW synchronous_commit"), db.queryString("SHOW fsync"));
+            Path brokerLog = Path.of(System.getProperty("java.io.tmpdir"), "jobwire-bench-broker.log");
+            try (BrokerProcess broker = BrokerProcess.start(brokerJar, db.jdbcUrl(), brokerHeap, brokerJavaOptions, brokerLog)) {
+                log.info("broker pid {} on {} (log in {})", broker.pid(), broker.target(), brokerLog);
+                Scenarios run = new Scenarios(this, db, broker);
+                Map<String, Object> batched = null;
+                if (warmupJobs > 0) {
+                    log.info("warming up with {} jobs through each submit path", warmupJobs);
+                    run.warmUp(warmupJobs);
+                }
+                if (scenarios.contains("throughput") || scenarios.contains("peer")) {
+                    batched = report(json, results, "throughput.batched", run.throughputBatched());
+                }
+                if (scenarios.contains("throughput")) {
+                    report(json, results, "throughput.single", run.throughputSingle());
+                }
+                if (scenarios.contains("latency")) {
+                    report(json, results, "latency", run.latency());
+                }
+                if (scenarios.contains("growth")) {
+                    report(json, results, "growth", run.growth());
+                }
+                Map<String, Object> heap = new LinkedHashMap<>();
+                heap.put("maxHeap", brokerHeap);
+                heap.put("peakUsedMiB", Scenarios.round(broker.peakHeapMiB()));
+                heap.put("peakOldGenMiB", Scenarios.round(broker.peakOldGenMiB()));
+                if (scenarios.contains("peer")) {
+                    Map<String, Object> peer = run.peer();
+                    Object theirs = peer.get("completedPerSecond");
+                    if (theirs instanceof Number number && number.doubleValue() > 0) {
+                        peer.put("jobwireCompletedPerSecond", batched.get("completedPerSecond"));
+                        peer.put("ratio", Scenarios.round(((Number) batched.get("completedPerSecond")).doubleValue()
+                                / number.doubleValue()));
+                    }
+                    report(json, results, "peer", peer);
+                }
+                report(json, results, "broker.heap", heap);
+            }
+        }
+        System.out.println();
+        System.out.println(table(results));
+        return 0;
+    }
+
+    private static Map<String, Object> report(ObjectMapper json, List<Map<String, Object>> results, String scenario,
+                                              Map<String, Object> figures) throws Exception {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("scenario", scenario);
+        line.putAll(figures);
+        results.add(line);
+        System.out.println(json.writeValueAsString(line));
+        System.out.flush();
+        return figures;
+    }
+
+    private static String table(List<Map<String, Object>> results) {
+        StringBuilder out = new StringBuilder("| scenario | figures |\n|---|---|\n");
+        for (Map<String, Object> result : results) {
+            List<String> parts = new ArrayList<>();
+            result.forEach((key, value) -> {
+                if (!key.equals("scenario")) {
+                    parts.add(key + " " + value);
+                }
+            });
+            out.append("| ").append(result.get("scenario")).append(" | ").append(String.join(", ", parts)).append(" |\n");
+        }
+        return out.toString();
+    }
+}

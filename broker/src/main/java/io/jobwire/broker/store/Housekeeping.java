@@ -1,0 +1,82 @@
+package io.jobwire.broker.store;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the queue tables healthy: deletes finished jobs past their retention in small batches, and
+ * refreshes planner statistics when the tables changed much faster than autovacuum's analyze keeps up
+ * with (a burst of a million jobs in the first minute of a new deployment).
+ */
+public final class Housekeeping implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(Housekeeping.class);
+    /** Rows deleted per transaction. */
+    static final int PRUNE_BATCH = 1_000;
+    /** At most this many batches per pass, so one pass stays short; the next pass goes on. */
+    private static final int MAX_BATCHES_PER_PASS = 50;
+    private static final long MIN_CHANGES_FOR_ANALYZE = 10_000;
+
+    private final Jdbi jdbi;
+    private final Duration retention;
+    private final Clock clock;
+
+    /** @param retention zero: keep finished jobs forever */
+    public Housekeeping(Jdbi jdbi, Duration retention, Clock clock) {
+        this.jdbi = jdbi;
+        this.retention = retention;
+        this.clock = clock;
+    }
+
+    @Override
+    public void run() {
+        try {
+            prune();
+            refreshStatistics();
+        } catch (RuntimeException e) {
+            log.warn("housekeeping pass failed ({}); will try again", e.getMessage());
+        }
+    }
+
+    /** Deletes finished jobs older than the retention (by the injected clock). Returns how many. */
+    public long prune() {
+        if (retention.isZero()) {
+            return 0;
+        }
+        OffsetDateTime cutoff = OffsetDateTime.ofInstant(clock.instant().minus(retention), ZoneOffset.UTC);
+        long total = 0;
+        for (int i = 0; i < MAX_BATCHES_PER_PASS; i++) {
+            long deleted = jdbi.inTransaction(handle -> handle.createQuery(Sql.load(Housekeeping.class, "prune_finished"))
+                    .bind("cutoff", cutoff)
+                    .bind("limit", PRUNE_BATCH)
+                    .mapTo(Long.class)
+                    .one());
+            total += deleted;
+            if (deleted < PRUNE_BATCH) {
+                break;
+            }
+        }
+        if (total > 0) {
+            log.info("pruned {} jobs finished before {}", total, cutoff.toInstant());
+        }
+        return total;
+    }
+
+    /** Analyzes the tables whose statistics are stale; returns their names. */
+    public List<String> refreshStatistics() {
+        List<String> stale = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Housekeeping.class, "stale_statistics"))
+                .bind("minChanges", MIN_CHANGES_FOR_ANALYZE)
+                .mapTo(String.class)
+                .list());
+        for (String table : stale) {
+            jdbi.useHandle(handle -> handle.execute("ANALYZE " + table));
+            log.debug("analyzed {}", table);
+        }
+        return stale;
+    }
+}

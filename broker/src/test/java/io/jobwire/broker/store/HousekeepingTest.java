@@ -1,0 +1,99 @@
+package io.jobwire.broker.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jobwire.broker.db.Database;
+import io.jobwire.broker.testing.TestPostgres;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Retention pruning and statistics refresh on a real PostgreSQL, with a fixed clock. */
+class HousekeepingTest {
+    private static final Instant NOW = Instant.parse("2026-11-23T12:00:00Z");
+
+    private Database db;
+
+    @BeforeEach
+    void open() {
+        db = Database.connect(TestPostgres.newDatabase(), 4, Duration.ofSeconds(5), "test");
+        db.migrate();
+    }
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    private Housekeeping housekeeping(Duration retention) {
+        return new Housekeeping(db.jdbi(), retention, Clock.fixed(NOW, ZoneOffset.UTC));
+    }
+
+    /** Inserts {@code n} jobs in a state, finished (if at all) {@code age} before NOW, each with one attempt row. */
+    private void jobs(int n, String type, String state, Duration age) {
+        db.jdbi().useHandle(h -> h.createUpdate("""
+                WITH made AS (
+                    INSERT INTO jobs (type, owner, state, attempt, finished_at)
+                    SELECT :type, 'tester', CAST(:state AS text), 1,
+                           CASE WHEN CAST(:state AS text) IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN CAST(:finishedAt AS timestamptz) END
+                    FROM generate_series(1, :n)
+                    RETURNING id
+                )
+                INSERT INTO job_attempts (job_id, attempt, worker_id) SELECT id, 1, 'w' FROM made
+                """).bind("type", type).bind("state", state).bind("n", n)
+                .bind("finishedAt", java.time.OffsetDateTime.ofInstant(NOW.minus(age), ZoneOffset.UTC)).execute());
+    }
+
+    private long count(String sql) {
+        return db.jdbi().withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
+    }
+
+    @Test
+    void finishedJobsPastRetentionGoInBatchesWithTheirHistoryAndNothingElseDoes() {
+        jobs(2_500, "old.done", "SUCCEEDED", Duration.ofDays(8));
+        jobs(10, "old.failed", "FAILED", Duration.ofDays(30));
+        jobs(10, "old.cancelled", "CANCELLED", Duration.ofDays(7).plusSeconds(1));
+        jobs(10, "recent.done", "SUCCEEDED", Duration.ofDays(6));
+        jobs(10, "queued", "QUEUED", Duration.ofDays(30));
+        jobs(10, "running", "RUNNING", Duration.ofDays(30));
+        jobs(10, "held", "HELD", Duration.ofDays(30));
+
+        long pruned = housekeeping(Duration.ofDays(7)).prune();
+
+        assertThat(pruned).as("more than one batch of %d", Housekeeping.PRUNE_BATCH).isEqualTo(2_520);
+        assertThat(count("SELECT count(*) FROM jobs WHERE type LIKE 'old.%'")).isZero();
+        assertThat(count("SELECT count(*) FROM jobs")).isEqualTo(40);
+        assertThat(count("SELECT count(*) FROM job_attempts")).as("history goes with its job").isEqualTo(40);
+        assertThat(count("SELECT count(*) FROM job_attempts a WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = a.job_id)"))
+                .isZero();
+        assertThat(housekeeping(Duration.ofDays(7)).prune()).as("nothing left to prune").isZero();
+    }
+
+    @Test
+    void zeroRetentionKeepsEverything() {
+        jobs(10, "ancient", "SUCCEEDED", Duration.ofDays(3650));
+        assertThat(housekeeping(Duration.ZERO).prune()).isZero();
+        assertThat(count("SELECT count(*) FROM jobs")).isEqualTo(10);
+    }
+
+    @Test
+    void statisticsAreRefreshedWhenTheTableOutgrewThem() throws InterruptedException {
+        db.jdbi().useHandle(h -> h.execute("ANALYZE jobs"));
+        jobs(20_000, "burst", "QUEUED", Duration.ZERO);
+        Housekeeping housekeeping = housekeeping(Duration.ofDays(7));
+        // the statistics collector reports changes asynchronously; give it a moment
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        java.util.List<String> analyzed = housekeeping.refreshStatistics();
+        while (!analyzed.contains("jobs") && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            analyzed = housekeeping.refreshStatistics();
+        }
+        assertThat(analyzed).contains("jobs");
+        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'jobs'")).isEqualTo(20_000);
+        assertThat(housekeeping.refreshStatistics()).as("fresh now").doesNotContain("jobs");
+    }
+}
