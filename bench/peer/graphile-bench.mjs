@@ -2,7 +2,7 @@
 // an in-process runner (graphile-worker's fastest settings: local queue of 500, completions batched
 // with no delay) works them off. Prints one JSON line; logs go to stderr.
 //
-//   node graphile-bench.mjs --database-url postgres://... [--jobs 100000] [--batch 1000] [--concurrency 24]
+//   node graphile-bench.mjs --database-url postgres://... [--jobs 100000] [--batch 1000] [--concurrency 24] [--timeout 600]
 import { Logger, makeWorkerUtils, run, runMigrations } from "graphile-worker";
 import { readFileSync } from "node:fs";
 
@@ -19,7 +19,7 @@ const batch = Number(option("batch", "1000"));
 const concurrency = Number(option("concurrency", "24"));
 const timeoutSeconds = Number(option("timeout", "600"));
 if (!connectionString) {
-  console.error("usage: graphile-bench.mjs --database-url postgres://... [--jobs N] [--batch N] [--concurrency N]");
+  console.error("usage: graphile-bench.mjs --database-url postgres://... [--jobs N] [--batch N] [--concurrency N] [--timeout S]");
   process.exit(64);
 }
 
@@ -47,7 +47,10 @@ async function main() {
     connectionString,
     concurrency,
     noHandleSignals: true,
-    logger: new Logger(() => () => {}), // per-job log lines would cost graphile-worker time
+    // Per-job info/debug lines would cost graphile-worker time; warnings and errors go to stderr.
+    logger: new Logger((scope) => (level, message) => {
+      if (level === "error" || level === "warning") console.error(`graphile-worker ${level}: ${message}`);
+    }),
     preset,
     taskList: {
       noop: async () => {
@@ -67,7 +70,13 @@ async function main() {
     await utils.addJobs(Array.from({ length: size }, () => ({ identifier: "noop", payload: {} })));
   }
   const submitted = process.hrtime.bigint();
-  const end = await allDone;
+  // A crashed runner must fail the run rather than wait for the timeout.
+  const end = await Promise.race([
+    allDone,
+    runner.promise.then(() => {
+      throw new Error(`runner stopped with ${done} of ${jobs} jobs done`);
+    }),
+  ]);
   clearTimeout(timer);
   await runner.stop();
   await utils.release();
