@@ -82,13 +82,7 @@ final class BenchDatabase implements AutoCloseable {
     }
 
     long queryLong(String sql) {
-        try (Connection connection = connect(); Statement statement = connection.createStatement();
-             ResultSet rs = statement.executeQuery(sql)) {
-            rs.next();
-            return rs.getLong(1);
-        } catch (SQLException e) {
-            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
-        }
+        return Long.parseLong(queryString(sql));
     }
 
     String queryString(String sql) {

@@ -91,68 +91,55 @@ final class Scenarios {
 
     /** N no-op jobs submitted with SubmitBatch by a few producers while the workers run them. */
     private Map<String, Object> throughputBatched(String type, int n) throws Exception {
-        emptyTables();
-        try (JobwireClient client = JobwireClient.connect(broker.target());
-             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
-            ExecutorService producers = Executors.newFixedThreadPool(options.producers);
-            AtomicLong nextBatch = new AtomicLong();
-            int batches = (n + options.batch - 1) / options.batch;
-            CpuMeter.Sample cpuBefore = cpu.sample();
-            long start = System.nanoTime();
-            List<Future<?>> done = new ArrayList<>();
-            for (int p = 0; p < options.producers; p++) {
-                done.add(producers.submit(() -> {
-                    for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
-                        int size = (int) Math.min(options.batch, n - b * options.batch);
-                        List<JobSpec> specs = new ArrayList<>(size);
-                        for (int i = 0; i < size; i++) {
-                            specs.add(noop(type));
-                        }
-                        client.submitBatch(specs);
-                    }
-                    return null;
-                }));
+        AtomicLong nextBatch = new AtomicLong();
+        int batches = (n + options.batch - 1) / options.batch;
+        Map<String, Object> setup = new LinkedHashMap<>();
+        setup.put("batch", options.batch);
+        setup.put("producers", options.producers);
+        return throughput(type, n, options.producers, setup, client -> {
+            for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                int size = (int) Math.min(options.batch, n - b * options.batch);
+                List<JobSpec> specs = new ArrayList<>(size);
+                for (int i = 0; i < size; i++) {
+                    specs.add(noop(type));
+                }
+                client.submitBatch(specs);
             }
-            for (Future<?> future : done) {
-                future.get();
-            }
-            long submitted = System.nanoTime();
-            producers.shutdown();
-            if (!workers.awaitHandled(n, DRAIN_TIMEOUT)) {
-                throw new IllegalStateException("only " + workers.handled() + " of " + n + " jobs ran");
-            }
-            awaitSucceeded(type, n);
-            long finished = System.nanoTime();
-            Map<String, Object> result = new LinkedHashMap<>();
-            result.put("jobs", n);
-            result.put("batch", options.batch);
-            result.put("producers", options.producers);
-            result.put("workers", options.workers);
-            result.put("concurrency", options.concurrency);
-            result.put("submittedPerSecond", round(perSecond(n, submitted - start)));
-            result.put("completedPerSecond", round(perSecond(n, finished - start)));
-            result.put("seconds", round((finished - start) / 1e9));
-            result.putAll(CpuMeter.perJob(cpuBefore, cpu.sample(), n));
-            return result;
-        }
+        });
     }
 
     /** N no-op jobs, each its own Submit call, from many concurrent callers, while the workers run them. */
     private Map<String, Object> throughputSingle(String type, int n) throws Exception {
+        AtomicLong next = new AtomicLong();
+        JobSpec spec = noop(type);
+        return throughput(type, n, options.callers, Map.of("callers", options.callers), client -> {
+            while (next.getAndIncrement() < n) {
+                client.submit(spec);
+            }
+        });
+    }
+
+    /** What each submitting thread does until the jobs are all submitted. */
+    private interface Producer {
+        void submitUntilDone(JobwireClient client) throws Exception;
+    }
+
+    /**
+     * Starts the workers, runs {@code threads} producers against empty tables, and measures until the
+     * n jobs are submitted and until all of them have SUCCEEDED in the database.
+     */
+    private Map<String, Object> throughput(String type, int n, int threads, Map<String, Object> setup, Producer producer)
+            throws Exception {
         emptyTables();
         try (JobwireClient client = JobwireClient.connect(broker.target());
              NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
-            ExecutorService callers = Executors.newFixedThreadPool(options.callers);
-            AtomicLong next = new AtomicLong();
-            JobSpec spec = noop(type);
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
             CpuMeter.Sample cpuBefore = cpu.sample();
             long start = System.nanoTime();
             List<Future<?>> done = new ArrayList<>();
-            for (int c = 0; c < options.callers; c++) {
-                done.add(callers.submit(() -> {
-                    while (next.getAndIncrement() < n) {
-                        client.submit(spec);
-                    }
+            for (int t = 0; t < threads; t++) {
+                done.add(pool.submit(() -> {
+                    producer.submitUntilDone(client);
                     return null;
                 }));
             }
@@ -160,7 +147,7 @@ final class Scenarios {
                 future.get();
             }
             long submitted = System.nanoTime();
-            callers.shutdown();
+            pool.shutdown();
             if (!workers.awaitHandled(n, DRAIN_TIMEOUT)) {
                 throw new IllegalStateException("only " + workers.handled() + " of " + n + " jobs ran");
             }
@@ -168,7 +155,7 @@ final class Scenarios {
             long finished = System.nanoTime();
             Map<String, Object> result = new LinkedHashMap<>();
             result.put("jobs", n);
-            result.put("callers", options.callers);
+            result.putAll(setup);
             result.put("workers", options.workers);
             result.put("concurrency", options.concurrency);
             result.put("submittedPerSecond", round(perSecond(n, submitted - start)));
