@@ -105,12 +105,16 @@ public final class WorkerSession {
         return quotas.isEmpty() ? null : new ClaimRequest(workerId, principal, quotas, queues, room);
     }
 
-    /** Sends claimed jobs. False when the stream closed meanwhile: the caller must give them back. */
+    /**
+     * Sends claimed jobs. False when the stream closed or stopped taking jobs (Goodbye, drain) while the
+     * claim ran: the caller must give them back. An Assign sent after a Drain would reach a worker that
+     * has already moved on, and the job would sit leased to nobody until its lease expired.
+     */
     synchronized boolean deliver(List<JobRecord> jobs) {
         if (jobs.isEmpty()) {
             return true;
         }
-        if (closed) {
+        if (closed || !accepting) {
             return false;
         }
         Assign.Builder assign = Assign.newBuilder();
