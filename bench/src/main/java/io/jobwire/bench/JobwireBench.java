@@ -41,8 +41,8 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--jobs", description = "Jobs per throughput run (default: ${DEFAULT-VALUE}).")
     int jobs = 100_000;
 
-    @Option(names = "--warmup-jobs", description = "Jobs run through each submit path before measuring, so both JVMs "
-            + "are compiled (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup-jobs", description = "Jobs run through each submit path, and through the latency path, "
+            + "before measuring, so both JVMs are compiled (default: ${DEFAULT-VALUE}).")
     int warmupJobs = 30_000;
 
     @Option(names = "--batch", description = "Jobs per SubmitBatch (default: ${DEFAULT-VALUE}).")
@@ -66,8 +66,9 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--seconds", description = "Measured seconds of the latency run (default: ${DEFAULT-VALUE}).")
     int seconds = 30;
 
-    @Option(names = "--warmup-seconds", description = "Unmeasured seconds before it (default: ${DEFAULT-VALUE}).")
-    int warmupSeconds = 5;
+    @Option(names = "--warmup-seconds", description = "Unmeasured seconds at the latency run's rate before it "
+            + "(default: ${DEFAULT-VALUE}).")
+    int warmupSeconds = 10;
 
     @Option(names = "--growth-rows", description = "Finished and queued rows added for growth (default: ${DEFAULT-VALUE} each).")
     int growthRows = 1_000_000;

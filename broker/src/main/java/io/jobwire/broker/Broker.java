@@ -94,7 +94,7 @@ public final class Broker implements AutoCloseable {
             database.migrate();
             ObjectMapper json = new ObjectMapper();
             ChangeBus bus = new ChangeBus();
-            this.store = new JobStore(database.jdbi(), json, new ChangeNotifier(brokerId), bus, config.retry(),
+            this.store = new JobStore(database.jdbi(), database.keyedJdbi(), json, new ChangeNotifier(brokerId), bus, config.retry(),
                     builder.jitter);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             JobQueries queries = new JobQueries(database.jdbi(), json);

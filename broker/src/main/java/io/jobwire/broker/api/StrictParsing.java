@@ -1,6 +1,9 @@
 package io.jobwire.broker.api;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageLite;
 import io.grpc.Attributes;
+import io.grpc.KnownLength;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.SecurityLevel;
@@ -31,6 +34,13 @@ public final class StrictParsing {
         @Override
         public byte[] parse(InputStream stream) {
             try {
+                if (stream instanceof KnownLength) { // gRPC's own message streams: read exactly, no spare buffers
+                    byte[] bytes = new byte[stream.available()];
+                    if (stream.readNBytes(bytes, 0, bytes.length) == bytes.length && stream.read() == -1) {
+                        return bytes;
+                    }
+                    throw new IOException("a message stream was not as long as it said");
+                }
                 return stream.readAllBytes();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -39,6 +49,17 @@ public final class StrictParsing {
     };
 
     private StrictParsing() {
+    }
+
+    /** Parses straight from the array with the message's parser when it is a protobuf marshaller. */
+    @SuppressWarnings("unchecked")
+    private static <Q> Q parse(MethodDescriptor.Marshaller<Q> marshaller, byte[] bytes)
+            throws InvalidProtocolBufferException {
+        if (marshaller instanceof MethodDescriptor.PrototypeMarshaller<Q> prototyped
+                && prototyped.getMessagePrototype() instanceof MessageLite prototype) {
+            return (Q) prototype.getParserForType().parseFrom(bytes);
+        }
+        return marshaller.parse(new ByteArrayInputStream(bytes));
     }
 
     public static ServerServiceDefinition wrap(ServerServiceDefinition service) {
@@ -68,8 +89,8 @@ public final class StrictParsing {
                 }
                 Q message;
                 try {
-                    message = typed.getRequestMarshaller().parse(new ByteArrayInputStream(bytes));
-                } catch (RuntimeException e) {
+                    message = parse(typed.getRequestMarshaller(), bytes);
+                } catch (RuntimeException | InvalidProtocolBufferException e) {
                     refused = true;
                     call.close(Status.INVALID_ARGUMENT.withDescription("the request is not a valid "
                             + typed.getFullMethodName() + " message (invalid protobuf bytes, or a string field "

@@ -14,36 +14,73 @@ import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
 
 /**
- * The broker's PostgreSQL: a connection pool for short transactions, dedicated connections for
+ * The broker's PostgreSQL: two connection pools for short transactions, dedicated connections for
  * LISTEN, and the versioned schema migrations, applied at start (Flyway takes a lock, so brokers
  * starting together migrate once).
+ *
+ * <p>The keyed pool serves the hot statements (submit, claim, worker writes), which reach jobs through
+ * an index by key. Its sessions plan each statement once and keep that generic plan (planning per
+ * batch cost more than running a small one), so the plan must be right whatever the statistics said
+ * when it was made: every job is found by primary key or through jobs_claimable (the statements are
+ * written so), a batch meets its rows in a hash or merge join (a nested loop planned for "one row"
+ * would rerun the batch for every row: quadratic), and no plan has a sequential or bitmap scan. A
+ * queue table can grow from empty to millions of rows between two ANALYZEs, and bitmap scans cannot
+ * mark the dead index entries a queue leaves behind, so every later scan would pay for them again.
+ * Setting this once per connection costs nothing per statement. The general pool serves everything
+ * else (reads, statistics, maintenance), where a sequential scan is often the right plan.
  */
 public final class Database implements AutoCloseable {
+    /** Session settings of the keyed pool's connections. */
+    public static final String KEYED_SESSION = "SET plan_cache_mode = force_generic_plan; "
+            + "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_nestloop = off";
+
     private final String jdbcUrl;
     private final HikariDataSource pool;
+    private final HikariDataSource keyedPool;
     private final Jdbi jdbi;
+    private final Jdbi keyedJdbi;
 
-    private Database(String jdbcUrl, HikariDataSource pool) {
+    private Database(String jdbcUrl, HikariDataSource pool, HikariDataSource keyedPool) {
         this.jdbcUrl = jdbcUrl;
         this.pool = pool;
+        this.keyedPool = keyedPool;
         this.jdbi = Jdbi.create(pool);
+        this.keyedJdbi = Jdbi.create(keyedPool);
     }
 
     /**
-     * Opens a pool on {@code url} (a {@code jdbc:postgresql:} URL, or a {@code postgres://} URI as libpq
-     * takes it). Fails fast when the database cannot be reached.
+     * Opens the pools on {@code url} (a {@code jdbc:postgresql:} URL, or a {@code postgres://} URI as
+     * libpq takes it), {@code poolSize} connections in all: a quarter for general work (at least two,
+     * which migrations need), the rest (at least one) for the hot statements. Fails fast when the
+     * database cannot be reached.
      */
     public static Database connect(String url, int poolSize, Duration connectionTimeout, String applicationName) {
         String jdbcUrl = toJdbcUrl(url);
+        int general = Math.max(2, poolSize / 4);
+        int keyed = Math.max(1, poolSize - general);
+        HikariDataSource pool = new HikariDataSource(
+                poolConfig(jdbcUrl, "jobwire-db", general, connectionTimeout, applicationName));
+        try {
+            HikariConfig keyedConfig = poolConfig(jdbcUrl, "jobwire-db-keyed", keyed, connectionTimeout, applicationName);
+            keyedConfig.setConnectionInitSql(KEYED_SESSION);
+            return new Database(jdbcUrl, pool, new HikariDataSource(keyedConfig));
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    private static HikariConfig poolConfig(String jdbcUrl, String name, int size, Duration connectionTimeout,
+                                           String applicationName) {
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(jdbcUrl);
-        config.setMaximumPoolSize(poolSize);
-        config.setMinimumIdle(Math.min(2, poolSize));
+        config.setMaximumPoolSize(size);
+        config.setMinimumIdle(Math.min(2, size));
         config.setConnectionTimeout(connectionTimeout.toMillis());
-        config.setPoolName("jobwire-db");
+        config.setPoolName(name);
         config.addDataSourceProperty("ApplicationName", applicationName);
         config.addDataSourceProperty("tcpKeepAlive", "true");
-        return new Database(jdbcUrl, new HikariDataSource(config));
+        return config;
     }
 
     /** Applies pending migrations from {@code db/migration}. */
@@ -55,8 +92,14 @@ public final class Database implements AutoCloseable {
                 .migrate();
     }
 
+    /** The general pool. */
     public Jdbi jdbi() {
         return jdbi;
+    }
+
+    /** The pool for statements that reach jobs by key (see the class comment). */
+    public Jdbi keyedJdbi() {
+        return keyedJdbi;
     }
 
     /** A new connection outside the pool, for a long-lived LISTEN. The caller closes it. */
@@ -74,6 +117,7 @@ public final class Database implements AutoCloseable {
 
     @Override
     public void close() {
+        keyedPool.close();
         pool.close();
     }
 

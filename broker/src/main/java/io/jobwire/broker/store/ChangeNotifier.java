@@ -7,7 +7,8 @@ import org.jdbi.v3.core.Handle;
 
 /**
  * Tells the other brokers sharing the database about job changes, with {@code pg_notify} inside the
- * transaction that makes them, so a notification is sent exactly when the change commits.
+ * transaction that makes them, so a notification is sent exactly when the change commits. The hot
+ * statements build the same payload in SQL ({@code announce.sql}) and notify in the statement itself.
  *
  * <p>A notification is {@code origin|id:version:STATE:attempt:runAtMillis;...}. PostgreSQL caps a
  * payload near 8000 bytes, so large batches go out in several.

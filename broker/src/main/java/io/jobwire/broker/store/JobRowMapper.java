@@ -25,11 +25,12 @@ final class JobRowMapper implements RowMapper<JobRecord> {
 
     @Override
     public JobRecord map(ResultSet rs, StatementContext ctx) throws SQLException {
+        JobStatus state = JobStatus.valueOf(rs.getString("state"));
         return new JobRecord(
                 rs.getLong("id"),
                 rs.getString("type"),
                 rs.getString("queue"),
-                JobStatus.valueOf(rs.getString("state")),
+                state,
                 rs.getInt("priority"),
                 instant(rs, "run_at"),
                 rs.getString("payload"),
@@ -44,7 +45,9 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 nullableLong(rs, "retry_max_ms"),
                 rs.getObject("lease_token", UUID.class),
                 instant(rs, "lease_expires_at"),
-                rs.getString("worker_id"),
+                // The row keeps the worker of its latest attempt (its history row is written from it
+                // when the attempt ends); the job shows a worker only while one holds it.
+                state == JobStatus.RUNNING ? rs.getString("worker_id") : null,
                 nullableFloat(rs, "progress_percent"),
                 rs.getString("progress_message"),
                 rs.getString("progress_details"),

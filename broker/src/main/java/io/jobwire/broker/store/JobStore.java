@@ -19,15 +19,17 @@ import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.Function;
 import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.HandleCallback;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.Query;
 
 /**
  * Every write to jobs and their attempts. Each method takes and returns a batch and runs it as one
- * statement in one transaction, so callers can gather concurrent requests and pay for one commit.
- * Worker writes are fenced: the UPDATE itself checks (attempt, lease token, RUNNING, lease not expired),
- * so a stale worker changes nothing. Committed changes are announced with {@code pg_notify} in the same
- * transaction and handed to the {@link ChangeSink} after the commit.
+ * statement and one commit, so callers can gather concurrent requests and pay for one commit. Worker
+ * writes are fenced: the UPDATE itself checks (attempt, lease token, RUNNING, lease not expired), so a
+ * stale worker changes nothing. Committed changes are announced to other brokers with {@code pg_notify}
+ * in the same statement (the hot writes, see {@code announce.sql}) or transaction (the rest), and handed
+ * to the {@link ChangeSink} after the commit.
  *
  * <p>No method holds a connection beyond its own transaction.
  */
@@ -41,11 +43,13 @@ public final class JobStore {
     private final DoubleSupplier jitter;
 
     /**
+     * @param jdbi   the general pool
+     * @param keyed  the pool for the hot statements ({@link io.jobwire.broker.db.Database#keyedJdbi})
      * @param jitter supplies the backoff factor for each retry, in [0.5, 1.0]; tests pass a constant
      */
-    public JobStore(Jdbi jdbi, ObjectMapper json, ChangeNotifier notifier, ChangeSink sink,
+    public JobStore(Jdbi jdbi, Jdbi keyed, ObjectMapper json, ChangeNotifier notifier, ChangeSink sink,
                     RetryDefaults retryDefaults, DoubleSupplier jitter) {
-        this.transactions = new Transactions(jdbi);
+        this.transactions = new Transactions(jdbi, keyed);
         this.json = json;
         this.jobs = new JobRowMapper(json);
         this.notifier = notifier;
@@ -57,14 +61,14 @@ public final class JobStore {
     // ---------------------------------------------------------------- submit
 
     /**
-     * Inserts the jobs, in order, in one transaction. A job whose (owner, idempotency key) already exists,
+     * Inserts the jobs, in order, in one statement. A job whose (owner, idempotency key) already exists,
      * in the table or earlier in this batch, is not inserted: the existing job is returned instead.
      */
     public List<SubmitOutcome> insert(List<NewJob> batch) {
         if (batch.isEmpty()) {
             return List.of();
         }
-        List<SubmitOutcome> outcomes = transactions.run(handle -> {
+        List<SubmitOutcome> outcomes = transactions.keyed(false, handle -> {
             SubmitOutcome[] results = new SubmitOutcome[batch.size()];
             List<Integer> duplicates = new ArrayList<>();
             insertQuery(handle, batch).map((rs, ctx) -> {
@@ -89,7 +93,6 @@ public final class JobStore {
                     results[index] = new SubmitOutcome(found, false);
                 }
             }
-            notifier.notify(handle, createdChanges(results));
             return List.of(results);
         });
         sink.publish(createdChanges(outcomes.toArray(SubmitOutcome[]::new)));
@@ -127,7 +130,7 @@ public final class JobStore {
             retryMax[i] = job.retryMaxMs();
             owners[i] = job.owner();
         }
-        return handle.createQuery(Sql.load(JobStore.class, "insert_jobs"))
+        return announcing(handle.createQuery(Sql.load(JobStore.class, "insert_jobs")))
                 .bind("types", types)
                 .bind("queues", queues)
                 .bind("payloads", payloads)
@@ -176,19 +179,16 @@ public final class JobStore {
         if (request.limit() <= 0 || request.types().isEmpty()) {
             return List.of();
         }
-        List<JobRecord> claimed = transactions.runKeyed(handle -> {
-            List<JobRecord> rows = handle.createQuery(Sql.load(JobStore.class, "claim_jobs"))
-                    .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
-                    .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
-                    .bind("queues", request.queues().toArray(String[]::new))
-                    .bind("limit", request.limit())
-                    .bind("workerId", request.workerId())
-                    .bind("principal", request.principal())
-                    .map(jobs)
-                    .list();
-            notifier.notify(handle, rows.stream().map(JobRecord::change).toList());
-            return rows;
-        });
+        List<JobRecord> claimed = transactions.keyed(false, handle -> announcing(
+                handle.createQuery(Sql.load(JobStore.class, "claim_jobs")))
+                .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
+                .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
+                .bind("queues", request.queues().toArray(String[]::new))
+                .bind("limit", request.limit())
+                .bind("workerId", request.workerId())
+                .bind("principal", request.principal())
+                .map(jobs)
+                .list());
         sink.publish(claimed.stream().map(JobRecord::change).toList());
         return claimed;
     }
@@ -265,9 +265,9 @@ public final class JobStore {
     private enum WriteKind { HEARTBEAT, PROGRESS, FINISH }
 
     /**
-     * Applies the writes in one transaction. A job named more than once (two callers' writes gathered
-     * into one batch) is written in rounds, one statement each, in input order, so the second write sees
-     * the first exactly as if they had come one after the other.
+     * Applies the writes in one statement. A job named more than once (two callers' writes gathered
+     * into one batch) is written in rounds, one statement each in one transaction, in input order, so the
+     * second write sees the first exactly as if they had come one after the other.
      */
     private <W> List<WriteResult> fencedWrite(List<Fenced<W>> writes, Function<W, LeaseRef> leaseOf, String statement,
                                               boolean isChange, BiConsumer<Query, List<W>> binder, WriteKind kind) {
@@ -276,14 +276,18 @@ public final class JobStore {
         }
         List<List<Integer>> rounds = rounds(writes, leaseOf);
         List<JobChange> changes = new ArrayList<>();
-        List<WriteResult> results = transactions.runKeyed(handle -> {
+        HandleCallback<List<WriteResult>, RuntimeException> work = handle -> {
             changes.clear();
             WriteResult[] answers = new WriteResult[writes.size()];
             for (List<Integer> round : rounds) {
                 List<Fenced<W>> batch = round.stream().map(writes::get).toList();
                 List<W> plain = batch.stream().map(Fenced::write).toList();
                 List<LeaseRef> leases = plain.stream().map(leaseOf).toList();
-                Query query = handle.createQuery(Sql.load(JobStore.class, statement))
+                Query query = handle.createQuery(Sql.load(JobStore.class, statement));
+                if (isChange) {
+                    announcing(query);
+                }
+                query
                         .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
                         .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
                         .bind("tokens", leases.stream().map(LeaseRef::token).toArray(UUID[]::new))
@@ -299,11 +303,9 @@ public final class JobStore {
                     applied.values().forEach(row -> changes.add(row.change()));
                 }
             }
-            if (isChange) {
-                notifier.notify(handle, changes);
-            }
             return List.of(answers);
-        });
+        };
+        List<WriteResult> results = transactions.keyed(rounds.size() > 1, work);
         sink.publish(changes);
         return results;
     }
@@ -472,6 +474,11 @@ public final class JobStore {
             sink.publish(List.of(transition.job().change()));
         }
         return transition;
+    }
+
+    /** Binds what {@code announce.sql} needs. */
+    private Query announcing(Query query) {
+        return query.bind("channel", ChangeNotifier.CHANNEL).bind("origin", notifier.origin());
     }
 
     private String toJson(Map<String, String> labels) {

@@ -6,8 +6,13 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
-/** Loads the statements kept as {@code .sql} resources next to the classes that run them. */
+/**
+ * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
+ * {@code -- @announce} is replaced by {@code announce.sql} of the same package: the CTE that tells the
+ * other brokers about the rows of the statement's {@code changed} CTE.
+ */
 final class Sql {
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
 
@@ -16,9 +21,22 @@ final class Sql {
 
     /** The text of {@code <package of owner>/<name>.sql}. */
     static String load(Class<?> owner, String name) {
-        String path = owner.getPackageName().replace('.', '/') + "/" + name + ".sql";
-        return CACHE.computeIfAbsent(path, Sql::read);
+        String folder = owner.getPackageName().replace('.', '/') + "/";
+        return CACHE.computeIfAbsent(folder + name + ".sql", path -> {
+            String text = read(path);
+            return withoutComments(text.contains(ANNOUNCE) ? text.replace(ANNOUNCE, read(folder + "announce.sql")) : text);
+        });
     }
+
+    /**
+     * Drops whole-line comments: PostgreSQL copies a statement's text on every execution (and the
+     * driver sends it with every parse), and the comments are for the reader of the file.
+     */
+    private static String withoutComments(String sql) {
+        return sql.lines().filter(line -> !line.stripLeading().startsWith("--")).collect(Collectors.joining("\n"));
+    }
+
+    private static final String ANNOUNCE = "-- @announce";
 
     private static String read(String path) {
         try (InputStream in = Sql.class.getClassLoader().getResourceAsStream(path)) {

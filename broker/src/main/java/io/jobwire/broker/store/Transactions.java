@@ -7,23 +7,40 @@ import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.HandleCallback;
 
 /**
- * Runs a unit of work in one transaction, repeating it when PostgreSQL aborted it for a deadlock or a
- * serialization failure: both mean "nothing happened, try again".
+ * Runs a unit of work, repeating it when PostgreSQL aborted it for a deadlock or a serialization
+ * failure: both mean "nothing happened, try again".
  */
 final class Transactions {
     private static final Set<String> RETRYABLE_STATES = Set.of("40001", "40P01");
     private static final int MAX_TRIES = 5;
 
     private final Jdbi jdbi;
+    private final Jdbi keyed;
 
-    Transactions(Jdbi jdbi) {
+    /** @param keyed the pool for statements that reach jobs by key ({@link io.jobwire.broker.db.Database#keyedJdbi}) */
+    Transactions(Jdbi jdbi, Jdbi keyed) {
         this.jdbi = jdbi;
+        this.keyed = keyed;
     }
 
+    /** In one transaction, on the general pool. */
     <T> T run(HandleCallback<T, RuntimeException> work) {
+        return retrying(() -> jdbi.inTransaction(work));
+    }
+
+    /**
+     * Work on the keyed pool. Unless {@code multiStatement}, it runs as one statement committed by itself
+     * (autocommit), so the statement and its commit take one round trip; only its first statement may
+     * change anything, the rest may only read. Multi-statement work runs in one transaction.
+     */
+    <T> T keyed(boolean multiStatement, HandleCallback<T, RuntimeException> work) {
+        return retrying(() -> multiStatement ? keyed.inTransaction(work) : keyed.withHandle(work));
+    }
+
+    private static <T> T retrying(java.util.function.Supplier<T> work) {
         for (int attempt = 1; ; attempt++) {
             try {
-                return jdbi.inTransaction(work);
+                return work.get();
             } catch (JdbiException e) {
                 if (attempt >= MAX_TRIES || !isRetryable(e)) {
                     throw e;
@@ -31,24 +48,6 @@ final class Transactions {
             }
         }
     }
-
-    /**
-     * Like {@link #run}, for the hot statements that reach jobs through an index: each is planned for
-     * its actual batch (a custom plan, so the planner knows how many rows unnest yields instead of a
-     * generic guess), and never with a sequential or bitmap scan. A queue table can grow from empty to
-     * millions of rows between two ANALYZEs; a scan chosen while it looked empty is ruinous once it is
-     * big, and bitmap scans cannot mark the dead index entries a queue leaves behind, so every later scan
-     * pays for them again. Plain index scans do mark them.
-     */
-    <T> T runKeyed(HandleCallback<T, RuntimeException> work) {
-        return run(handle -> {
-            handle.execute(KEYED_PLANS);
-            return work.withHandle(handle);
-        });
-    }
-
-    private static final String KEYED_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan; "
-            + "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off";
 
     private static boolean isRetryable(Throwable error) {
         for (Throwable cause = error; cause != null; cause = cause.getCause()) {

@@ -22,7 +22,7 @@ WITH wanted AS (
     ) c
     ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT :limit
-), claimed AS (
+), changed AS (
     UPDATE jobs j
     SET state = 'RUNNING',
         attempt = j.attempt + 1,
@@ -39,11 +39,12 @@ WITH wanted AS (
         progress_at = NULL,
         version = j.version + 1
     FROM picked
-    WHERE j.id = picked.id AND j.state = 'QUEUED'
+    -- By primary key, whatever the statistics say: the array is a restriction of jobs itself, and
+    -- state || '' is hidden from the planner (see complete_jobs)
+    WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.id = picked.id AND (j.state || '') = 'QUEUED'
     RETURNING j.*
-), history AS (
-    INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-    SELECT id, attempt, worker_id, started_at FROM claimed
-)
-SELECT * FROM claimed
+),
+-- @announce
+SELECT * FROM changed
+WHERE (SELECT count(*) FROM announced) >= 0
 ORDER BY priority DESC, run_at, id

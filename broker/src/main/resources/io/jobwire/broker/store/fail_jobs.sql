@@ -14,7 +14,8 @@ WITH input AS (
                      * i.jitter)::bigint) AS backoff_ms
     FROM input i
     JOIN jobs j ON j.id = i.id
-), failed AS (
+    WHERE j.id = ANY (:ids::bigint[])
+), changed AS (
     UPDATE jobs j
     SET state = CASE WHEN d.will_retry THEN 'QUEUED' ELSE 'FAILED' END,
         run_at = CASE WHEN d.will_retry THEN now() + d.backoff_ms * interval '1 millisecond' ELSE j.run_at END,
@@ -23,20 +24,26 @@ WITH input AS (
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
-        worker_id = NULL,
         lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     FROM decided d
-    WHERE j.id = d.id AND j.attempt = d.attempt AND j.lease_token = d.token
-      AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+    WHERE j.id = ANY (:ids::bigint[]) -- a restriction of jobs itself: always looked up by primary key
+      AND j.id = d.id AND j.attempt = d.attempt AND j.lease_token = d.token
+      -- state || '': hidden from the planner, so it finds each job by primary key and never scans
+      -- jobs_running_leases (a generic plan, guessing 10 input rows, would often prefer that index)
+      AND (j.state || '') = 'RUNNING' AND j.lease_expires_at > now()
       AND (d.principal IS NULL OR j.lease_principal = d.principal)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.last_error
+              j.last_error, j.worker_id, j.started_at
 ), history AS (
-    UPDATE job_attempts a
-    SET finished_at = now(), outcome = 'failed', error = failed.last_error
-    FROM failed
-    WHERE a.job_id = failed.id AND a.attempt = failed.attempt
-)
-SELECT * FROM failed
+    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
+    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
+    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, now(), 'failed', changed.last_error
+    FROM changed
+    ON CONFLICT (job_id, attempt) DO UPDATE
+        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+),
+-- @announce
+SELECT * FROM changed WHERE (SELECT count(*) FROM announced) >= 0

@@ -8,7 +8,7 @@ WITH input AS (
                 :owners::text[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, ord)
-), inserted AS (
+), changed AS (
     INSERT INTO jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
                       lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner)
     SELECT new_id, type, queue, payload::jsonb, priority,
@@ -19,8 +19,10 @@ WITH input AS (
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
-)
-SELECT input.ord AS input_ord, inserted.*
+),
+-- @announce
+SELECT input.ord AS input_ord, changed.*
 FROM input
-LEFT JOIN inserted ON inserted.id = input.new_id
+LEFT JOIN changed ON changed.id = input.new_id
+WHERE (SELECT count(*) FROM announced) >= 0
 ORDER BY input.ord

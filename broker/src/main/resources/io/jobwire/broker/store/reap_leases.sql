@@ -9,17 +9,19 @@ WITH reaped AS (
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
-        worker_id = NULL,
         lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.last_error
+              j.last_error, j.worker_id, j.started_at
 ), history AS (
-    UPDATE job_attempts a
-    SET finished_at = now(), outcome = 'lease_expired', error = reaped.last_error
+    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
+    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
+    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+    SELECT reaped.id, reaped.attempt, reaped.worker_id, reaped.started_at, now(), 'lease_expired', reaped.last_error
     FROM reaped
-    WHERE a.job_id = reaped.id AND a.attempt = reaped.attempt
+    ON CONFLICT (job_id, attempt) DO UPDATE
+        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
 )
 SELECT * FROM reaped

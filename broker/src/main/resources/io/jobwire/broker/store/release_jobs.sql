@@ -2,7 +2,7 @@
 WITH input AS (
     SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :reasons::text[])
              AS i(id, attempt, token, principal, reason)
-), released AS (
+), changed AS (
     UPDATE jobs j
     SET state = 'QUEUED',
         run_at = now(),
@@ -10,20 +10,27 @@ WITH input AS (
         spent_attempts = greatest(j.spent_attempts - 1, 0),
         lease_token = NULL,
         lease_expires_at = NULL,
-        worker_id = NULL,
         lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     FROM input i
-    WHERE j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
-      AND j.state = 'RUNNING' AND j.lease_expires_at > now()
+    WHERE j.id = ANY (:ids::bigint[]) -- a restriction of jobs itself: always looked up by primary key
+      AND j.id = i.id AND j.attempt = i.attempt AND j.lease_token = i.token
+      -- state || '': hidden from the planner, so it finds each job by primary key and never scans
+      -- jobs_running_leases (a generic plan, guessing 10 input rows, would often prefer that index)
+      AND (j.state || '') = 'RUNNING' AND j.lease_expires_at > now()
       AND (i.principal IS NULL OR j.lease_principal = i.principal)
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
+    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
+              j.worker_id, j.started_at
 ), history AS (
-    UPDATE job_attempts a
-    SET finished_at = now(), outcome = 'released', error = i.reason
-    FROM released
-    JOIN input i ON i.id = released.id
-    WHERE a.job_id = released.id AND a.attempt = released.attempt
-)
-SELECT * FROM released
+    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
+    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
+    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
+    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, now(), 'released', i.reason
+    FROM changed
+    JOIN input i ON i.id = changed.id
+    ON CONFLICT (job_id, attempt) DO UPDATE
+        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+),
+-- @announce
+SELECT * FROM changed WHERE (SELECT count(*) FROM announced) >= 0

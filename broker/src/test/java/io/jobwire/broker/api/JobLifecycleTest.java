@@ -80,7 +80,27 @@ class JobLifecycleTest {
         long leaseSeconds = fixture.queryLong(
                 "SELECT round(extract(epoch FROM lease_expires_at - started_at)) FROM jobs WHERE id = " + id);
         assertThat(leaseSeconds).isEqualTo(30);
-        assertThat(attemptOutcome(id, 1)).isEqualTo("running");
+        assertThat(job.getAttemptsList()).singleElement().satisfies(attempt -> {
+            assertThat(attempt.getOutcome()).isEqualTo(AttemptOutcome.ATTEMPT_OUTCOME_RUNNING);
+            assertThat(attempt.getWorkerId()).isEqualTo("claimer");
+            assertThat(attempt.hasFinishedAt()).isFalse();
+        });
+        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id))
+                .as("an attempt's row is written when it ends").isZero();
+    }
+
+    @Test
+    void anAttemptRowAnOlderBrokerWroteAtClaimIsClosedNotDuplicated() {
+        String id = fixture.submit("life.legacy", "{}");
+        RawWorker worker = fixture.connectWorker("legacy", 1, "life.legacy");
+        AssignedJob assigned = worker.take(1).get(0);
+        fixture.sql("INSERT INTO job_attempts (job_id, attempt, worker_id) VALUES (" + id + ", 1, 'legacy')");
+        assertThat(get(id).getAttemptsList()).extracting(a -> a.getOutcome())
+                .containsExactly(AttemptOutcome.ATTEMPT_OUTCOME_RUNNING);
+        assertThat(worker.complete(assigned.getLease(), "1").getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+        assertThat(get(id).getAttemptsList()).extracting(a -> a.getOutcome())
+                .containsExactly(AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+        assertThat(get(id).getAttempts(0).hasFinishedAt()).isTrue();
     }
 
     @Test
@@ -96,6 +116,8 @@ class JobLifecycleTest {
         assertThat(job.getLeaseExpiresAt().getSeconds()).isZero();
         assertThat(attemptOutcome(id, 1)).isEqualTo("succeeded");
         assertThat(job.getAttemptsList()).extracting(a -> a.getOutcome()).containsExactly(AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+        assertThat(job.getAttempts(0).getWorkerId()).isEqualTo("completer");
+        assertThat(job.getWorkerId()).as("a job shows a worker only while one holds it").isEmpty();
     }
 
     @Test

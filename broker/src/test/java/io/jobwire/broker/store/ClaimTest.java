@@ -41,7 +41,7 @@ class ClaimTest {
     static void openStore() {
         db = Database.connect(TestPostgres.newDatabase(), 4, Duration.ofSeconds(5), "test");
         db.migrate();
-        store = new JobStore(db.jdbi(), new ObjectMapper(), new ChangeNotifier("test"), ChangeSink.NONE,
+        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), new ChangeNotifier("test"), ChangeSink.NONE,
                 RetryDefaults.STANDARD, () -> 1.0);
     }
 
@@ -180,14 +180,13 @@ class ClaimTest {
         List<Long> ids = claimed.stream().map(JobRecord::id).toList();
         Map<Long, String> rows = new HashMap<>();
         db.jdbi().useHandle(handle -> handle.createQuery(
-                        "SELECT job_id, attempt, worker_id, outcome FROM job_attempts WHERE job_id = ANY (:ids::bigint[])")
+                        "SELECT id, attempt, worker_id, state FROM jobs WHERE id = ANY (:ids::bigint[])")
                 .bind("ids", ids.toArray(Long[]::new))
-                .map((rs, ctx) -> rows.merge(rs.getLong("job_id"),
-                        rs.getInt("attempt") + "/" + rs.getString("worker_id") + "/" + rs.getString("outcome"),
-                        (x, y) -> x + " and " + y))
+                .map((rs, ctx) -> rows.put(rs.getLong("id"),
+                        rs.getInt("attempt") + "/" + rs.getString("worker_id") + "/" + rs.getString("state")))
                 .list());
         Map<Long, String> expected = new HashMap<>();
-        claimed.forEach(job -> expected.put(job.id(), job.attempt() + "/" + workerId + "/running"));
+        claimed.forEach(job -> expected.put(job.id(), job.attempt() + "/" + workerId + "/RUNNING"));
         assertThat(rows).as(context).isEqualTo(expected);
     }
 
@@ -240,18 +239,14 @@ class ClaimTest {
 
             Map<String, Long> perWorker = new HashMap<>();
             db.jdbi().useHandle(handle -> handle.createQuery("""
-                            SELECT a.worker_id, count(*) AS n
-                            FROM jobs j JOIN job_attempts a ON a.job_id = j.id AND a.attempt = j.attempt
-                            WHERE j.type = 'race' AND j.state = 'RUNNING' AND j.attempt = 1 AND j.worker_id = a.worker_id
-                            GROUP BY a.worker_id""")
+                            SELECT j.worker_id, count(*) AS n
+                            FROM jobs j
+                            WHERE j.type = 'race' AND j.state = 'RUNNING' AND j.attempt = 1
+                            GROUP BY j.worker_id""")
                     .map((rs, ctx) -> perWorker.put(rs.getString("worker_id"), rs.getLong("n")))
                     .list());
             assertThat(perWorker).containsOnly(Map.entry("claimer-1", (long) first.size()),
                     Map.entry("claimer-2", (long) second.size()));
-            long attemptRows = db.jdbi().withHandle(handle -> handle.createQuery(
-                    "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id WHERE j.type = 'race'")
-                    .mapTo(Long.class).one());
-            assertThat(attemptRows).isEqualTo(total);
         } finally {
             threads.shutdownNow();
         }
