@@ -50,7 +50,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--drain-timeout", description = "Time workers and calls get to finish at shutdown (default: 10s).")
     Duration drainTimeout = BrokerConfig.DEFAULT_DRAIN_TIMEOUT;
 
-    @Option(names = "--db-pool-size", description = "Database connections (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--db-pool-size", description = "Database connections: a quarter (at least 2) for reads and "
+            + "maintenance, the rest for submits, claims and worker writes (default: ${DEFAULT-VALUE}).")
     int poolSize = BrokerConfig.DEFAULT_POOL_SIZE;
 
     @Option(names = "--tokens-file", description = "Accepted bearer tokens (see 'jobwire token'). Without tokens "

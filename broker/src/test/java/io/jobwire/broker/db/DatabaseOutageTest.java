@@ -10,6 +10,7 @@ import io.jobwire.api.v1.AckStatus;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.ListJobTypesRequest;
 import io.jobwire.api.v1.ListRequest;
 import io.jobwire.api.v1.StatsRequest;
 import io.jobwire.api.v1.SubmitRequest;
@@ -87,6 +88,10 @@ class DatabaseOutageTest {
                 }
             }
             await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> fixture.submit("outage.kill", "{}") != null);
+            // Reads and the worker registry use the other pool: its dead connections are replaced the same way
+            // (each answers one call with UNAVAILABLE), so read until that pool works again too.
+            await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+                    .until(() -> fixture.jobs().listJobTypes(ListJobTypesRequest.getDefaultInstance()) != null);
             RawWorker worker = fixture.connectWorker("after-kill", 1, "outage.kill");
             assertThat(worker.complete(worker.take(1).get(0).getLease(), "1").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
         }
