@@ -124,6 +124,21 @@ final class Scenarios {
         void submitUntilDone(JobwireClient client) throws Exception;
     }
 
+    /** Runs the producer on {@code threads} threads of the pool at once and waits for all of them. */
+    private static void runOnAll(ExecutorService pool, int threads, JobwireClient client, Producer producer)
+            throws Exception {
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            done.add(pool.submit(() -> {
+                producer.submitUntilDone(client);
+                return null;
+            }));
+        }
+        for (Future<?> future : done) {
+            future.get();
+        }
+    }
+
     /**
      * Starts the workers, runs {@code threads} producers against empty tables, and measures until the
      * n jobs are submitted and until all of them have SUCCEEDED in the database.
@@ -136,16 +151,7 @@ final class Scenarios {
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             CpuMeter.Sample cpuBefore = cpu.sample();
             long start = System.nanoTime();
-            List<Future<?>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                done.add(pool.submit(() -> {
-                    producer.submitUntilDone(client);
-                    return null;
-                }));
-            }
-            for (Future<?> future : done) {
-                future.get();
-            }
+            runOnAll(pool, threads, client, producer);
             long submitted = System.nanoTime();
             pool.shutdown();
             if (!workers.awaitHandled(n, DRAIN_TIMEOUT)) {
@@ -209,18 +215,13 @@ final class Scenarios {
             // warm-up compiles the batched paths, and at 1,000 jobs/s the JIT would still be compiling for
             // half a minute, on the same two cores as the measurement.
             long burst = options.warmupJobs;
-            List<Future<?>> burstCalls = new ArrayList<>();
-            for (int c = 0; c < 32; c++) {
-                long share = burst / 32 + (c < burst % 32 ? 1 : 0);
-                burstCalls.add(callers.submit(() -> {
-                    for (long i = 0; i < share; i++) {
-                        client.submit(JobSpec.newBuilder().setType(type).setPayload("{\"t\":0,\"m\":false}").build());
-                    }
-                }));
-            }
-            for (Future<?> call : burstCalls) {
-                call.get();
-            }
+            AtomicLong warmed = new AtomicLong();
+            JobSpec warm = JobSpec.newBuilder().setType(type).setPayload("{\"t\":0,\"m\":false}").build();
+            runOnAll(callers, 32, client, c -> {
+                while (warmed.getAndIncrement() < burst) {
+                    c.submit(warm);
+                }
+            });
             if (!workers.awaitHandled(burst, DRAIN_TIMEOUT)) {
                 throw new IllegalStateException("only " + workers.handled() + " of " + burst + " warm-up jobs ran");
             }

@@ -2,6 +2,7 @@ package io.jobwire.broker.store;
 
 import java.sql.SQLException;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.HandleCallback;
@@ -37,7 +38,7 @@ final class Transactions {
         return retrying(() -> multiStatement ? keyed.inTransaction(work) : keyed.withHandle(work));
     }
 
-    private static <T> T retrying(java.util.function.Supplier<T> work) {
+    private static <T> T retrying(Supplier<T> work) {
         for (int attempt = 1; ; attempt++) {
             try {
                 return work.get();
