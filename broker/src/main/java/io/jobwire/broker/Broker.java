@@ -12,6 +12,8 @@ import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.jobwire.api.v1.JobServiceGrpc;
+import io.jobwire.broker.api.InlineCalls;
 import io.jobwire.broker.api.Services;
 import io.jobwire.broker.api.Statuses;
 import io.jobwire.broker.api.StrictParsing;
@@ -22,10 +24,10 @@ import io.jobwire.broker.db.EmbeddedPostgresServer;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionPresence;
 import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.events.ChangeAnnouncer;
 import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.lease.Reaper;
-import io.jobwire.broker.store.ChangeNotifier;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
 import io.jobwire.broker.store.JobQueries;
@@ -66,6 +68,8 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 2;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
+    /** Changes waiting to be announced to other brokers before they are replaced by one resync hint. */
+    private static final int ANNOUNCE_BACKLOG = 100_000;
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -76,6 +80,7 @@ public final class Broker implements AutoCloseable {
     private final Dispatcher dispatcher;
     private final WatchHub watches;
     private final PgChangeListener listener;
+    private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final ScheduledExecutorService maintenance;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -94,8 +99,13 @@ public final class Broker implements AutoCloseable {
             database.migrate();
             ObjectMapper json = new ObjectMapper();
             ChangeBus bus = new ChangeBus();
-            this.store = new JobStore(database.jdbi(), database.keyedJdbi(), json, new ChangeNotifier(brokerId), bus, config.retry(),
-                    builder.jitter);
+            this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
+            this.announcer = new ChangeAnnouncer(database.jdbi(), brokerId, listener::peersListening,
+                    ANNOUNCE_BACKLOG);
+            this.store = new JobStore(database.jdbi(), database.keyedJdbi(), json, changes -> {
+                bus.publish(changes);
+                announcer.publish(changes);
+            }, config.retry(), builder.jitter);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
@@ -106,7 +116,6 @@ public final class Broker implements AutoCloseable {
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);
             bus.subscribe(watches);
-            this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
             this.reaper = new Reaper(store);
             this.maintenance = Executors.newScheduledThreadPool(2, runnable -> {
                 Thread thread = new Thread(runnable, "jobwire-maintenance");
@@ -131,6 +140,7 @@ public final class Broker implements AutoCloseable {
                 workerService = ServerInterceptors.intercept(workerService, auth);
             }
             this.server = serverBuilder
+                    .callExecutor(InlineCalls.of(JobServiceGrpc.getSubmitMethod()))
                     .addService(jobService)
                     .addService(workerService)
                     .addService(health.getHealthService())
@@ -138,7 +148,8 @@ public final class Broker implements AutoCloseable {
                     .maxInboundMessageSize(config.maxPayloadBytes() * 8 + 1024 * 1024)
                     .build();
 
-            listener.start();
+            announcer.start();
+            listener.start(DB_CONNECTION_TIMEOUT);
             dispatcher.start();
             Duration reaperEvery = config.reaperInterval();
             maintenance.scheduleWithFixedDelay(reaper, reaperEvery.toMillis(), reaperEvery.toMillis(), TimeUnit.MILLISECONDS);
@@ -288,6 +299,7 @@ public final class Broker implements AutoCloseable {
         maintenance.shutdownNow();
         writes.close();
         dispatcher.close();
+        announcer.close();
         listener.close();
         watches.close();
         database.close();

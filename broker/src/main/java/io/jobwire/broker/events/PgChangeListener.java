@@ -1,10 +1,12 @@
 package io.jobwire.broker.events;
 
-import io.jobwire.broker.store.ChangeNotifier;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -12,16 +14,31 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Listens on {@link ChangeNotifier#CHANNEL} over a dedicated connection and republishes other brokers'
+ * Listens on {@link Notifications#CHANNEL} over a dedicated connection and republishes other brokers'
  * changes on the local {@link ChangeBus}. The connection is pinged and reopened when it fails; after
  * every (re)connect the bus is told to resync, because notifications sent meanwhile are lost.
  * Notifications are hints: polling stays the source of truth.
+ *
+ * <p>It also keeps track of whether any other broker listens, so a lone broker sends no notifications:
+ * while it listens, the connection holds a shared advisory lock ({@link #PRESENCE_LOCK}), which
+ * PostgreSQL drops with the connection, and every {@link #PEER_CHECK} it counts the other holders in
+ * {@code pg_locks}. A broker that starts listening says so on the channel ({@link Notifications.Kind#JOINED}),
+ * so the others start announcing at once rather than at their next count; it resyncs once more after
+ * {@link #SETTLE} to pick up what they committed before they heard it.
  */
 public final class PgChangeListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PgChangeListener.class);
+    /** The advisory lock key (shared) held by every listening broker: "jobwire" in ASCII. */
+    public static final long PRESENCE_LOCK = 0x6A6F6277697265L;
     private static final int WAIT_MILLIS = 250;
-    private static final Duration PING_EVERY = Duration.ofSeconds(5);
+    static final Duration PEER_CHECK = Duration.ofSeconds(1);
+    static final Duration SETTLE = Duration.ofSeconds(1);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+    private static final String COUNT_PEERS = "SELECT count(*) FROM pg_locks"
+            + " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+            + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            + " AND classid::bigint = " + (PRESENCE_LOCK >>> 32) + " AND objid::bigint = " + (PRESENCE_LOCK & 0xFFFFFFFFL)
+            + " AND objsubid = 1";
 
     /** Opens a fresh connection outside the pool, held for as long as it works. */
     @FunctionalInterface
@@ -33,19 +50,37 @@ public final class PgChangeListener implements AutoCloseable {
     private final String ownOrigin;
     private final ChangeBus bus;
     private final Thread thread;
+    private final CountDownLatch firstConnect = new CountDownLatch(1);
     private volatile boolean running = true;
+    private volatile boolean peersListening = true;
     private volatile Connection current;
 
     public PgChangeListener(ConnectionFactory connections, String ownOrigin, ChangeBus bus) {
         this.connections = connections;
-        this.ownOrigin = ownOrigin;
+        this.ownOrigin = Notifications.checkOrigin(ownOrigin);
         this.bus = bus;
         this.thread = new Thread(this::run, "jobwire-listen");
         this.thread.setDaemon(true);
     }
 
-    public void start() {
+    /** Starts listening and waits (up to the timeout) until the first LISTEN is in place. */
+    public void start(Duration timeout) {
         thread.start();
+        try {
+            if (!firstConnect.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                log.warn("not listening to other brokers yet after {}; carrying on, and polling covers it", timeout);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Whether another broker listens, as of the last count or JOINED message. True when unknown (this
+     * listener is not connected): sending a hint nobody needs is cheaper than missing one.
+     */
+    public boolean peersListening() {
+        return peersListening;
     }
 
     private void run() {
@@ -54,8 +89,13 @@ public final class PgChangeListener implements AutoCloseable {
             try (Connection connection = connections.open()) {
                 current = connection;
                 try (Statement statement = connection.createStatement()) {
-                    statement.execute("LISTEN " + ChangeNotifier.CHANNEL);
+                    statement.execute("LISTEN " + Notifications.CHANNEL);
+                    statement.execute("SELECT pg_advisory_lock_shared(" + PRESENCE_LOCK + ")");
+                    statement.execute("SELECT pg_notify('" + Notifications.CHANNEL + "', '"
+                            + Notifications.joined(ownOrigin).replace("'", "''") + "')");
                 }
+                peersListening = countPeers(connection) > 0;
+                firstConnect.countDown();
                 backoffMillis = 100;
                 bus.resync();
                 listen(connection);
@@ -67,13 +107,15 @@ public final class PgChangeListener implements AutoCloseable {
                 }
             } finally {
                 current = null;
+                peersListening = true;
             }
         }
     }
 
     private void listen(Connection connection) throws SQLException {
         PGConnection pg = connection.unwrap(PGConnection.class);
-        long lastPing = System.nanoTime();
+        long settleAt = System.nanoTime() + SETTLE.toNanos();
+        long lastCheck = System.nanoTime();
         while (running) {
             PGNotification[] notifications = pg.getNotifications(WAIT_MILLIS);
             if (notifications != null) {
@@ -81,20 +123,36 @@ public final class PgChangeListener implements AutoCloseable {
                     deliver(notification.getParameter());
                 }
             }
-            if (System.nanoTime() - lastPing > PING_EVERY.toNanos()) {
-                try (Statement ping = connection.createStatement()) {
-                    ping.execute("SELECT 1");
-                }
-                lastPing = System.nanoTime();
+            long now = System.nanoTime();
+            if (settleAt != 0 && now - settleAt >= 0) {
+                settleAt = 0;
+                bus.resync();
             }
+            if (now - lastCheck >= PEER_CHECK.toNanos()) {
+                peersListening = countPeers(connection) > 0;
+                lastCheck = now;
+            }
+        }
+    }
+
+    /** The other sessions holding the presence lock; doubles as the connection's ping. */
+    private static long countPeers(Connection connection) throws SQLException {
+        try (PreparedStatement count = connection.prepareStatement(COUNT_PEERS); ResultSet rows = count.executeQuery()) {
+            rows.next();
+            return rows.getLong(1);
         }
     }
 
     private void deliver(String payload) {
         try {
-            ChangeNotifier.Notification notification = ChangeNotifier.parse(payload);
-            if (!notification.origin().equals(ownOrigin)) {
-                bus.publish(notification.changes());
+            Notifications.Notification notification = Notifications.parse(payload);
+            if (notification.origin().equals(ownOrigin)) {
+                return;
+            }
+            switch (notification.kind()) {
+                case CHANGES -> bus.publish(notification.changes());
+                case RESYNC -> bus.resync();
+                case JOINED -> peersListening = true;
             }
         } catch (IllegalArgumentException e) {
             log.warn("ignoring malformed change notification: {}", e.getMessage());

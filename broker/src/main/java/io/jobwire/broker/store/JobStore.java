@@ -27,9 +27,8 @@ import org.jdbi.v3.core.statement.Query;
  * Every write to jobs and their attempts. Each method takes and returns a batch and runs it as one
  * statement and one commit, so callers can gather concurrent requests and pay for one commit. Worker
  * writes are fenced: the UPDATE itself checks (attempt, lease token, RUNNING, lease not expired), so a
- * stale worker changes nothing. Committed changes are announced to other brokers with {@code pg_notify}
- * in the same statement (the hot writes, see {@code announce.sql}) or transaction (the rest), and handed
- * to the {@link ChangeSink} after the commit.
+ * stale worker changes nothing. Committed changes go to the {@link ChangeSink} after the commit: the
+ * broker's own listeners, and the announcer that tells other brokers.
  *
  * <p>No method holds a connection beyond its own transaction.
  */
@@ -37,7 +36,6 @@ public final class JobStore {
     private final Transactions transactions;
     private final ObjectMapper json;
     private final JobRowMapper jobs;
-    private final ChangeNotifier notifier;
     private final ChangeSink sink;
     private final RetryDefaults retryDefaults;
     private final DoubleSupplier jitter;
@@ -47,12 +45,11 @@ public final class JobStore {
      * @param keyed  the pool for the hot statements ({@link io.jobwire.broker.db.Database#keyedJdbi})
      * @param jitter supplies the backoff factor for each retry, in [0.5, 1.0]; tests pass a constant
      */
-    public JobStore(Jdbi jdbi, Jdbi keyed, ObjectMapper json, ChangeNotifier notifier, ChangeSink sink,
+    public JobStore(Jdbi jdbi, Jdbi keyed, ObjectMapper json, ChangeSink sink,
                     RetryDefaults retryDefaults, DoubleSupplier jitter) {
         this.transactions = new Transactions(jdbi, keyed);
         this.json = json;
         this.jobs = new JobRowMapper(json);
-        this.notifier = notifier;
         this.sink = sink;
         this.retryDefaults = retryDefaults;
         this.jitter = jitter;
@@ -130,7 +127,7 @@ public final class JobStore {
             retryMax[i] = job.retryMaxMs();
             owners[i] = job.owner();
         }
-        return announcing(handle.createQuery(Sql.load(JobStore.class, "insert_jobs")))
+        return handle.createQuery(Sql.load(JobStore.class, "insert_jobs"))
                 .bind("types", types)
                 .bind("queues", queues)
                 .bind("payloads", payloads)
@@ -179,8 +176,7 @@ public final class JobStore {
         if (request.limit() <= 0 || request.types().isEmpty()) {
             return List.of();
         }
-        List<JobRecord> claimed = transactions.keyed(false, handle -> announcing(
-                handle.createQuery(Sql.load(JobStore.class, "claim_jobs")))
+        List<JobRecord> claimed = transactions.keyed(false, handle -> handle.createQuery(Sql.load(JobStore.class, "claim_jobs"))
                 .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
                 .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
                 .bind("queues", request.queues().toArray(String[]::new))
@@ -284,9 +280,6 @@ public final class JobStore {
                 List<W> plain = batch.stream().map(Fenced::write).toList();
                 List<LeaseRef> leases = plain.stream().map(leaseOf).toList();
                 Query query = handle.createQuery(Sql.load(JobStore.class, statement));
-                if (isChange) {
-                    announcing(query);
-                }
                 query
                         .bind("ids", leases.stream().map(LeaseRef::jobId).toArray(Long[]::new))
                         .bind("attempts", leases.stream().map(LeaseRef::attempt).toArray(Integer[]::new))
@@ -431,7 +424,6 @@ public final class JobStore {
                     .bind("ids", ids)
                     .map((rs, ctx) -> AppliedRow.read(rs).change())
                     .list();
-            notifier.notify(handle, reaped);
             return reaped;
         });
         sink.publish(changes);
@@ -464,7 +456,6 @@ public final class JobStore {
             extra.forEach(query::bind);
             var changed = query.map(jobs).findOne();
             if (changed.isPresent()) {
-                notifier.notify(handle, List.of(changed.get().change()));
                 return new Transition(changed.get(), true);
             }
             return new Transition(handle.createQuery(Sql.load(JobStore.class, "job_by_id"))
@@ -474,11 +465,6 @@ public final class JobStore {
             sink.publish(List.of(transition.job().change()));
         }
         return transition;
-    }
-
-    /** Binds what {@code announce.sql} needs. */
-    private Query announcing(Query query) {
-        return query.bind("channel", ChangeNotifier.CHANNEL).bind("origin", notifier.origin());
     }
 
     private String toJson(Map<String, String> labels) {

@@ -9,9 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 /**
- * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
- * {@code -- @announce} is replaced by {@code announce.sql} of the same package: the CTE that tells the
- * other brokers about the rows of the statement's {@code changed} CTE.
+ * Loads the statements kept as {@code .sql} resources next to the classes that run them.
  */
 final class Sql {
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
@@ -22,10 +20,7 @@ final class Sql {
     /** The text of {@code <package of owner>/<name>.sql}. */
     static String load(Class<?> owner, String name) {
         String folder = owner.getPackageName().replace('.', '/') + "/";
-        return CACHE.computeIfAbsent(folder + name + ".sql", path -> {
-            String text = read(path);
-            return withoutComments(text.contains(ANNOUNCE) ? text.replace(ANNOUNCE, read(folder + "announce.sql")) : text);
-        });
+        return CACHE.computeIfAbsent(folder + name + ".sql", path -> withoutComments(read(path)));
     }
 
     /**
@@ -35,8 +30,6 @@ final class Sql {
     private static String withoutComments(String sql) {
         return sql.lines().filter(line -> !line.stripLeading().startsWith("--")).collect(Collectors.joining("\n"));
     }
-
-    private static final String ANNOUNCE = "-- @announce";
 
     private static String read(String path) {
         try (InputStream in = Sql.class.getClassLoader().getResourceAsStream(path)) {

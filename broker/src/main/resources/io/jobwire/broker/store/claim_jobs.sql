@@ -43,8 +43,6 @@ WITH wanted AS (
     -- state || '' is hidden from the planner (see complete_jobs)
     WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.id = picked.id AND (j.state || '') = 'QUEUED'
     RETURNING j.*
-),
--- @announce
+)
 SELECT * FROM changed
-WHERE (SELECT count(*) FROM announced) >= 0
 ORDER BY priority DESC, run_at, id

@@ -29,6 +29,5 @@ WITH input AS (
     FROM changed
     ON CONFLICT (job_id, attempt) DO UPDATE
         SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
-),
--- @announce
-SELECT * FROM changed WHERE (SELECT count(*) FROM announced) >= 0
+)
+SELECT * FROM changed

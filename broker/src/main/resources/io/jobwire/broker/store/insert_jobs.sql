@@ -19,10 +19,8 @@ WITH input AS (
     ORDER BY ord
     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *
-),
--- @announce
+)
 SELECT input.ord AS input_ord, changed.*
 FROM input
 LEFT JOIN changed ON changed.id = input.new_id
-WHERE (SELECT count(*) FROM announced) >= 0
 ORDER BY input.ord

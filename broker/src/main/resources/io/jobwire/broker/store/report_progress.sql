@@ -20,6 +20,5 @@ WITH input AS (
       AND (j.state || '') = 'RUNNING' AND j.lease_expires_at > now()
       AND (i.principal IS NULL OR j.lease_principal = i.principal)
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
-),
--- @announce
-SELECT * FROM changed WHERE (SELECT count(*) FROM announced) >= 0
+)
+SELECT * FROM changed

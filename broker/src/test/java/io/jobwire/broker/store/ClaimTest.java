@@ -41,7 +41,7 @@ class ClaimTest {
     static void openStore() {
         db = Database.connect(TestPostgres.newDatabase(), 4, Duration.ofSeconds(5), "test");
         db.migrate();
-        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), new ChangeNotifier("test"), ChangeSink.NONE,
+        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), ChangeSink.NONE,
                 RetryDefaults.STANDARD, () -> 1.0);
     }
 

@@ -37,7 +37,7 @@ class GroupCommitTest {
     static void open() {
         db = Database.connect(TestPostgres.newDatabase(), 8, Duration.ofSeconds(5), "test");
         db.migrate();
-        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), new ChangeNotifier("test"), ChangeSink.NONE,
+        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), ChangeSink.NONE,
                 RetryDefaults.STANDARD, () -> 1.0);
         writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, 2);
     }
