@@ -4,33 +4,41 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallExecutorSupplier;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.stream.Collectors;
 
 /**
- * Runs the handlers of some methods on the transport thread that read the request, instead of handing
- * each call to the server's executor. Only for handlers that never block: Submit parses, validates and
- * queues the job for a group commit, and the answer goes out from the commit thread. On a loaded broker
- * the hand-off (a thread wake-up per call) cost more CPU than the handler itself.
+ * Chooses where each call's handler runs, for a server built with {@code directExecutor()}: the listed
+ * methods stay on the transport thread that read the request, every other method moves to a pool.
+ * Only handlers that never block may be listed: Submit parses, validates and queues the job for a group
+ * commit, and the answer goes out from the commit thread. On a loaded broker, handing each call to a
+ * pool thread (a wake-up per call, and one more per message) cost more CPU than the handler itself.
  */
 public final class InlineCalls implements ServerCallExecutorSupplier {
-    private static final Executor INLINE = Runnable::run;
+    private final Executor pool;
+    private final Set<String> inline;
 
-    private final Set<String> methods;
-
-    private InlineCalls(Set<String> methods) {
-        this.methods = methods;
+    private InlineCalls(Executor pool, Set<String> inline) {
+        this.pool = pool;
+        this.inline = inline;
     }
 
-    public static InlineCalls of(MethodDescriptor<?, ?>... methods) {
-        return new InlineCalls(java.util.Arrays.stream(methods).map(MethodDescriptor::getFullMethodName)
+    /** Runs {@code inline} on the transport thread and everything else on {@code pool}. */
+    public static InlineCalls of(Executor pool, MethodDescriptor<?, ?>... inline) {
+        return new InlineCalls(pool, Arrays.stream(inline).map(MethodDescriptor::getFullMethodName)
                 .collect(Collectors.toUnmodifiableSet()));
     }
 
-    /** The inline executor for the listed methods; null (the server's executor) for every other. */
+    /** Whether the method runs on the transport thread. */
+    public boolean isInline(String fullMethodName) {
+        return inline.contains(fullMethodName);
+    }
+
+    /** Null (stay on the transport thread) for the inline methods, the pool for every other. */
     @Override
     public <ReqT, RespT> Executor getExecutor(ServerCall<ReqT, RespT> call, Metadata metadata) {
-        return methods.contains(call.getMethodDescriptor().getFullMethodName()) ? INLINE : null;
+        return isInline(call.getMethodDescriptor().getFullMethodName()) ? null : pool;
     }
 }
