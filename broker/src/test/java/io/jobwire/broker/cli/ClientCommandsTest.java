@@ -94,6 +94,9 @@ class ClientCommandsTest {
                 () -> jobwire("submit", "--type", "cli.wait", "--payload", "{\"a\":2}", "--wait"));
         AssignedJob job = worker.take(1).get(0);
         worker.progress(job.getLease(), 50, "half way", "");
+        // A watch shows rows as stored and coalesces a burst of changes to one job into one read: give the
+        // CLI's watch time to show the RUNNING row before the job moves on, or it may only ever see SUCCEEDED.
+        Thread.sleep(300);
         worker.complete(job.getLease(), "{\"sum\":42}");
         Run done = succeeded.get();
         assertThat(done.exit()).isEqualTo(ExitCodes.OK);
