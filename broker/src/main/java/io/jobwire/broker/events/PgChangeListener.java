@@ -91,8 +91,11 @@ public final class PgChangeListener implements AutoCloseable {
                 try (Statement statement = connection.createStatement()) {
                     statement.execute("LISTEN " + Notifications.CHANNEL);
                     statement.execute("SELECT pg_advisory_lock_shared(" + PRESENCE_LOCK + ")");
-                    statement.execute("SELECT pg_notify('" + Notifications.CHANNEL + "', '"
-                            + Notifications.joined(ownOrigin).replace("'", "''") + "')");
+                }
+                try (PreparedStatement joined = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    joined.setString(1, Notifications.CHANNEL);
+                    joined.setString(2, Notifications.joined(ownOrigin));
+                    joined.execute();
                 }
                 peersListening = countPeers(connection) > 0;
                 firstConnect.countDown();

@@ -9,7 +9,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 /**
- * Loads the statements kept as {@code .sql} resources next to the classes that run them.
+ * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
+ * {@code -- @lease-fence} is replaced by {@code lease_fence.sql} of the same package: the WHERE clause
+ * that fences every worker write, written once.
  */
 final class Sql {
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
@@ -20,8 +22,13 @@ final class Sql {
     /** The text of {@code <package of owner>/<name>.sql}. */
     static String load(Class<?> owner, String name) {
         String folder = owner.getPackageName().replace('.', '/') + "/";
-        return CACHE.computeIfAbsent(folder + name + ".sql", path -> withoutComments(read(path)));
+        return CACHE.computeIfAbsent(folder + name + ".sql", path -> {
+            String text = read(path);
+            return withoutComments(text.contains(LEASE_FENCE) ? text.replace(LEASE_FENCE, read(folder + "lease_fence.sql")) : text);
+        });
     }
+
+    private static final String LEASE_FENCE = "-- @lease-fence";
 
     /**
      * Drops whole-line comments: PostgreSQL copies a statement's text on every execution (and the

@@ -17,23 +17,18 @@ WITH input AS (
     WHERE j.id = ANY (:ids::bigint[])
 ), changed AS (
     UPDATE jobs j
-    SET state = CASE WHEN d.will_retry THEN 'QUEUED' ELSE 'FAILED' END,
-        run_at = CASE WHEN d.will_retry THEN now() + d.backoff_ms * interval '1 millisecond' ELSE j.run_at END,
-        finished_at = CASE WHEN d.will_retry THEN NULL ELSE now() END,
-        last_error = d.error,
+    SET state = CASE WHEN i.will_retry THEN 'QUEUED' ELSE 'FAILED' END,
+        run_at = CASE WHEN i.will_retry THEN now() + i.backoff_ms * interval '1 millisecond' ELSE j.run_at END,
+        finished_at = CASE WHEN i.will_retry THEN NULL ELSE now() END,
+        last_error = i.error,
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
         lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
-    FROM decided d
-    WHERE j.id = ANY (:ids::bigint[]) -- a restriction of jobs itself: always looked up by primary key
-      AND j.id = d.id AND j.attempt = d.attempt AND j.lease_token = d.token
-      -- state || '': hidden from the planner, so it finds each job by primary key and never scans
-      -- jobs_running_leases (a generic plan, guessing 10 input rows, would often prefer that index)
-      AND (j.state || '') = 'RUNNING' AND j.lease_expires_at > now()
-      AND (d.principal IS NULL OR j.lease_principal = d.principal)
+    FROM decided i
+    -- @lease-fence
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
               j.last_error, j.worker_id, j.started_at
 ), history AS (
