@@ -33,6 +33,10 @@ import org.jdbi.v3.core.statement.Query;
  * <p>No method holds a connection beyond its own transaction.
  */
 public final class JobStore {
+    /** The insert for a batch with an idempotency key, and (cheaper) for one without. */
+    private static final String INSERT_KEYED = Sql.load(JobStore.class, "insert_jobs");
+    private static final String INSERT_UNKEYED = Sql.without(INSERT_KEYED, "keyed");
+
     private final Transactions transactions;
     private final ObjectMapper json;
     private final JobRowMapper jobs;
@@ -111,6 +115,7 @@ public final class JobStore {
         Long[] retryInitial = new Long[n];
         Long[] retryMax = new Long[n];
         String[] owners = new String[n];
+        boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
             types[i] = job.type();
@@ -120,6 +125,7 @@ public final class JobStore {
             runAts[i] = job.runAt() == null ? null : job.runAt().toString();
             delays[i] = job.delayMs();
             keys[i] = job.idempotencyKey();
+            anyKey |= keys[i] != null;
             maxAttempts[i] = job.maxAttempts();
             leaseMs[i] = job.leaseDurationMs();
             labels[i] = toJson(job.labels());
@@ -127,7 +133,7 @@ public final class JobStore {
             retryMax[i] = job.retryMaxMs();
             owners[i] = job.owner();
         }
-        return handle.createQuery(Sql.load(JobStore.class, "insert_jobs"))
+        return handle.createQuery(anyKey ? INSERT_KEYED : INSERT_UNKEYED)
                 .bind("types", types)
                 .bind("queues", queues)
                 .bind("payloads", payloads)

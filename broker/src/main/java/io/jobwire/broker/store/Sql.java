@@ -31,6 +31,18 @@ final class Sql {
     private static final String LEASE_FENCE = "-- @lease-fence";
 
     /**
+     * The statement without its lines that end in {@code -- @<tag>}: one file, two variants of a
+     * statement. A statement without such a line is a mistake in the caller, so it fails loudly.
+     */
+    static String without(String sql, String tag) {
+        String marker = "-- @" + tag;
+        if (sql.lines().noneMatch(line -> line.stripTrailing().endsWith(marker))) {
+            throw new IllegalStateException("no line tagged " + marker + " in " + sql);
+        }
+        return sql.lines().filter(line -> !line.stripTrailing().endsWith(marker)).collect(Collectors.joining("\n"));
+    }
+
+    /**
      * Drops whole-line comments: PostgreSQL copies a statement's text on every execution (and the
      * driver sends it with every parse), and the comments are for the reader of the file.
      */

@@ -1,0 +1,33 @@
+package io.jobwire.broker.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class SqlTest {
+    @Test
+    void loadingDropsWholeLineCommentsAndIncludesTheLeaseFence() {
+        String complete = Sql.load(JobStore.class, "complete_jobs");
+
+        assertThat(complete).doesNotContain("-- @lease-fence").contains("j.lease_token = i.token");
+        assertThat(complete.lines()).noneMatch(line -> line.stripLeading().startsWith("--"));
+    }
+
+    @Test
+    void aTaggedLineIsDroppedForTheOtherVariant() {
+        String keyed = Sql.load(JobStore.class, "insert_jobs");
+        String unkeyed = Sql.without(keyed, "keyed");
+
+        assertThat(keyed).contains("ON CONFLICT (owner, idempotency_key)");
+        assertThat(unkeyed).doesNotContain("ON CONFLICT").contains("INSERT INTO jobs").contains("RETURNING *");
+        assertThat(unkeyed.lines().count()).isEqualTo(keyed.lines().count() - 1);
+    }
+
+    @Test
+    void aTagNoLineCarriesIsAMistake() {
+        assertThatThrownBy(() -> Sql.without("SELECT 1", "keyed"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("-- @keyed");
+    }
+}
