@@ -1,28 +1,15 @@
--- Finishes jobs successfully, for valid leases only, and closes their attempts.
-WITH input AS (
-    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
-             AS i(id, attempt, token, principal, result)
-), changed AS (
-    UPDATE jobs j
-    SET state = 'SUCCEEDED',
-        result = i.result::jsonb,
-        finished_at = now(),
-        updated_at = now(),
-        lease_token = NULL,
-        lease_expires_at = NULL,
-        lease_principal = NULL,
-        version = j.version + 1
-    FROM input i
-    -- @lease-fence
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.worker_id, j.started_at
-), history AS (
-    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
-    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
-    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, now(), 'succeeded', NULL
-    FROM changed
-    ON CONFLICT (job_id, attempt) DO UPDATE
-        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
-)
-SELECT * FROM changed
+-- Finishes jobs successfully, for valid leases only. No attempt row: the job row keeps its last
+-- attempt, and a job that succeeded never runs again (job_attempt_history reads it from there).
+UPDATE jobs j
+SET state = 'SUCCEEDED',
+    result = i.result::jsonb,
+    finished_at = now(),
+    updated_at = now(),
+    lease_token = NULL,
+    lease_expires_at = NULL,
+    lease_principal = NULL,
+    version = j.version + 1
+FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
+     AS i(id, attempt, token, principal, result)
+-- @lease-fence
+RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at

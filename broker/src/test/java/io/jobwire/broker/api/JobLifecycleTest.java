@@ -47,7 +47,7 @@ class JobLifecycleTest {
     }
 
     private static String attemptOutcome(String id, int attempt) {
-        return fixture.queryString("SELECT outcome FROM job_attempts WHERE job_id = " + id + " AND attempt = " + attempt);
+        return fixture.queryString("SELECT outcome FROM job_attempt_history WHERE job_id = " + id + " AND attempt = " + attempt);
     }
 
     @Test
@@ -62,7 +62,7 @@ class JobLifecycleTest {
         assertThat(job.getPayload()).isEqualTo("{}");
         assertThat(job.getOwner()).isEqualTo("anonymous");
         assertThat(column(id, "state")).isEqualTo("QUEUED");
-        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id)).isZero();
+        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempt_history WHERE job_id = " + id)).isZero();
     }
 
     @Test
@@ -86,7 +86,7 @@ class JobLifecycleTest {
             assertThat(attempt.hasFinishedAt()).isFalse();
         });
         assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id))
-                .as("an attempt's row is written when it ends").isZero();
+                .as("a running attempt is read from its job").isZero();
     }
 
     @Test
@@ -117,7 +117,10 @@ class JobLifecycleTest {
         assertThat(attemptOutcome(id, 1)).isEqualTo("succeeded");
         assertThat(job.getAttemptsList()).extracting(a -> a.getOutcome()).containsExactly(AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
         assertThat(job.getAttempts(0).getWorkerId()).isEqualTo("completer");
+        assertThat(job.getAttempts(0).getFinishedAt()).isEqualTo(job.getFinishedAt());
         assertThat(job.getWorkerId()).as("a job shows a worker only while one holds it").isEmpty();
+        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id))
+                .as("a successful attempt is read from its job, which never runs again").isZero();
     }
 
     @Test

@@ -157,7 +157,7 @@ class WorkerProtocolTest {
         worker.goodbye(lease);
         assertThat(worker.awaitAck(first, AckAction.ACK_ACTION_RELEASE).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
         assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + first)).isEqualTo("QUEUED");
-        assertThat(fixture.queryString("SELECT outcome FROM job_attempts WHERE job_id = " + first)).isEqualTo("released");
+        assertThat(fixture.queryString("SELECT outcome FROM job_attempt_history WHERE job_id = " + first)).isEqualTo("released");
         worker.credit(2);
         assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800))).isFalse();
     }

@@ -42,7 +42,7 @@ class DrainRaceTest {
                     .until(() -> "QUEUED".equals(fixture.queryString("SELECT state FROM jobs WHERE id = " + id)));
             assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300)))
                     .as("no Assign after the Drain").isFalse();
-            assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id
+            assertThat(fixture.queryLong("SELECT count(*) FROM job_attempt_history WHERE job_id = " + id
                     + " AND outcome = 'lease_expired'")).isZero();
             worker.halfClose();
             closing.get(20, TimeUnit.SECONDS);

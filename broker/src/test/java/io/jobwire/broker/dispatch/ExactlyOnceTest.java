@@ -98,10 +98,10 @@ class ExactlyOnceTest {
                 assertThat(fixture.queryLong("SELECT count(*) FROM jobs")).isEqualTo(JOBS);
                 assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED' AND attempt = 1"))
                         .isEqualTo(JOBS);
-                assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts")).isEqualTo(JOBS);
+                assertThat(fixture.queryLong("SELECT count(*) FROM job_attempt_history")).isEqualTo(JOBS);
                 assertThat(fixture.queryLong("""
                         SELECT count(*) FROM jobs j
-                        WHERE (SELECT count(*) FROM job_attempts a
+                        WHERE (SELECT count(*) FROM job_attempt_history a
                                WHERE a.job_id = j.id AND a.attempt = 1 AND a.outcome = 'succeeded') = 1"""))
                         .isEqualTo(JOBS);
                 Map<String, Long> perWorker = attemptsPerWorker(fixture);
@@ -123,7 +123,7 @@ class ExactlyOnceTest {
         Map<String, Long> counts = new HashMap<>();
         try (Connection connection = DriverManager.getConnection(fixture.jdbcUrl());
              Statement sql = connection.createStatement();
-             ResultSet rows = sql.executeQuery("SELECT worker_id, count(*) FROM job_attempts GROUP BY worker_id")) {
+             ResultSet rows = sql.executeQuery("SELECT worker_id, count(*) FROM job_attempt_history GROUP BY worker_id")) {
             while (rows.next()) {
                 counts.put(rows.getString(1), rows.getLong(2));
             }

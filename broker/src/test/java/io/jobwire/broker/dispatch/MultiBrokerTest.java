@@ -86,7 +86,7 @@ class MultiBrokerTest {
             assertThat(cancel.getCancelJob().getAttempt()).isEqualTo(1);
             assertThat(worker.complete(job.getLease(), "{}").getStatus()).isEqualTo(AckStatus.ACK_STATUS_CANCELLED);
             assertThat(a.queryString("SELECT state FROM jobs WHERE id = " + id)).isEqualTo("CANCELLED");
-            assertThat(a.queryString("SELECT outcome FROM job_attempts WHERE job_id = " + id)).isEqualTo("cancelled");
+            assertThat(a.queryString("SELECT outcome FROM job_attempt_history WHERE job_id = " + id)).isEqualTo("cancelled");
         }
     }
 

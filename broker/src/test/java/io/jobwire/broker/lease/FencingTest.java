@@ -94,7 +94,7 @@ class FencingTest {
         assertThat(worker.fail(lease, "after the fact", true).getStatus()).isEqualTo(AckStatus.ACK_STATUS_LEASE_LOST);
         assertThat(fixture.queryString("SELECT state || ' ' || result::text FROM jobs WHERE id = " + id))
                 .isEqualTo("SUCCEEDED \"first\"");
-        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempts WHERE job_id = " + id + " AND outcome = 'succeeded'"))
+        assertThat(fixture.queryLong("SELECT count(*) FROM job_attempt_history WHERE job_id = " + id + " AND outcome = 'succeeded'"))
                 .isEqualTo(1);
     }
 }

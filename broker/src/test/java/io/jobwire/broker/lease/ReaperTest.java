@@ -42,7 +42,7 @@ class ReaperTest {
             defaults.expireLease(id);
             await().atMost(java.time.Duration.ofSeconds(2)).until(() -> state(defaults, id).equals("QUEUED"));
             assertThat(java.time.Duration.ofNanos(System.nanoTime() - started)).isLessThan(java.time.Duration.ofSeconds(2));
-            assertThat(defaults.queryString("SELECT outcome || ': ' || error FROM job_attempts WHERE job_id = " + id))
+            assertThat(defaults.queryString("SELECT outcome || ': ' || error FROM job_attempt_history WHERE job_id = " + id))
                     .startsWith("lease_expired: ").contains("silent-worker");
             assertThat(defaults.queryLong("SELECT (run_at <= now())::int FROM jobs WHERE id = " + id)).isEqualTo(1);
             RawWorker next = defaults.connectWorker("next-worker", 1, "reap.default");

@@ -282,7 +282,7 @@ class FaultTest {
                     && oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 20);
             assertThat(first.terminate()).as("a clean exit").isZero();
             awaitDrained(oracle);
-            assertThat(oracle.count("SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id "
+            assertThat(oracle.count("SELECT count(*) FROM job_attempt_history a JOIN jobs j ON j.id = a.job_id "
                     + "WHERE j.type = 'fault.sigterm' AND a.outcome = 'lease_expired'"))
                     .as("no lease was lost to the shutdown").isZero();
             oracle.check(List.of(executions), Set.of(), client);

@@ -219,7 +219,7 @@ final class Oracle {
 
     private Map<String, List<AttemptRow>> attempts() throws SQLException {
         Map<String, List<AttemptRow>> rows = new HashMap<>();
-        query("SELECT a.job_id, a.attempt, a.outcome, a.started_at, a.finished_at FROM job_attempts a "
+        query("SELECT a.job_id, a.attempt, a.outcome, a.started_at, a.finished_at FROM job_attempt_history a "
                 + "JOIN jobs j ON j.id = a.job_id WHERE j.type = '" + type + "' ORDER BY a.job_id, a.attempt",
                 rs -> rows.computeIfAbsent(rs.getString(1), id -> new ArrayList<>()).add(new AttemptRow(rs.getInt(2),
                         rs.getString(3), rs.getTimestamp(4).toInstant(),
