@@ -41,9 +41,13 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--jobs", description = "Jobs per throughput run (default: ${DEFAULT-VALUE}).")
     int jobs = 100_000;
 
-    @Option(names = "--warmup-jobs", description = "Jobs run through each submit path, and through the latency path, "
-            + "before measuring, so both JVMs are compiled (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup-jobs", description = "Jobs per warm-up round through each submit path, and through the "
+            + "latency path, before measuring, so both JVMs are compiled (default: ${DEFAULT-VALUE}).")
     int warmupJobs = 30_000;
+
+    @Option(names = "--warmup-rounds", description = "At most this many warm-up rounds; they stop when a round costs "
+            + "the JVMs less than 10% less CPU per job than the one before (default: ${DEFAULT-VALUE}).")
+    int warmupRounds = 6;
 
     @Option(names = "--batch", description = "Jobs per SubmitBatch (default: ${DEFAULT-VALUE}).")
     int batch = 1000;
@@ -98,15 +102,16 @@ public final class JobwireBench implements Callable<Integer> {
                 log.info("broker pid {} on {} (log in {})", broker.pid(), broker.target(), brokerLog);
                 Scenarios run = new Scenarios(this, db, broker);
                 Map<String, Object> batched = null;
-                if (warmupJobs > 0) {
-                    log.info("warming up with {} jobs through each submit path", warmupJobs);
-                    run.warmUp(warmupJobs);
+                int rounds = 0;
+                if (warmupJobs > 0 && warmupRounds > 0) {
+                    log.info("warming up with rounds of {} jobs through each submit path", warmupJobs);
+                    rounds = run.warmUp(warmupJobs, warmupRounds);
                 }
                 if (scenarios.contains("throughput") || scenarios.contains("peer")) {
-                    batched = report(json, results, "throughput.batched", run.throughputBatched());
+                    batched = report(json, results, "throughput.batched", withWarmUp(run.throughputBatched(), rounds));
                 }
                 if (scenarios.contains("throughput")) {
-                    report(json, results, "throughput.single", run.throughputSingle());
+                    report(json, results, "throughput.single", withWarmUp(run.throughputSingle(), rounds));
                 }
                 if (scenarios.contains("latency")) {
                     report(json, results, "latency", run.latency());
@@ -134,6 +139,12 @@ public final class JobwireBench implements Callable<Integer> {
         System.out.println();
         System.out.println(table(results));
         return 0;
+    }
+
+    private Map<String, Object> withWarmUp(Map<String, Object> result, int rounds) {
+        result.put("warmupRounds", rounds);
+        result.put("warmupJobsPerRound", warmupJobs);
+        return result;
     }
 
     private static Map<String, Object> report(ObjectMapper json, List<Map<String, Object>> results, String scenario,

@@ -75,10 +75,34 @@ final class Scenarios {
 
     // ---------------------------------------------------------------- throughput
 
-    /** Runs both throughput paths unmeasured, so the JIT has compiled the hot code of both JVMs. */
-    void warmUp(int jobs) throws Exception {
-        throughputBatched("bench.warmup.batched", jobs);
-        throughputSingle("bench.warmup.single", jobs);
+    /**
+     * Runs both throughput paths unmeasured, round after round, until the JIT has compiled the hot code
+     * of both JVMs: until a round costs the two JVMs less than 10% less CPU per job than the round before
+     * (a steady state), or {@code maxRounds}. Without /proc to read CPU from, it runs two rounds.
+     *
+     * @return the rounds run
+     */
+    int warmUp(int jobs, int maxRounds) throws Exception {
+        double previous = Double.NaN;
+        for (int round = 1; round <= maxRounds; round++) {
+            Map<String, Object> batched = throughputBatched("bench.warmup.batched", jobs);
+            Map<String, Object> single = throughputSingle("bench.warmup.single", jobs);
+            double cost = jvmCpuPerJob(batched) + jvmCpuPerJob(single);
+            log.info("warm-up round {}: {} and {} jobs/s, broker+bench CPU {} ms/job", round,
+                    batched.get("completedPerSecond"), single.get("completedPerSecond"), round(cost));
+            if (Double.isNaN(cost) ? round >= 2 : cost > previous * 0.9) {
+                return round;
+            }
+            previous = cost;
+        }
+        return maxRounds;
+    }
+
+    /** CPU per job of the broker and the bench, NaN where it could not be read. */
+    private static double jvmCpuPerJob(Map<String, Object> result) {
+        Object broker = result.get("cpuMsPerJobBroker");
+        Object bench = result.get("cpuMsPerJobBench");
+        return broker instanceof Number b && bench instanceof Number n ? b.doubleValue() + n.doubleValue() : Double.NaN;
     }
 
     Map<String, Object> throughputBatched() throws Exception {
