@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -173,6 +174,21 @@ class WorkerTest {
         await().atMost(WAIT).until(() -> interruptedAttempt.get() == 1);
         await().atMost(WAIT).until(() -> client.get(id).getState() == JobState.JOB_STATE_SUCCEEDED);
         assertThat(client.get(id).getResult()).isEqualTo("\"from attempt 2\"");
+    }
+
+    @Test
+    void jobsRunAtOnceUpToTheWorkersConcurrency() {
+        CyclicBarrier allFour = new CyclicBarrier(4);
+        worker(builder().concurrency(4).handle("sdk.wide", job -> {
+            allFour.await(10, TimeUnit.SECONDS); // only four handlers running at once get past this
+            return null;
+        }));
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ids.add(client.submit("sdk.wide", "{}").getId());
+        }
+        await().atMost(WAIT).until(() -> ids.stream().allMatch(id -> client.get(id).getState() == JobState.JOB_STATE_SUCCEEDED));
+        assertThat(ids).allSatisfy(id -> assertThat(client.get(id).getAttempt()).as("no handler timed out").isEqualTo(1));
     }
 
     @Test

@@ -30,10 +30,12 @@ import java.io.StringWriter;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -43,6 +45,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
@@ -98,9 +101,14 @@ public final class Worker implements AutoCloseable {
     private final Backoff backoff;
     private final ScheduledExecutorService loop;
     private final ExecutorService handlerThreads;
+    /** What handlers returned, for the loop to take in one task per burst rather than one per job. */
+    private final ConcurrentLinkedQueue<Runnable> handlerResults = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean handlerResultsQueued = new AtomicBoolean();
 
     // Owned by the loop thread.
     private final Map<String, RunningJob> held = new LinkedHashMap<>();
+    /** The newest attempt held of each job. */
+    private final Map<String, RunningJob> newestAttempt = new HashMap<>();
     private final Map<String, PendingProgress> unsentProgress = new LinkedHashMap<>();
     /** Finishes and credit gathered on the loop, written together once the loop has nothing else queued. */
     private final List<WorkerMessage> unsentFinishes = new ArrayList<>();
@@ -374,13 +382,12 @@ public final class Worker implements AutoCloseable {
 
     private void start(AssignedJob assigned) {
         RunningJob job = new RunningJob(assigned, nanoTime.getAsLong(), json, this::progress, nanoTime);
-        for (RunningJob older : List.copyOf(held.values())) {
-            if (older.id().equals(job.id()) && older.finish == null) {
-                // The broker claimed the job again: the older attempt's lease is surely gone.
-                older.stop("lease lost: the job was claimed again");
-                older.leaseGone = true;
-                forgetIfDone(older);
-            }
+        RunningJob older = newestAttempt.put(job.id(), job);
+        if (older != null && older.finish == null) {
+            // The broker claimed the job again: the older attempt's lease is surely gone.
+            older.stop("lease lost: the job was claimed again");
+            older.leaseGone = true;
+            forgetIfDone(older);
         }
         held.put(key(job), job);
         Registration registration = handlers.get(assigned.getType());
@@ -414,7 +421,18 @@ public final class Worker implements AutoCloseable {
             }
         }
         WorkerMessage outcome = job.stopped() ? null : finish;
-        onLoop(() -> handlerDone(job, outcome));
+        handlerResults.add(() -> handlerDone(job, outcome));
+        if (handlerResultsQueued.compareAndSet(false, true)) {
+            onLoop(this::takeHandlerResults);
+        }
+    }
+
+    /** On the loop: every handler result that arrived since the last time. */
+    private void takeHandlerResults() {
+        handlerResultsQueued.set(false); // before polling: a result added after this queues another turn
+        for (Runnable result = handlerResults.poll(); result != null; result = handlerResults.poll()) {
+            result.run();
+        }
     }
 
     private WorkerMessage complete(RunningJob job, Object result) throws JsonProcessingException {
@@ -478,6 +496,7 @@ public final class Worker implements AutoCloseable {
         if (held.remove(key(job)) != job) {
             return;
         }
+        newestAttempt.remove(job.id(), job);
         unsentProgress.remove(key(job));
         if (draining) {
             if (held.isEmpty()) {
