@@ -114,12 +114,12 @@ public final class Broker implements AutoCloseable {
                 bus.publish(changes);
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
-            this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
+            this.sessions = new SessionRegistry(brokerId);
+            this.dispatcher = new Dispatcher(store, sessions, config.pollInterval(), builder.clock);
+            this.writes = new GroupWrites(store, dispatcher::submit, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
-            this.sessions = new SessionRegistry(brokerId);
-            this.dispatcher = new Dispatcher(store, sessions, config.pollInterval(), builder.clock);
             this.watches = new WatchHub(queries);
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);

@@ -7,13 +7,19 @@ import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobRecord;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.NewJob;
+import io.jobwire.broker.store.SubmitOutcome;
 import io.jobwire.broker.store.WorkerWrites;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -40,6 +46,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private boolean signalled = true;
     private volatile boolean running = true;
     private int rotation;
+    private final AtomicInteger submitRotation = new AtomicInteger();
 
     public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock) {
         this.store = store;
@@ -78,12 +85,87 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         }
     }
 
+    /**
+     * The submits' write: inserts the batch and, when a stream here has room for some of its jobs that
+     * are due now, claims for that stream in the same round trip and commit ({@link
+     * JobStore#insertAndClaim}) and sends what it got. A job submitted while a worker waits starts one
+     * commit sooner than through the dispatcher's next round. One stream per batch: the dispatcher's
+     * round, woken by the jobs left queued, serves the others.
+     */
+    public List<SubmitOutcome> submit(List<NewJob> batch) {
+        List<NewJob> due = dueNow(batch);
+        WorkerSession session = null;
+        ClaimRequest request = null;
+        if (!due.isEmpty()) {
+            List<WorkerSession> all = sessions.sessions();
+            int start = all.isEmpty() ? 0 : Math.floorMod(submitRotation.getAndIncrement(), all.size());
+            for (int i = 0; i < all.size() && request == null; i++) {
+                session = all.get((start + i) % all.size());
+                request = session.beginClaimFor(due);
+            }
+        }
+        if (request == null) {
+            return store.insert(batch);
+        }
+        JobStore.Submitted submitted;
+        try {
+            submitted = store.insertAndClaim(batch, request);
+        } catch (RuntimeException e) {
+            endClaim(session);
+            if (Statuses.isDatabaseUnavailable(e)) {
+                throw e;
+            }
+            // Nothing was written (the insert and the claim are one transaction); whatever failed, the
+            // claim must not cost the submit: the insert alone says whether the jobs themselves are bad.
+            log.warn("claiming with a submit failed; inserting alone", e);
+            return store.insert(batch);
+        }
+        try {
+            if (!session.deliver(submitted.claimed())) {
+                giveBack(session.principal(), submitted.claimed());
+            }
+        } finally {
+            endClaim(session);
+        }
+        return submitted.outcomes();
+    }
+
+    private List<NewJob> dueNow(List<NewJob> batch) {
+        Instant now = clock.instant();
+        List<NewJob> due = new ArrayList<>(batch.size());
+        for (NewJob job : batch) {
+            if (job.runAt() == null ? job.delayMs() <= 0 : !job.runAt().isAfter(now)) {
+                due.add(job);
+            }
+        }
+        return due;
+    }
+
+    private void endClaim(WorkerSession session) {
+        if (session.endClaim()) {
+            wake();
+        }
+    }
+
+    /**
+     * Wakes for jobs that became due now, except those claimed in the same commit (a submit that
+     * claimed its own jobs publishes them queued and running at once).
+     */
     @Override
     public void onChanges(List<JobChange> changes) {
         Instant now = clock.instant();
+        Set<Long> running = null;
+        for (JobChange change : changes) {
+            if (change.state() == JobStatus.RUNNING) {
+                if (running == null) {
+                    running = new HashSet<>();
+                }
+                running.add(change.id());
+            }
+        }
         boolean dueNow = false;
         for (JobChange change : changes) {
-            if (change.state() == JobStatus.QUEUED) {
+            if (change.state() == JobStatus.QUEUED && (running == null || !running.contains(change.id()))) {
                 if (change.runAt() == null || !change.runAt().isAfter(now)) {
                     dueNow = true;
                 } else {
@@ -156,15 +238,19 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         int start = Math.floorMod(rotation++, all.size());
         for (int i = 0; i < all.size() && running; i++) {
             WorkerSession session = all.get((start + i) % all.size());
-            ClaimRequest request = session.nextClaim();
+            ClaimRequest request = session.beginClaim();
             if (request == null) {
                 continue;
             }
-            List<JobRecord> claimed = store.claim(request);
-            if (!session.deliver(claimed)) {
-                giveBack(session.principal(), claimed);
-            } else if (claimed.size() == request.limit()) {
-                saturated = true;
+            try {
+                List<JobRecord> claimed = store.claim(request);
+                if (!session.deliver(claimed)) {
+                    giveBack(session.principal(), claimed);
+                } else if (claimed.size() == request.limit()) {
+                    saturated = true;
+                }
+            } finally {
+                session.endClaim();
             }
         }
         return saturated;

@@ -9,6 +9,7 @@ import io.jobwire.api.v1.LeaseRef;
 import io.jobwire.broker.api.ProtoJobs;
 import io.jobwire.broker.store.ClaimRequest;
 import io.jobwire.broker.store.JobRecord;
+import io.jobwire.broker.store.NewJob;
 import io.jobwire.broker.store.WorkerSessionRecord;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -46,6 +47,10 @@ public final class WorkerSession {
     private int credits;
     private boolean accepting = true;
     private boolean closed;
+    /** A claim for this stream is running: the dispatcher's, or one made with a submit. One at a time. */
+    private boolean claiming;
+    /** A claim was wanted while another ran; its claimer wakes the dispatcher when done. */
+    private boolean passedOver;
 
     private record Held(int attempt, UUID token, String type) {
     }
@@ -88,6 +93,51 @@ public final class WorkerSession {
 
     /** What to claim for this stream now, or null when it can take nothing. */
     synchronized ClaimRequest nextClaim() {
+        return claimFor(null);
+    }
+
+    /**
+     * Starts a claim for this stream: what to claim, or null when it can take nothing or another claim
+     * for it is running. A non-null answer must be followed by {@link #endClaim}.
+     */
+    synchronized ClaimRequest beginClaim() {
+        return begin(null);
+    }
+
+    /**
+     * Like {@link #beginClaim}, sized for the jobs of one submit that are due now: only the types among
+     * them that this stream runs from its queues, at most as many of each as there are; null when none.
+     */
+    synchronized ClaimRequest beginClaimFor(List<NewJob> due) {
+        Map<String, Integer> dueByType = new HashMap<>();
+        for (NewJob job : due) {
+            if (typeLimits.containsKey(job.type()) && (queues.isEmpty() || queues.contains(job.queue()))) {
+                dueByType.merge(job.type(), 1, Integer::sum);
+            }
+        }
+        return dueByType.isEmpty() ? null : begin(dueByType);
+    }
+
+    /** Ends the claim begun here; true when a claim was wanted meanwhile (wake the dispatcher). */
+    synchronized boolean endClaim() {
+        claiming = false;
+        boolean wanted = passedOver;
+        passedOver = false;
+        return wanted;
+    }
+
+    private ClaimRequest begin(Map<String, Integer> only) {
+        if (claiming) {
+            passedOver = true;
+            return null;
+        }
+        ClaimRequest request = claimFor(only);
+        claiming = request != null;
+        return request;
+    }
+
+    /** All the stream can take now, or (when {@code only} is not null) that much of those types. */
+    private ClaimRequest claimFor(Map<String, Integer> only) {
         if (closed || !accepting) {
             return null;
         }
@@ -96,13 +146,21 @@ public final class WorkerSession {
             return null;
         }
         List<ClaimRequest.TypeQuota> quotas = new ArrayList<>();
-        typeLimits.forEach((type, limit) -> {
+        int total = 0;
+        for (Map.Entry<String, Integer> entry : typeLimits.entrySet()) {
+            String type = entry.getKey();
+            int limit = entry.getValue();
             int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0));
+            if (only != null) {
+                quota = Math.min(quota, only.getOrDefault(type, 0));
+            }
             if (quota > 0) {
                 quotas.add(new ClaimRequest.TypeQuota(type, quota));
+                total += quota;
             }
-        });
-        return quotas.isEmpty() ? null : new ClaimRequest(workerId, principal, quotas, queues, room);
+        }
+        return quotas.isEmpty() ? null
+                : new ClaimRequest(workerId, principal, quotas, queues, Math.min(room, total));
     }
 
     /**

@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
@@ -33,13 +34,22 @@ public final class GroupWrites implements AutoCloseable {
      * @param writers       batches of one kind applied at once (each holds a connection meanwhile)
      */
     public GroupWrites(JobStore store, Predicate<Throwable> sharedFailure, int writers) {
+        this(store, store::insert, sharedFailure, writers);
+    }
+
+    /**
+     * @param submit writes a batch of submits (the dispatcher's, which may claim with them); by default
+     *               {@link JobStore#insert}
+     */
+    public GroupWrites(JobStore store, Function<List<NewJob>, List<SubmitOutcome>> submit,
+                       Predicate<Throwable> sharedFailure, int writers) {
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "jobwire-commit-" + threads.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         });
-        this.submits = new GroupCommit<>("submits", store::insert, sharedFailure, MAX_ROWS, writers, executor);
+        this.submits = new GroupCommit<>("submits", submit, sharedFailure, MAX_ROWS, writers, executor);
         this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor);
         this.progress = new GroupCommit<>("progress", store::progressAll, sharedFailure, MAX_ROWS, 1, executor);
         this.completions = new GroupCommit<>("completions", store::completeAll, sharedFailure, MAX_ROWS, writers, executor);

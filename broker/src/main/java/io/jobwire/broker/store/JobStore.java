@@ -6,6 +6,7 @@ import io.jobwire.broker.store.WorkerWrites.Completion;
 import io.jobwire.broker.store.WorkerWrites.Failure;
 import io.jobwire.broker.store.WorkerWrites.ProgressReport;
 import io.jobwire.broker.store.WorkerWrites.Release;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -36,6 +37,10 @@ public final class JobStore {
     /** The insert for a batch with an idempotency key, and (cheaper) for one without. */
     private static final String INSERT_KEYED = Sql.load(JobStore.class, "insert_jobs");
     private static final String INSERT_UNKEYED = Sql.without(INSERT_KEYED, "keyed");
+    private static final String CLAIM = Sql.load(JobStore.class, "claim_jobs");
+    /** The claim that follows an insert in the same statement text: its parameters renamed apart. */
+    private static final String CLAIM_AFTER_INSERT_PREFIX = "claim_";
+    private static final String CLAIM_AFTER_INSERT = Sql.withParametersPrefixed(CLAIM, CLAIM_AFTER_INSERT_PREFIX);
 
     private final Transactions transactions;
     private final ObjectMapper json;
@@ -69,19 +74,52 @@ public final class JobStore {
         if (batch.isEmpty()) {
             return List.of();
         }
-        List<SubmitOutcome> outcomes = transactions.keyed(false, handle -> {
+        return insertAndClaim(batch, null).outcomes();
+    }
+
+    /** What {@link #insertAndClaim} did: an outcome per job submitted, and the jobs claimed. */
+    public record Submitted(List<SubmitOutcome> outcomes, List<JobRecord> claimed) {
+    }
+
+    /**
+     * Inserts the jobs like {@link #insert}, then claims like {@link #claim} (when {@code request} is not
+     * null), in one round trip and one commit: the two statements run in one implicit transaction, so
+     * both or neither happen. The claim is the ordinary one, run after the insert: it takes the
+     * stream's due jobs in their order, new or not, so a job submitted behind a backlog still waits
+     * its turn. It saves a job that a worker is ready for a second commit and a second round trip.
+     */
+    public Submitted insertAndClaim(List<NewJob> batch, ClaimRequest request) {
+        boolean claiming = request != null && request.limit() > 0 && !request.types().isEmpty();
+        Submitted submitted = transactions.keyed(false, handle -> {
             SubmitOutcome[] results = new SubmitOutcome[batch.size()];
             List<Integer> duplicates = new ArrayList<>();
-            insertQuery(handle, batch).map((rs, ctx) -> {
-                int index = rs.getInt("input_ord") - 1;
-                rs.getLong("id");
-                if (rs.wasNull()) {
-                    duplicates.add(index);
-                } else {
-                    results[index] = new SubmitOutcome(jobs.map(rs, ctx), true);
+            List<JobRecord> claimed = insertQuery(handle, batch, claiming ? request : null).execute((statement, ctx) -> {
+                PreparedStatement executed = statement.get();
+                try (ResultSet inserted = executed.getResultSet()) {
+                    while (inserted.next()) {
+                        int index = inserted.getInt("input_ord") - 1;
+                        inserted.getLong("id");
+                        if (inserted.wasNull()) {
+                            duplicates.add(index);
+                        } else {
+                            results[index] = new SubmitOutcome(jobs.map(inserted, ctx), true);
+                        }
+                    }
                 }
-                return index;
-            }).list();
+                if (!claiming) {
+                    return List.of();
+                }
+                if (!executed.getMoreResults()) {
+                    throw new IllegalStateException("the claim after the insert returned no rows");
+                }
+                List<JobRecord> rows = new ArrayList<>();
+                try (ResultSet claimedRows = executed.getResultSet()) {
+                    while (claimedRows.next()) {
+                        rows.add(jobs.map(claimedRows, ctx));
+                    }
+                }
+                return rows;
+            });
             if (!duplicates.isEmpty()) {
                 Map<String, JobRecord> existing = findByKeys(handle, duplicates.stream().map(batch::get).toList());
                 for (int index : duplicates) {
@@ -94,13 +132,16 @@ public final class JobStore {
                     results[index] = new SubmitOutcome(found, false);
                 }
             }
-            return List.of(results);
+            return new Submitted(List.of(results), claimed);
         });
-        sink.publish(createdChanges(outcomes.toArray(SubmitOutcome[]::new)));
-        return outcomes;
+        List<JobChange> changes = createdChanges(submitted.outcomes());
+        submitted.claimed().forEach(job -> changes.add(job.change()));
+        sink.publish(changes);
+        return submitted;
     }
 
-    private Query insertQuery(Handle handle, List<NewJob> batch) {
+    /** The insert, and when {@code claim} is not null the claim after it, as one statement text. */
+    private Query insertQuery(Handle handle, List<NewJob> batch, ClaimRequest claim) {
         int n = batch.size();
         String[] types = new String[n];
         String[] queues = new String[n];
@@ -133,7 +174,12 @@ public final class JobStore {
             retryMax[i] = job.retryMaxMs();
             owners[i] = job.owner();
         }
-        return handle.createQuery(anyKey ? INSERT_KEYED : INSERT_UNKEYED)
+        String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
+        Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
+        if (claim != null) {
+            bindClaim(query, claim, CLAIM_AFTER_INSERT_PREFIX);
+        }
+        return query
                 .bind("types", types)
                 .bind("queues", queues)
                 .bind("payloads", payloads)
@@ -165,8 +211,8 @@ public final class JobStore {
         return owner + '\u0000' + key;
     }
 
-    private static List<JobChange> createdChanges(SubmitOutcome[] outcomes) {
-        List<JobChange> changes = new ArrayList<>(outcomes.length);
+    private static List<JobChange> createdChanges(List<SubmitOutcome> outcomes) {
+        List<JobChange> changes = new ArrayList<>(outcomes.size());
         for (SubmitOutcome outcome : outcomes) {
             if (outcome.created()) {
                 changes.add(outcome.job().change());
@@ -182,17 +228,21 @@ public final class JobStore {
         if (request.limit() <= 0 || request.types().isEmpty()) {
             return List.of();
         }
-        List<JobRecord> claimed = transactions.keyed(false, handle -> handle.createQuery(Sql.load(JobStore.class, "claim_jobs"))
-                .bind("types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
-                .bind("quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
-                .bind("queues", request.queues().toArray(String[]::new))
-                .bind("limit", request.limit())
-                .bind("workerId", request.workerId())
-                .bind("principal", request.principal())
+        List<JobRecord> claimed = transactions.keyed(false, handle -> bindClaim(handle.createQuery(CLAIM), request, "")
                 .map(jobs)
                 .list());
         sink.publish(claimed.stream().map(JobRecord::change).toList());
         return claimed;
+    }
+
+    private static Query bindClaim(Query query, ClaimRequest request, String prefix) {
+        return query
+                .bind(prefix + "types", request.types().stream().map(ClaimRequest.TypeQuota::type).toArray(String[]::new))
+                .bind(prefix + "quotas", request.types().stream().map(q -> q.limit()).toArray(Integer[]::new))
+                .bind(prefix + "queues", request.queues().toArray(String[]::new))
+                .bind(prefix + "limit", request.limit())
+                .bind(prefix + "workerId", request.workerId())
+                .bind(prefix + "principal", request.principal());
     }
 
     // ---------------------------------------------------------------- fenced worker writes

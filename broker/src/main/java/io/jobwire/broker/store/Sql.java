@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -40,6 +41,17 @@ final class Sql {
             throw new IllegalStateException("no line tagged " + marker + " in " + sql);
         }
         return sql.lines().filter(line -> !line.stripTrailing().endsWith(marker)).collect(Collectors.joining("\n"));
+    }
+
+    private static final Pattern NAMED_PARAMETER = Pattern.compile("(?<![:\\w]):(?=[A-Za-z])");
+
+    /**
+     * The statement with each named parameter {@code :name} renamed {@code :<prefix>name} (casts such as
+     * {@code ::text} stay), so two statements can share one text, and one round trip, without their
+     * parameters meeting.
+     */
+    static String withParametersPrefixed(String sql, String prefix) {
+        return NAMED_PARAMETER.matcher(sql).replaceAll(":" + prefix);
     }
 
     /**

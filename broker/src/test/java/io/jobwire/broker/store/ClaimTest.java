@@ -1,6 +1,7 @@
 package io.jobwire.broker.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.broker.db.Database;
@@ -29,7 +30,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The claim statement, driven through {@link JobStore} on a real PostgreSQL: limits and per-type quotas
- * hold for many random mixes, the best due jobs are chosen, and concurrent claimers never share a job.
+ * hold for many random mixes, the best due jobs are chosen (also when the claim follows an insert in
+ * one transaction), and concurrent claimers never share a job.
  */
 class ClaimTest {
     private static final long HOUR_MS = 3_600_000;
@@ -73,8 +75,28 @@ class ClaimTest {
                 quotas.add(new ClaimRequest.TypeQuota(typeB, random.nextInt(21)));
             }
             String workerId = "worker-" + round;
+            ClaimRequest request = new ClaimRequest(workerId, null, quotas, queues, limit);
 
-            List<JobRecord> claimed = store.claim(new ClaimRequest(workerId, null, quotas, queues, limit));
+            List<JobRecord> claimed;
+            if (random.nextBoolean()) {
+                claimed = store.claim(request);
+            } else {
+                // The claim made with a submit: new jobs, due now or later, then the same claim in the
+                // same transaction. The new jobs are the youngest; they wait behind the backlog.
+                List<NewJob> fresh = new ArrayList<>();
+                for (int i = random.nextInt(6); i > 0; i--) {
+                    fresh.add(newJob(random.nextBoolean() ? typeA : typeB, random.nextBoolean() ? "q1" : "q2",
+                            random.nextInt(5) - 2, random.nextInt(4) == 0 ? HOUR_MS : 0));
+                }
+                JobStore.Submitted submitted = store.insertAndClaim(fresh, request);
+                assertThat(submitted.outcomes()).as(context).hasSize(fresh.size()).allMatch(SubmitOutcome::created);
+                for (int i = 0; i < fresh.size(); i++) {
+                    JobRecord job = submitted.outcomes().get(i).job();
+                    boolean later = fresh.get(i).delayMs() > 0;
+                    made.add(new Made(job.id(), job.type(), job.queue(), job.priority(), later ? -1 : 0, 0, later, false));
+                }
+                claimed = submitted.claimed();
+            }
 
             List<Long> expected = expectedClaim(made, quotas, queues, limit);
             assertThat(claimed).as(context).hasSizeLessThanOrEqualTo(limit);
@@ -188,6 +210,32 @@ class ClaimTest {
         Map<Long, String> expected = new HashMap<>();
         claimed.forEach(job -> expected.put(job.id(), job.attempt() + "/" + workerId + "/RUNNING"));
         assertThat(rows).as(context).isEqualTo(expected);
+    }
+
+    @Test
+    void anInsertAndTheClaimAfterItCommitTogetherOrNotAtAll() {
+        NewJob job = newJob("together", "default", 0, 0);
+        // A negative quota fails the claim statement (LIMIT must not be negative) after the insert ran.
+        ClaimRequest failing = new ClaimRequest("w", null, List.of(new ClaimRequest.TypeQuota("together", -1)),
+                List.of(), 1);
+        assertThatThrownBy(() -> store.insertAndClaim(List.of(job), failing))
+                .hasMessageContaining("LIMIT must not be negative");
+        assertThat(countOf("together")).as("the insert was rolled back with the claim").isZero();
+
+        JobStore.Submitted submitted = store.insertAndClaim(List.of(job), new ClaimRequest("w", null,
+                List.of(new ClaimRequest.TypeQuota("together", 1)), List.of(), 1));
+        assertThat(submitted.claimed()).extracting(JobRecord::id).containsExactly(submitted.outcomes().get(0).job().id());
+        assertThat(countOf("together")).isEqualTo(1);
+        String row = db.jdbi().withHandle(handle -> handle.createQuery(
+                        "SELECT state || ' ' || (started_at = created_at) FROM jobs WHERE type = 'together'")
+                .mapTo(String.class).one());
+        assertThat(row).as("claimed in the transaction that inserted it (now() is the transaction's start)")
+                .isEqualTo("RUNNING true");
+    }
+
+    private static long countOf(String type) {
+        return db.jdbi().withHandle(handle -> handle.createQuery("SELECT count(*) FROM jobs WHERE type = :type")
+                .bind("type", type).mapTo(Long.class).one());
     }
 
     @Test

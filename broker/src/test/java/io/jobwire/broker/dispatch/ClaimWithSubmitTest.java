@@ -1,0 +1,94 @@
+package io.jobwire.broker.dispatch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.RawWorker;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A submit claims for a worker stream that has room in its own commit ({@link Dispatcher#submit}). In
+ * PostgreSQL {@code now()} is the transaction's start, so a job with {@code started_at = created_at} was
+ * claimed in the transaction that inserted it.
+ */
+class ClaimWithSubmitTest {
+    /** Long enough that no poll round runs during a test: only submits and wake-ups claim. */
+    private static final Duration NO_POLL = Duration.ofMinutes(5);
+    private static final LeaseRef NO_SUCH_LEASE = LeaseRef.newBuilder().setJobId("999999999").setAttempt(1)
+            .setLeaseToken(UUID.randomUUID().toString()).build();
+
+    @Test
+    void jobsSubmittedWhileAWorkerWaitsAreClaimedInTheirSubmitsCommit() {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+            RawWorker worker = fixture.connectWorker("ready", 1, "with.submit");
+            worker.credit(20);
+            // The first job may meet the dispatcher's round for the credit; after it, nothing wakes the
+            // dispatcher (a job claimed with its submit is not news to it), so every submit claims.
+            String first = fixture.submit("with.submit", "{}");
+            List<AssignedJob> firstAssigned = worker.awaitJobs(1);
+            assertThat(firstAssigned).extracting(job -> job.getLease().getJobId()).containsExactly(first);
+            worker.complete(firstAssigned.get(0).getLease(), "{}");
+            for (int i = 0; i < 10; i++) {
+                String id = fixture.submit("with.submit", "{\"i\":" + i + "}");
+                List<AssignedJob> assigned = worker.awaitJobs(1);
+                assertThat(assigned).extracting(job -> job.getLease().getJobId()).containsExactly(id);
+                assertThat(fixture.queryString("SELECT state || ' ' || (started_at = created_at) FROM jobs WHERE id = " + id))
+                        .as("job %s was claimed by its submit's transaction", id)
+                        .isEqualTo("RUNNING true");
+                worker.complete(assigned.get(0).getLease(), "{}");
+            }
+        }
+    }
+
+    @Test
+    void theClaimWithASubmitTakesTheOlderDueJobFirst() {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+            // Due in an hour, then made due behind the broker's back (no wake-up): a backlog of one.
+            String older = fixture.submit(JobSpec.newBuilder().setType("fair").setPayload("{}")
+                    .setDelay(com.google.protobuf.Duration.newBuilder().setSeconds(3600)).build());
+            RawWorker worker = fixture.connectWorker("fair-worker", 1, "fair");
+            worker.credit(1);
+            worker.heartbeat(NO_SUCH_LEASE); // a round trip on the stream: the credit has arrived
+            fixture.sql("UPDATE jobs SET run_at = now() - interval '1 minute' WHERE id = " + older);
+
+            String newer = fixture.submit("fair", "{}");
+
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(older);
+            assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + newer)).isEqualTo("QUEUED");
+            assertThat(fixture.queryLong("SELECT count(*) FROM jobs a, jobs b WHERE a.id = " + older + " AND b.id = "
+                    + newer + " AND a.started_at = b.created_at")).as("claimed by the newer job's submit").isEqualTo(1);
+            assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300)))
+                    .as("the worker has no room for the newer job").isFalse();
+        }
+    }
+
+    @Test
+    void aFailingClaimDoesNotFailTheSubmit() {
+        try (BrokerFixture fixture = BrokerFixture.start()) {
+            RawWorker worker = fixture.connectWorker("refused", 1, "refused");
+            worker.credit(1);
+            worker.heartbeat(NO_SUCH_LEASE);
+            fixture.sql("""
+                    CREATE FUNCTION refuse_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'claims refused by the test'; END $$""");
+            fixture.sql("CREATE TRIGGER refuse_claims BEFORE UPDATE ON jobs FOR EACH ROW "
+                    + "WHEN (NEW.state = 'RUNNING') EXECUTE FUNCTION refuse_claims()");
+
+            String id = fixture.submit("refused", "{}");
+
+            assertThat(fixture.queryString("SELECT state FROM jobs WHERE type = 'refused'"))
+                    .as("inserted once, by the insert alone, after the insert with the claim rolled back")
+                    .isEqualTo("QUEUED");
+            assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300))).isFalse();
+            fixture.sql("DROP TRIGGER refuse_claims ON jobs");
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(id);
+        }
+    }
+}
