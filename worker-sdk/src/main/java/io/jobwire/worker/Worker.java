@@ -175,7 +175,10 @@ public final class Worker implements AutoCloseable {
         }
         int myGeneration = ++generation;
         welcomed = false;
-        WorkerServiceGrpc.WorkerServiceStub stub = WorkerServiceGrpc.newStub(connection.channel(targetIndex));
+        // The stream's callbacks run on the loop itself: a message reaches the loop in one hand-off from
+        // the transport, not two (by way of gRPC's default executor).
+        WorkerServiceGrpc.WorkerServiceStub stub = WorkerServiceGrpc.newStub(connection.channel(targetIndex))
+                .withExecutor(this::onLoop);
         if (connection.callCredentials() != null) {
             stub = stub.withCallCredentials(connection.callCredentials());
         }
@@ -188,17 +191,17 @@ public final class Worker implements AutoCloseable {
 
             @Override
             public void onNext(BrokerMessage message) {
-                onLoop(() -> onMessage(myGeneration, message));
+                onMessage(myGeneration, message);
             }
 
             @Override
             public void onError(Throwable t) {
-                onLoop(() -> onDisconnected(myGeneration, Status.fromThrowable(t)));
+                onDisconnected(myGeneration, Status.fromThrowable(t));
             }
 
             @Override
             public void onCompleted() {
-                onLoop(() -> onDisconnected(myGeneration, Status.OK));
+                onDisconnected(myGeneration, Status.OK);
             }
         });
         send(WorkerMessage.newBuilder().setHello(hello()).build());
