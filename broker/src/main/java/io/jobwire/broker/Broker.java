@@ -271,6 +271,11 @@ public final class Broker implements AutoCloseable {
         return reaper;
     }
 
+    /** The dispatcher, so tests can see how many claims it made. */
+    public Dispatcher dispatcher() {
+        return dispatcher;
+    }
+
     /** The JDBC URL of the database in use. */
     public String jdbcUrl() {
         return database.jdbcUrl();

@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.PriorityQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -46,6 +48,10 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private boolean signalled = true;
     private volatile boolean running = true;
     private int rotation;
+    /** Events that may have made jobs due (see {@link #wakeForNews}); streams remember the count they drained at. */
+    private final AtomicLong news = new AtomicLong();
+    private long lastPoll = System.nanoTime();
+    private final LongAdder claims = new LongAdder();
     private final AtomicInteger submitRotation = new AtomicInteger();
 
     public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock) {
@@ -61,7 +67,16 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         thread.start();
     }
 
-    /** Something changed that may let a claim succeed now. */
+    /**
+     * Jobs may have become due: a stream whose last claim came back short is claimed for again. Counted,
+     * so a claim knows whether anything happened since the one before it.
+     */
+    private void wakeForNews() {
+        news.incrementAndGet();
+        wake();
+    }
+
+    /** A stream has more room (credit, a finished job): claim for the streams that may find work. */
     public void wake() {
         lock.lock();
         try {
@@ -174,13 +189,13 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
             }
         }
         if (dueNow) {
-            wake();
+            wakeForNews();
         }
     }
 
     @Override
     public void onResync() {
-        wake();
+        wakeForNews();
     }
 
     private void run() {
@@ -198,6 +213,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
                 return;
             } catch (RuntimeException e) {
                 logFailure(e);
+                news.incrementAndGet();
                 sleepQuietly(pollInterval);
             }
         }
@@ -222,6 +238,14 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
             Instant now = clock.instant();
             while (!wakeups.isEmpty() && !wakeups.peek().isAfter(now)) {
                 wakeups.poll();
+                news.incrementAndGet();
+            }
+            // The poll: once per interval every stream is claimed for, whatever it last found, so a
+            // change nobody heard of (a lost notification, a row edited by hand) is found all the same.
+            long tick = System.nanoTime();
+            if (tick - lastPoll >= pollInterval.toNanos()) {
+                lastPoll = tick;
+                news.incrementAndGet();
             }
         } finally {
             lock.unlock();
@@ -238,22 +262,30 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         int start = Math.floorMod(rotation++, all.size());
         for (int i = 0; i < all.size() && running; i++) {
             WorkerSession session = all.get((start + i) % all.size());
-            ClaimRequest request = session.beginClaim();
+            long seen = news.get();
+            ClaimRequest request = session.beginClaim(seen);
             if (request == null) {
                 continue;
             }
+            List<JobRecord> claimed = null;
             try {
-                List<JobRecord> claimed = store.claim(request);
+                claims.increment();
+                claimed = store.claim(request);
                 if (!session.deliver(claimed)) {
                     giveBack(session.principal(), claimed);
                 } else if (claimed.size() == request.limit()) {
                     saturated = true;
                 }
             } finally {
-                session.endClaim();
+                session.endClaim(request, claimed, seen);
             }
         }
         return saturated;
+    }
+
+    /** Claim statements the dispatcher's rounds ran (not counting those made with submits). */
+    public long claims() {
+        return claims.sum();
     }
 
     private void giveBack(String principal, List<JobRecord> undelivered) {

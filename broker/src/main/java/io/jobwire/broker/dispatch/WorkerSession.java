@@ -51,6 +51,11 @@ public final class WorkerSession {
     private boolean claiming;
     /** A claim was wanted while another ran; its claimer wakes the dispatcher when done. */
     private boolean passedOver;
+    /**
+     * The dispatcher's news count when a claim showed that nothing more was due for any of this stream's
+     * types: until news comes, more room (credit) alone finds nothing, so no claim is made.
+     */
+    private long drainedAt = -1;
 
     private record Held(int attempt, UUID token, String type) {
     }
@@ -97,11 +102,31 @@ public final class WorkerSession {
     }
 
     /**
-     * Starts a claim for this stream: what to claim, or null when it can take nothing or another claim
-     * for it is running. A non-null answer must be followed by {@link #endClaim}.
+     * Starts a claim for this stream: what to claim, or null when it can take nothing, another claim for
+     * it is running, or its last claim found everything drained and {@code news} says nothing happened
+     * since. A non-null answer must be followed by {@link #endClaim(ClaimRequest, List, long)}.
      */
-    synchronized ClaimRequest beginClaim() {
+    synchronized ClaimRequest beginClaim(long news) {
+        if (drainedAt == news) {
+            return null;
+        }
         return begin(null);
+    }
+
+    /**
+     * Ends a claim begun with {@link #beginClaim(long)} and notes whether it drained the stream's types:
+     * it asked for every type and got less than it asked of each ({@code claimed} null: it failed).
+     * True when a claim was wanted meanwhile.
+     */
+    synchronized boolean endClaim(ClaimRequest request, List<JobRecord> claimed, long news) {
+        if (claimed != null && request.types().size() == typeLimits.size() && claimed.size() < request.limit()) {
+            Map<String, Integer> got = new HashMap<>();
+            claimed.forEach(job -> got.merge(job.type(), 1, Integer::sum));
+            if (request.types().stream().allMatch(quota -> got.getOrDefault(quota.type(), 0) < quota.limit())) {
+                drainedAt = news;
+            }
+        }
+        return endClaim();
     }
 
     /**
@@ -118,7 +143,7 @@ public final class WorkerSession {
         return dueByType.isEmpty() ? null : begin(dueByType);
     }
 
-    /** Ends the claim begun here; true when a claim was wanted meanwhile (wake the dispatcher). */
+    /** Ends a claim begun here; true when a claim was wanted meanwhile (wake the dispatcher). */
     synchronized boolean endClaim() {
         claiming = false;
         boolean wanted = passedOver;

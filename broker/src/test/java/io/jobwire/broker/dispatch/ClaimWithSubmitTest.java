@@ -1,11 +1,15 @@
 package io.jobwire.broker.dispatch;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.BrokerMessage;
+import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobTypeSpec;
 import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.api.v1.WorkerMessage;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import java.time.Duration;
@@ -67,6 +71,66 @@ class ClaimWithSubmitTest {
             assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300)))
                     .as("the worker has no room for the newer job").isFalse();
         }
+    }
+
+    @Test
+    void moreRoomAloneMakesNoClaimAfterAClaimFoundNothing() {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+            Dispatcher dispatcher = fixture.broker().dispatcher();
+            RawWorker worker = fixture.connectWorker("idle", 8, "idle.type");
+            worker.credit(1);
+            worker.heartbeat(NO_SUCH_LEASE);
+            await().atMost(Duration.ofSeconds(10)).until(() -> dispatcher.claims() >= 1);
+            afterTheListenersFirstResync();
+            long before = dispatcher.claims();
+
+            for (int i = 0; i < 5; i++) {
+                worker.credit(1);
+            }
+            worker.heartbeat(NO_SUCH_LEASE);
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                    .until(() -> dispatcher.claims() == before);
+
+            // News: a job that becomes due later wakes the dispatcher at its run_at, and it claims again.
+            String later = fixture.submit(JobSpec.newBuilder().setType("idle.type").setPayload("{}")
+                    .setDelay(com.google.protobuf.Duration.newBuilder().setNanos(300_000_000)).build());
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(later);
+            assertThat(dispatcher.claims()).isGreaterThan(before);
+        }
+    }
+
+    @Test
+    void aClaimThatSkippedATypeAtItsLimitDoesNotCountAsFindingNothing() {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+            RawWorker worker = RawWorker.open(fixture.workerStub());
+            worker.send(WorkerMessage.newBuilder().setHello(Hello.newBuilder().setWorkerId("limited").setMaxConcurrency(4)
+                    .addJobTypes(JobTypeSpec.newBuilder().setName("one.at.a.time").setMaxConcurrency(1))
+                    .addJobTypes(JobTypeSpec.newBuilder().setName("any"))).build());
+            worker.await(BrokerMessage::hasWelcome);
+            worker.credit(4);
+            worker.heartbeat(NO_SUCH_LEASE);
+            afterTheListenersFirstResync();
+            String first = fixture.submit("one.at.a.time", "{}");
+            List<AssignedJob> running = worker.awaitJobs(1);
+            assertThat(running).extracting(job -> job.getLease().getJobId()).containsExactly(first);
+            String second = fixture.submit("one.at.a.time", "{}");
+            // A round that may claim only "any" (the other type is at its limit) finds nothing.
+            worker.credit(1);
+            worker.heartbeat(NO_SUCH_LEASE);
+            assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300))).isFalse();
+
+            worker.complete(running.get(0).getLease(), "{}");
+            worker.credit(1);
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(second);
+        }
+    }
+
+    /**
+     * The change listener resyncs a second after it starts: news, after which every stream is claimed for
+     * again. A test of what happens without news waits until that is over.
+     */
+    private static void afterTheListenersFirstResync() {
+        await().pollDelay(Duration.ofMillis(1700)).atMost(Duration.ofSeconds(10)).until(() -> true);
     }
 
     @Test
