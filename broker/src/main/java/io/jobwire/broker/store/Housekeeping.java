@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the queue tables healthy: deletes finished jobs past their retention in small batches, and
  * refreshes planner statistics when the tables changed much faster than autovacuum's analyze keeps up
- * with (a burst of a million jobs in the first minute of a new deployment).
+ * with (a burst of a million jobs in the first minute of a new deployment), but not every pass for a
+ * steady stream through a small table: an ANALYZE takes a core for a third of a second.
  */
 public final class Housekeeping implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Housekeeping.class);
@@ -21,16 +22,24 @@ public final class Housekeeping implements Runnable {
     /** At most this many batches per pass, so one pass stays short; the next pass goes on. */
     private static final int MAX_BATCHES_PER_PASS = 50;
     private static final long MIN_CHANGES_FOR_ANALYZE = 10_000;
+    /** Between two analyzes of a table that has not outgrown its statistics (see stale_statistics.sql). */
+    static final Duration MIN_ANALYZE_INTERVAL = Duration.ofMinutes(1);
 
     private final Jdbi jdbi;
     private final Duration retention;
     private final Clock clock;
+    private final Duration minAnalyzeInterval;
 
     /** @param retention zero: keep finished jobs forever */
     public Housekeeping(Jdbi jdbi, Duration retention, Clock clock) {
+        this(jdbi, retention, clock, MIN_ANALYZE_INTERVAL);
+    }
+
+    Housekeeping(Jdbi jdbi, Duration retention, Clock clock, Duration minAnalyzeInterval) {
         this.jdbi = jdbi;
         this.retention = retention;
         this.clock = clock;
+        this.minAnalyzeInterval = minAnalyzeInterval;
     }
 
     @Override
@@ -71,6 +80,7 @@ public final class Housekeeping implements Runnable {
     public List<String> refreshStatistics() {
         List<String> stale = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Housekeeping.class, "stale_statistics"))
                 .bind("minChanges", MIN_CHANGES_FOR_ANALYZE)
+                .bind("minIntervalMs", minAnalyzeInterval.toMillis())
                 .mapTo(String.class)
                 .list());
         for (String table : stale) {

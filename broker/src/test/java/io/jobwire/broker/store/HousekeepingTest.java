@@ -98,4 +98,29 @@ class HousekeepingTest {
         assertThat(housekeeping.refreshStatistics()).as("fresh now").doesNotContain("jobs");
         db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs RESET (autovacuum_enabled)"));
     }
+
+    private void awaitChangesCounted(long changes) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (count("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'jobs'") < changes
+                && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+    }
+
+    @Test
+    void aTableAnalyzedRecentlyIsNotAnalyzedAgainForChangesSmallerThanItself() throws InterruptedException {
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs SET (autovacuum_enabled = false)"));
+        jobs(20_000, "steady", "SUCCEEDED", Duration.ZERO);
+        awaitChangesCounted(20_000); // the inserting session reports its counts a moment after its commit
+        db.jdbi().useHandle(h -> h.execute("ANALYZE jobs"));
+        jobs(12_000, "steady", "QUEUED", Duration.ZERO); // 37% of the table, but fewer rows than it had
+        awaitChangesCounted(12_000);
+        assertThat(housekeeping(Duration.ofDays(7)).refreshStatistics())
+                .as("analyzed under a minute ago, and it has not outgrown that").doesNotContain("jobs");
+        Housekeeping noInterval = new Housekeeping(db.jdbi(), Duration.ofDays(7), Clock.fixed(NOW, ZoneOffset.UTC),
+                Duration.ZERO);
+        assertThat(noInterval.refreshStatistics()).as("once the interval has passed").contains("jobs");
+        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'jobs'")).isEqualTo(32_000);
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs RESET (autovacuum_enabled)"));
+    }
 }
