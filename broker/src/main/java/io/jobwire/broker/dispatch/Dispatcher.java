@@ -36,6 +36,12 @@ import org.slf4j.LoggerFactory;
 public final class Dispatcher implements ChangeListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
     private static final int MAX_SCHEDULED_WAKEUPS = 10_000;
+    /**
+     * The largest submit batch that claims in its own commit. Claiming is what makes a lone job start
+     * a commit sooner; under load (batches of dozens) the dispatcher's claims overlap the next insert
+     * instead of lengthening it, and single-Submit throughput was 7-10% higher that way in the bench.
+     */
+    private static final int MAX_SUBMIT_TO_CLAIM_WITH = 8;
 
     private final JobStore store;
     private final SessionRegistry sessions;
@@ -105,10 +111,11 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
      * are due now, claims for that stream in the same round trip and commit ({@link
      * JobStore#insertAndClaim}) and sends what it got. A job submitted while a worker waits starts one
      * commit sooner than through the dispatcher's next round. One stream per batch: the dispatcher's
-     * round, woken by the jobs left queued, serves the others.
+     * round, woken by the jobs left queued, serves the others; and only small batches (see {@link
+     * #MAX_SUBMIT_TO_CLAIM_WITH}).
      */
     public List<SubmitOutcome> submit(List<NewJob> batch) {
-        List<NewJob> due = dueNow(batch);
+        List<NewJob> due = batch.size() <= MAX_SUBMIT_TO_CLAIM_WITH ? dueNow(batch) : List.of();
         WorkerSession session = null;
         ClaimRequest request = null;
         if (!due.isEmpty()) {

@@ -9,6 +9,7 @@ import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobTypeSpec;
 import io.jobwire.api.v1.LeaseRef;
+import io.jobwire.api.v1.SubmitBatchRequest;
 import io.jobwire.api.v1.WorkerMessage;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
@@ -48,6 +49,23 @@ class ClaimWithSubmitTest {
                         .isEqualTo("RUNNING true");
                 worker.complete(assigned.get(0).getLease(), "{}");
             }
+        }
+    }
+
+    @Test
+    void aLargeBatchLeavesTheClaimToTheDispatcher() {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+            RawWorker worker = fixture.connectWorker("big", 50, "big.batch");
+            worker.credit(50);
+            worker.heartbeat(NO_SUCH_LEASE);
+            SubmitBatchRequest.Builder batch = SubmitBatchRequest.newBuilder();
+            for (int i = 0; i < 20; i++) {
+                batch.addJobs(JobSpec.newBuilder().setType("big.batch").setPayload("{}"));
+            }
+            fixture.jobs().submitBatch(batch.build());
+            assertThat(worker.awaitJobs(20)).hasSize(20);
+            assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE type = 'big.batch' AND state = 'RUNNING' "
+                    + "AND started_at > created_at")).as("claimed after their insert committed").isEqualTo(20);
         }
     }
 
