@@ -13,7 +13,6 @@ import io.jobwire.broker.store.WorkerWrites;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -154,13 +153,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
 
     private List<NewJob> dueNow(List<NewJob> batch) {
         Instant now = clock.instant();
-        List<NewJob> due = new ArrayList<>(batch.size());
-        for (NewJob job : batch) {
-            if (job.runAt() == null ? job.delayMs() <= 0 : !job.runAt().isAfter(now)) {
-                due.add(job);
-            }
-        }
-        return due;
+        return batch.stream().filter(job -> job.isDueAt(now)).toList();
     }
 
     private void endClaim(WorkerSession session) {
@@ -176,26 +169,28 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     @Override
     public void onChanges(List<JobChange> changes) {
         Instant now = clock.instant();
-        Set<Long> running = null;
+        Set<Long> dueNow = null;
         for (JobChange change : changes) {
-            if (change.state() == JobStatus.RUNNING) {
-                if (running == null) {
-                    running = new HashSet<>();
-                }
-                running.add(change.id());
-            }
-        }
-        boolean dueNow = false;
-        for (JobChange change : changes) {
-            if (change.state() == JobStatus.QUEUED && (running == null || !running.contains(change.id()))) {
+            if (change.state() == JobStatus.QUEUED) {
                 if (change.runAt() == null || !change.runAt().isAfter(now)) {
-                    dueNow = true;
+                    if (dueNow == null) {
+                        dueNow = new HashSet<>();
+                    }
+                    dueNow.add(change.id());
                 } else {
                     wakeAt(change.runAt());
                 }
             }
         }
-        if (dueNow) {
+        if (dueNow == null) {
+            return;
+        }
+        for (JobChange change : changes) {
+            if (change.state() == JobStatus.RUNNING) {
+                dueNow.remove(change.id());
+            }
+        }
+        if (!dueNow.isEmpty()) {
             wakeForNews();
         }
     }

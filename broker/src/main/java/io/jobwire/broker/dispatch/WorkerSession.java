@@ -96,11 +96,6 @@ public final class WorkerSession {
         return List.copyOf(typeLimits.keySet());
     }
 
-    /** What to claim for this stream now, or null when it can take nothing. */
-    synchronized ClaimRequest nextClaim() {
-        return claimFor(null);
-    }
-
     /**
      * Starts a claim for this stream: what to claim, or null when it can take nothing, another claim for
      * it is running, or its last claim found everything drained and {@code news} says nothing happened

@@ -11,4 +11,9 @@ public record ClaimRequest(String workerId, String principal, List<TypeQuota> ty
 
     public record TypeQuota(String type, int limit) {
     }
+
+    /** True when the claim could take nothing: no room, or no type. */
+    public boolean asksForNothing() {
+        return limit <= 0 || types.isEmpty();
+    }
 }

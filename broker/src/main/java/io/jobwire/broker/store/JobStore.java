@@ -89,7 +89,7 @@ public final class JobStore {
      * its turn. It saves a job that a worker is ready for a second commit and a second round trip.
      */
     public Submitted insertAndClaim(List<NewJob> batch, ClaimRequest request) {
-        boolean claiming = request != null && request.limit() > 0 && !request.types().isEmpty();
+        boolean claiming = request != null && !request.asksForNothing();
         Submitted submitted = transactions.keyed(false, handle -> {
             SubmitOutcome[] results = new SubmitOutcome[batch.size()];
             List<Integer> duplicates = new ArrayList<>();
@@ -225,7 +225,7 @@ public final class JobStore {
 
     /** Claims up to {@code request.limit()} due jobs; never more. */
     public List<JobRecord> claim(ClaimRequest request) {
-        if (request.limit() <= 0 || request.types().isEmpty()) {
+        if (request.asksForNothing()) {
             return List.of();
         }
         List<JobRecord> claimed = transactions.keyed(false, handle -> bindClaim(handle.createQuery(CLAIM), request, "")

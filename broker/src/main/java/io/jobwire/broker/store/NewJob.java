@@ -21,4 +21,9 @@ public record NewJob(
         Long retryInitialMs,
         Long retryMaxMs,
         String owner) {
+
+    /** Whether the job is due at {@code now} (a delay counts from its insert, so only no delay is). */
+    public boolean isDueAt(Instant now) {
+        return runAt == null ? delayMs <= 0 : !runAt.isAfter(now);
+    }
 }
