@@ -10,13 +10,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Properties;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -49,18 +51,10 @@ class PlanTest {
     @ValueSource(strings = {"claim_jobs", "insert_jobs", "complete_jobs", "fail_jobs", "release_jobs",
             "heartbeat_leases", "report_progress"})
     void genericPlanReachesJobsOnlyByKey(String statement) throws SQLException {
-        List<String> plan = new ArrayList<>();
-        Properties simple = new Properties(); // EXPLAIN (GENERIC_PLAN) takes $n unbound: no extended protocol
-        simple.setProperty("preferQueryMode", "simple");
-        try (Connection connection = DriverManager.getConnection(url, simple);
-             Statement sql = connection.createStatement()) {
+        List<String> plan;
+        try (Connection connection = DriverManager.getConnection(url); Statement sql = connection.createStatement()) {
             sql.execute(Database.KEYED_SESSION);
-            try (ResultSet rows = sql.executeQuery("EXPLAIN (GENERIC_PLAN) "
-                    + positional(Sql.load(JobStore.class, statement)))) {
-                while (rows.next()) {
-                    plan.add(rows.getString(1));
-                }
-            }
+            plan = explainExecute(sql, statement, Map.of(), "EXPLAIN");
         }
         List<String> scans = new ArrayList<>();
         for (int i = 0; i < plan.size(); i++) {
@@ -81,9 +75,50 @@ class PlanTest {
         }
     }
 
-    /** Jdbi's :name parameters as $n, which EXPLAIN (GENERIC_PLAN) leaves unbound. */
-    private static String positional(String sql) {
+    /**
+     * The keyed pool's settings cost a disabled plan node near 1e10, far above jit_above_cost: on a server
+     * built with LLVM (most distribution packages; the embedded one has none) every claim was compiled,
+     * 0.3-0.7 s each. The broker's connections must never JIT, whatever the server's default.
+     */
+    @Test
+    void theBrokersConnectionsNeverJitCompile() throws SQLException {
+        for (Jdbi pool : List.of(db.jdbi(), db.keyedJdbi())) {
+            String jit = pool.withHandle(handle -> handle.createQuery("SHOW jit").mapTo(String.class).one());
+            assertThat(jit).isEqualTo("off");
+        }
+        List<String> plan = db.keyedJdbi().inTransaction(handle -> {
+            Statement sql = handle.getConnection().createStatement();
+            sql.execute("INSERT INTO jobs (type, owner) VALUES ('jit.probe', 'test')");
+            List<String> lines = explainExecute(sql, "claim_jobs", Map.of("types", "'{jit.probe}'", "quotas", "'{1}'",
+                    "queues", "'{}'", "limit", "1", "workerId", "'w'", "principal", "NULL"), "EXPLAIN (ANALYZE)");
+            handle.rollback();
+            return lines;
+        });
+        assertThat(String.join("\n", plan)).contains("actual time").doesNotContain("JIT:");
+    }
+
+    /**
+     * Prepares a store statement and explains its execution with the given literals (NULL for the rest).
+     * The keyed session forces generic plans, so plain EXPLAIN shows the plan the broker caches.
+     */
+    private static List<String> explainExecute(Statement sql, String statement, Map<String, String> literals,
+                                               String explain) throws SQLException {
         List<String> names = new ArrayList<>();
+        String prepared = positional(Sql.load(JobStore.class, statement), names);
+        sql.execute("DEALLOCATE ALL");
+        sql.execute("PREPARE probe AS " + prepared);
+        List<String> values = names.stream().map(name -> literals.getOrDefault(name, "NULL")).toList();
+        List<String> plan = new ArrayList<>();
+        try (ResultSet rows = sql.executeQuery(explain + " EXECUTE probe(" + String.join(", ", values) + ")")) {
+            while (rows.next()) {
+                plan.add(rows.getString(1));
+            }
+        }
+        return plan;
+    }
+
+    /** Jdbi's :name parameters as $n, in order of first appearance (collected in {@code names}). */
+    private static String positional(String sql, List<String> names) {
         Matcher matcher = NAMED.matcher(sql);
         StringBuilder out = new StringBuilder();
         while (matcher.find()) {
