@@ -95,6 +95,9 @@ public final class SessionRegistry implements ChangeListener {
             if (holder == null || !holder.holds(change.id(), change.attempt())) {
                 continue;
             }
+            // The lease ended: the job no longer counts against the stream's concurrency. A cancelled
+            // job's worker is told to stop; it grants credit again once its handler has returned.
+            holder.forget(change.id());
             if (change.state() == JobStatus.CANCELLED) {
                 holder.send(BrokerMessage.newBuilder()
                         .setCancelJob(CancelJob.newBuilder()
@@ -102,8 +105,6 @@ public final class SessionRegistry implements ChangeListener {
                                 .setAttempt(change.attempt())
                                 .setReason("the job was cancelled"))
                         .build());
-            } else {
-                holder.forget(change.id());
             }
         }
     }
