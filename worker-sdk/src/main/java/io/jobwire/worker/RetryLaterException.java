@@ -15,11 +15,18 @@ public class RetryLaterException extends Exception {
 
     private final Duration delay;
 
+    /** Fails this attempt with {@code message}; the next comes after the job's own backoff. */
+    public RetryLaterException(String message) {
+        this(message, null);
+    }
+
+    /** @param delay when to try again (null: after the job's own backoff) */
     public RetryLaterException(String message, Duration delay) {
         super(message);
         this.delay = delay;
     }
 
+    /** When to try again, or null for the job's own backoff. */
     public Duration delay() {
         return delay;
     }

@@ -36,6 +36,8 @@ final class RunningJob implements JobContext {
     boolean handlerDone;
     boolean leaseGone;
     boolean releasing;
+    /** Stopped at shutdown: give the job back once the handler has returned. */
+    boolean releaseWhenStopped;
     WorkerMessage finish;
 
     RunningJob(AssignedJob job, long receivedNanos, ObjectMapper json, ProgressSink progressSink, LongSupplier nanoTime) {

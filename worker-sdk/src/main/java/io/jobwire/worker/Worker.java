@@ -25,8 +25,7 @@ import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.WorkerMessage;
 import io.jobwire.api.v1.WorkerServiceGrpc;
 import io.jobwire.client.BrokerConnection;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import io.jobwire.client.JobwireException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,7 +79,6 @@ public final class Worker implements AutoCloseable {
     private static final long TICK_MILLIS = 100;
     private static final long PROGRESS_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long RESEND_AFTER_MILLIS = 1000;
-    private static final int MAX_ERROR_CHARS = 16 * 1024;
     /** Keeps each Outcomes message well under the broker's inbound limit. */
     private static final int MAX_OUTCOMES_BYTES = 1024 * 1024;
 
@@ -99,6 +97,7 @@ public final class Worker implements AutoCloseable {
     private final ObjectMapper json;
     private final LongSupplier nanoTime;
     private final Backoff backoff;
+    private final java.time.Duration stopTimeout;
     private final ScheduledExecutorService loop;
     private final ExecutorService handlerThreads;
     /** What handlers returned, for the loop to take in one task per burst rather than one per job. */
@@ -117,12 +116,15 @@ public final class Worker implements AutoCloseable {
     private ClientCallStreamObserver<WorkerMessage> out;
     private int generation;
     private boolean welcomed;
+    private boolean everWelcomed;
     private int targetIndex;
     private boolean draining;
     private boolean closed;
     private ScheduledFuture<?> ticker;
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    /** Completes when every thread has ended: normally after shutdown, exceptionally when refused. */
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private volatile boolean connected;
 
     private Worker(Builder builder) {
@@ -134,6 +136,7 @@ public final class Worker implements AutoCloseable {
         this.handlers = Map.copyOf(builder.handlers);
         this.json = builder.json;
         this.nanoTime = builder.nanoTime;
+        this.stopTimeout = builder.stopTimeout;
         this.backoff = new Backoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(5),
                 () -> ThreadLocalRandom.current().nextDouble());
         this.loop = Executors.newSingleThreadScheduledExecutor(threads("jobwire-worker-loop"));
@@ -165,6 +168,19 @@ public final class Worker implements AutoCloseable {
 
     public String workerId() {
         return workerId;
+    }
+
+    /**
+     * Completes when the worker has stopped and its threads are gone: normally after {@link #shutdown},
+     * or with a {@link JobwireException} when the broker refused the worker for good (its token was
+     * rejected, or the Hello itself), which no reconnect would change.
+     *
+     * <pre>{@code
+     * worker.whenStopped().join(); // throws CompletionException(JobwireException) if it was refused
+     * }</pre>
+     */
+    public CompletableFuture<Void> whenStopped() {
+        return terminated.copy();
     }
 
     // ---------------------------------------------------------------- the stream (loop thread)
@@ -262,6 +278,7 @@ public final class Worker implements AutoCloseable {
 
     private void welcomed(BrokerMessage message) {
         welcomed = true;
+        everWelcomed = true;
         connected = true;
         backoff.reset();
         log.info("worker {} connected to {} (session {})", workerId, connection.target(targetIndex),
@@ -289,12 +306,48 @@ public final class Worker implements AutoCloseable {
             stopped.complete(null);
             return;
         }
+        if (isPermanent(status)) {
+            refused(status);
+            return;
+        }
         java.time.Duration delay = backoff.next();
         log.warn("worker {} lost its stream to {} ({}); reconnecting in {} ms", workerId,
                 connection.target(targetIndex), status.getCode() + (status.getDescription() == null ? ""
                         : ": " + status.getDescription()), delay.toMillis());
         targetIndex++;
         loop.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * The broker refused this worker itself, not a passing fault: its token (UNAUTHENTICATED,
+     * PERMISSION_DENIED) or, before any Welcome, its Hello (INVALID_ARGUMENT). Reconnecting would be
+     * refused the same way for ever.
+     */
+    private boolean isPermanent(Status status) {
+        return status.getCode() == Status.Code.UNAUTHENTICATED || status.getCode() == Status.Code.PERMISSION_DENIED
+                || status.getCode() == Status.Code.INVALID_ARGUMENT && !everWelcomed;
+    }
+
+    /** Stops for good: every held job is stopped (it comes back when its lease expires) and threads end. */
+    private void refused(Status status) {
+        String why = status.getCode() + (status.getDescription() == null ? "" : ": " + status.getDescription());
+        log.error("worker {} stopped: the broker at {} refused it ({})", workerId, connection.target(targetIndex), why);
+        closed = true;
+        draining = true;
+        if (ticker != null) {
+            ticker.cancel(false);
+        }
+        for (RunningJob job : held.values()) {
+            job.stop("the broker refused this worker: " + why);
+        }
+        stopped.complete(null);
+        Thread teardown = new Thread(() -> {
+            stopThreads();
+            terminated.completeExceptionally(new JobwireException(status.getCode(),
+                    "the broker refused worker " + workerId + ": " + status.getDescription(), status.asRuntimeException()));
+        }, "jobwire-worker-teardown");
+        teardown.setDaemon(true);
+        teardown.start();
     }
 
     private void send(WorkerMessage message) {
@@ -414,11 +467,11 @@ public final class Worker implements AutoCloseable {
             try {
                 finish = complete(job, handler.handle(job));
             } catch (NonRetryableException e) {
-                finish = fail(job, describe(e), false, null);
+                finish = fail(job, FailureText.of(e), false, null);
             } catch (RetryLaterException e) {
-                finish = fail(job, describe(e), true, e.delay());
+                finish = fail(job, FailureText.of(e), true, e.delay());
             } catch (Throwable e) {
-                finish = fail(job, describe(e), true, null);
+                finish = fail(job, FailureText.of(e), true, null);
             } finally {
                 job.leave();
             }
@@ -469,15 +522,18 @@ public final class Worker implements AutoCloseable {
         return json.writeValueAsString(result);
     }
 
-    private static String describe(Throwable error) {
-        StringWriter trace = new StringWriter();
-        error.printStackTrace(new PrintWriter(trace));
-        String text = trace.toString();
-        return text.length() > MAX_ERROR_CHARS ? text.substring(0, MAX_ERROR_CHARS) : text;
-    }
-
     private void handlerDone(RunningJob job, WorkerMessage finish) {
         job.handlerDone = true;
+        if (job.releaseWhenStopped && !job.leaseGone) {
+            job.releasing = true;
+            job.leaseGone = true;
+            job.finish = WorkerMessage.newBuilder().setRelease(ReleaseJob.newBuilder().setLease(job.lease)
+                    .setReason("the worker is shutting down")).build();
+            if (welcomed) {
+                sendFinish(job.finish);
+            }
+            return;
+        }
         if (finish == null || job.leaseGone) {
             forgetIfDone(job);
             return;
@@ -639,22 +695,19 @@ public final class Worker implements AutoCloseable {
             return;
         }
         if (!awaitQuietly(drained, timeout)) {
+            // Each stopped job is given back once its handler has returned (see handlerDone): released
+            // while its handler still ran, it could run twice at once. A handler that outlives the stop
+            // timeout keeps its job, which comes back when its lease expires, as if this worker had died.
             callOnLoop(() -> {
-                List<LeaseRef> release = new ArrayList<>();
                 for (RunningJob job : held.values()) {
                     if (job.finish == null && !job.leaseGone) {
                         job.stop("the worker is shutting down");
-                        job.releasing = true;
-                        job.leaseGone = true;
-                        release.add(job.lease);
+                        job.releaseWhenStopped = true;
                     }
-                }
-                if (welcomed && !release.isEmpty()) {
-                    send(WorkerMessage.newBuilder().setGoodbye(Goodbye.newBuilder().addAllRelease(release)).build());
                 }
                 return null;
             });
-            awaitQuietly(drained, java.time.Duration.ofSeconds(5));
+            awaitQuietly(drained, stopTimeout);
         }
         callOnLoop(() -> {
             closed = true;
@@ -665,6 +718,11 @@ public final class Worker implements AutoCloseable {
             stopped.complete(null);
             return null;
         });
+        stopThreads();
+        terminated.complete(null);
+    }
+
+    private void stopThreads() {
         loop.shutdown();
         handlerThreads.shutdownNow();
         connection.close();
@@ -722,6 +780,7 @@ public final class Worker implements AutoCloseable {
         private int concurrency = Runtime.getRuntime().availableProcessors();
         private ObjectMapper json = new ObjectMapper();
         private LongSupplier nanoTime = System::nanoTime;
+        private java.time.Duration stopTimeout = java.time.Duration.ofSeconds(5);
 
         private Builder() {
         }
@@ -793,6 +852,19 @@ public final class Worker implements AutoCloseable {
             if (handlers.putIfAbsent(type.name(), new Registration(type, handler)) != null) {
                 throw new IllegalArgumentException("a handler for " + type.name() + " is already registered");
             }
+            return this;
+        }
+
+        /**
+         * At shutdown, how long handlers stopped after the drain timeout get to return (default 5 s). Each
+         * job is given back to the broker as its handler returns; one still running after this keeps
+         * its job until the lease expires, so it never runs twice at once.
+         */
+        public Builder stopTimeout(java.time.Duration timeout) {
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("stopTimeout must not be negative, got " + timeout);
+            }
+            this.stopTimeout = timeout;
             return this;
         }
 

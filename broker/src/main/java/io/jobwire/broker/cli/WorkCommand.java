@@ -2,13 +2,14 @@ package io.jobwire.broker.cli;
 
 import io.jobwire.worker.JobContext;
 import io.jobwire.worker.JobType;
+import io.jobwire.worker.RetryLaterException;
 import io.jobwire.worker.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletionException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,10 +21,13 @@ import picocli.CommandLine.Spec;
         description = {"Run a worker that executes COMMAND (with /bin/sh -c) for each job of the given types.",
                 "The payload arrives on standard input; JOBWIRE_JOB_ID, JOBWIRE_ATTEMPT and JOBWIRE_JOB_TYPE are "
                         + "set. Standard output becomes the result (JSON if it parses, else a JSON string). A line "
-                        + "'PROGRESS <percent> <message>' on standard error reports progress. A non-zero exit "
-                        + "fails the job (retried with backoff) with the tail of standard error.",
-                "Runs until SIGTERM or Ctrl-C, then lets running jobs finish for --drain-timeout and gives the "
-                        + "rest back."})
+                        + "'PROGRESS <percent> <message>' on standard error reports progress, and a line "
+                        + "'PROGRESS-JSON <object>' its structured details. A non-zero exit fails the job (retried "
+                        + "with backoff) with the tail of standard error.",
+                "Each command runs in a process group of its own. When its job is cancelled or its lease lost, "
+                        + "the whole group gets SIGTERM, then SIGKILL after --kill-grace.",
+                "Runs until SIGTERM or Ctrl-C, then lets running jobs finish for --drain-timeout, stops the rest "
+                        + "and gives them back. Exits 3 if the broker refuses the worker's token."})
 final class WorkCommand implements Callable<Integer> {
     @Mixin
     ClientOptions client;
@@ -57,11 +61,20 @@ final class WorkCommand implements Callable<Integer> {
             description = "At shutdown, how long running jobs may finish before they are given back (default: 30s).")
     Duration drainTimeout;
 
+    @Option(names = "--kill-grace", defaultValue = "10s",
+            description = "After SIGTERM, how long a stopped command's processes get before SIGKILL (default: 10s).")
+    Duration killGrace;
+
     @Override
     public Integer call() throws InterruptedException {
-        ExecRunner runner = new ExecRunner(command, maxOutputBytes, System.err);
+        if (killGrace.isNegative() || drainTimeout.isNegative()) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--kill-grace and --drain-timeout must not be negative");
+        }
+        ExecRunner runner = new ExecRunner(command, maxOutputBytes, killGrace, System.err);
         Worker.Builder builder = Worker.builder().targets(List.of(client.target.split(","))).concurrency(concurrency)
-                .queues(queues.toArray(String[]::new));
+                .queues(queues.toArray(String[]::new))
+                .stopTimeout(killGrace.plusSeconds(5));
         if (workerId != null) {
             builder.workerId(workerId);
         }
@@ -87,13 +100,17 @@ final class WorkCommand implements Callable<Integer> {
         }
         spec.commandLine().getErr().println("jobwire work: running '" + command + "' for " + String.join(", ", types)
                 + " from " + client.target + " (" + concurrency + " at a time)");
-        CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             worker.shutdown(drainTimeout);
-            stopped.countDown();
+            runner.stopAll(); // a command that outlived the worker's stop timeout: no process may outlive us
         }, "jobwire-work-shutdown"));
-        stopped.await();
-        return ExitCodes.OK;
+        try {
+            worker.whenStopped().join();
+            return ExitCodes.OK;
+        } catch (CompletionException e) {
+            spec.commandLine().getErr().println("jobwire work: " + e.getCause().getMessage());
+            return ExitCodes.BROKER_ERROR;
+        }
     }
 
     private static Object run(ExecRunner runner, JobContext job) throws Exception {
@@ -101,26 +118,20 @@ final class WorkCommand implements Callable<Integer> {
                 "JOBWIRE_JOB_ID", job.id(),
                 "JOBWIRE_ATTEMPT", Integer.toString(job.attempt()),
                 "JOBWIRE_JOB_TYPE", job.type());
-        ExecRunner.Outcome outcome = runner.run(environment, job.payload(), job.id(), job::progress);
+        ExecRunner.Outcome outcome = runner.run(environment, job.payload(), job.id(),
+                (percent, message, details) -> {
+                    if (details == null) {
+                        job.progress(percent, message);
+                    } else {
+                        job.progress(percent, message, details);
+                    }
+                });
         if (outcome.exitCode() != 0) {
-            throw new CommandFailedException("exit " + outcome.exitCode()
+            // The command's own words are the error, with no Java class name or stack trace around them.
+            throw new RetryLaterException("exit " + outcome.exitCode()
                     + (outcome.stderrTail().isEmpty() ? "" : ": " + outcome.stderrTail()));
         }
         String result = outcome.stdout().strip();
         return result.isEmpty() ? null : result;
-    }
-
-    /** The command exited non-zero: a retryable failure whose message is what it printed. */
-    static final class CommandFailedException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        CommandFailedException(String message) {
-            super(message);
-        }
-
-        @Override
-        public synchronized Throwable fillInStackTrace() {
-            return this; // the message says it all; a Java stack trace would only bury it
-        }
     }
 }

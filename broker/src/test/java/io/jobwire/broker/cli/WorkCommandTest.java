@@ -49,11 +49,15 @@ class WorkCommandTest {
         return file;
     }
 
-    private Process work(String type, Path script) throws IOException {
+    private Process work(String type, Path script, String... options) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
                 JobwireCommand.class.getName(), "work", "--type", type, "--exec", script.toString(),
-                "--concurrency", "2", "--target", "127.0.0.1:" + fixture.broker().port(), "--drain-timeout", "2s"));
+                "--target", "127.0.0.1:" + fixture.broker().port(), "--drain-timeout", "2s"));
+        command.addAll(List.of(options));
+        if (!command.contains("--concurrency")) {
+            command.addAll(List.of("--concurrency", "2"));
+        }
         File log = dir.resolve(type + ".log").toFile();
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
     }
@@ -110,26 +114,135 @@ class WorkCommandTest {
             String id = client.submit(JobSpec.newBuilder().setType("exec.fail").setMaxAttempts(1).build()).getJob().getId();
             Job done = awaitFinished(id);
             assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_FAILED);
-            assertThat(done.getLastError()).contains("exit 3").contains("printer on fire").contains("connecting to the printer");
+            assertThat(done.getLastError()).isEqualTo("exit 3: connecting to the printer\nprinter on fire");
         } finally {
             stop(worker);
         }
     }
 
     @Test
-    void sigtermGivesARunningJobBack() throws Exception {
-        Process worker = work("exec.slow", script("slow.sh", "cat > /dev/null\nsleep 60\necho done\n"));
+    void sigtermGivesARunningJobBackOnceEverythingItStartedIsGone() throws Exception {
+        Process worker = work("exec.slow", script("slow.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD), "--kill-grace", "30s");
         try {
             String id = client.submit("exec.slow", "{}").getId();
-            await().atMost(Duration.ofSeconds(30)).until(() -> client.get(id).getState() == JobState.JOB_STATE_RUNNING);
+            long child = awaitChild(id);
             worker.destroy();
-            assertThat(worker.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(worker.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(isRunning(child)).as("the command's child outlived the worker").isFalse();
             Job job = client.get(id);
             assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
             assertThat(job.getReleases()).isEqualTo(1);
+            assertThat(log("exec.slow")).doesNotContain("Exception");
         } finally {
             stop(worker);
         }
+    }
+
+    /** Starts a child that outlives the shell unless its whole process group is stopped. */
+    private static final String SPAWNS_A_CHILD = """
+            payload=$(cat)
+            case "$payload" in *quick*) echo '"quick"'; exit 0;; esac
+            sleep 300 &
+            echo $! > "$PID_DIR/$JOBWIRE_JOB_ID-$JOBWIRE_ATTEMPT.pid"
+            wait
+            """;
+
+    @Test
+    void cancellingARunningCommandStopsItsWholeProcessGroupAndFreesTheSlot() throws Exception {
+        Process worker = work("exec.cancel", script("cancel.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD),
+                "--concurrency", "1");
+        try {
+            String id = client.submit("exec.cancel", "{}").getId();
+            long child = awaitChild(id);
+            String next = client.submit("exec.cancel", "{\"quick\": true}").getId();
+
+            client.cancel(id, "not needed");
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+            Job done = awaitFinished(next);
+            assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+            assertThat(done.getResult()).isEqualTo("\"quick\"");
+            assertThat(log("exec.cancel")).doesNotContain("Exception").doesNotContain("Stream closed");
+        } finally {
+            stop(worker);
+        }
+    }
+
+    @Test
+    void aCommandThatIgnoresSigtermIsKilledAfterTheGrace() throws Exception {
+        Process worker = work("exec.stubborn", script("stubborn.sh", "PID_DIR=" + dir + "\ntrap '' TERM\n"
+                + SPAWNS_A_CHILD), "--concurrency", "1", "--kill-grace", "1s");
+        try {
+            String id = client.submit("exec.stubborn", "{}").getId();
+            long child = awaitChild(id);
+            client.cancel(id);
+            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+            String next = client.submit("exec.stubborn", "{\"quick\": true}").getId();
+            assertThat(awaitFinished(next).getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+        } finally {
+            stop(worker);
+        }
+    }
+
+    @Test
+    void aLostLeaseStopsTheCommandsWholeProcessGroup() throws Exception {
+        Process worker = work("exec.lost", script("lost.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD),
+                "--concurrency", "1");
+        try {
+            String id = client.submit("exec.lost", "{}").getId();
+            long child = awaitChild(id);
+            fixture.expireLease(id); // the reaper takes it back; the worker's next heartbeat hears LEASE_LOST
+            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+        } finally {
+            stop(worker);
+        }
+    }
+
+    @Test
+    void progressJsonLinesSetTheProgressDetails() throws Exception {
+        Process worker = work("exec.details", script("details.sh", """
+                cat > /dev/null
+                echo "PROGRESS 30 copying" >&2
+                echo 'PROGRESS-JSON {"copied": 3, "of": 10}' >&2
+                echo 'PROGRESS-JSON not json' >&2
+                sleep 0.3
+                echo '{}'
+                """));
+        try {
+            List<String> details = new ArrayList<>();
+            Job done = client.submitAndWait(JobSpec.newBuilder().setType("exec.details").build(), Duration.ofSeconds(30),
+                    job -> details.add(job.getProgress().getDetails()));
+            assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+            assertThat(done.getProgress().getPercent()).isEqualTo(30f);
+            assertThat(done.getProgress().getMessage()).isEqualTo("copying");
+            assertThat(done.getProgress().getDetails()).isEqualTo("{\"of\": 10, \"copied\": 3}");
+            assertThat(log("exec.details")).contains("PROGRESS-JSON not json   (ignored: PROGRESS-JSON takes one JSON object");
+        } finally {
+            stop(worker);
+        }
+    }
+
+    private long awaitChild(String jobId) throws IOException {
+        Path pidFile = dir.resolve(jobId + "-1.pid");
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
+        return Long.parseLong(Files.readString(pidFile).strip());
+    }
+
+    private static boolean isRunning(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) && !isZombie(pid);
+    }
+
+    private static boolean isZombie(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException e) {
+            return true; // gone
+        }
+    }
+
+    private String log(String type) throws IOException {
+        return Files.readString(dir.resolve(type + ".log"));
     }
 
     private static void stop(Process worker) throws InterruptedException {
