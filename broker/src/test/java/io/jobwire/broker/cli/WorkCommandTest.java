@@ -222,6 +222,26 @@ class WorkCommandTest {
         }
     }
 
+    @Test
+    void aRefusedTokenEndsTheWorkerWithExitThree() throws Exception {
+        try (BrokerFixture guarded = BrokerFixture.start(config -> config.withTokens(io.jobwire.broker.auth.TokenStore.line(
+                io.jobwire.broker.auth.TokenStore.newToken(), "ops", List.of(io.jobwire.broker.auth.Role.ADMIN), List.of())))) {
+            String java = ProcessHandle.current().info().command().orElse("java");
+            Process worker = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                    JobwireCommand.class.getName(), "work", "--type", "exec.refused", "--exec", "true",
+                    "--target", "127.0.0.1:" + guarded.broker().port(), "--token", "jw_not-a-real-token")
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("refused.log").toFile()).start();
+            try {
+                assertThat(worker.waitFor(60, TimeUnit.SECONDS)).as("the worker gave up").isTrue();
+                assertThat(worker.exitValue()).isEqualTo(ExitCodes.BROKER_ERROR);
+                assertThat(log("refused")).contains("jobwire work: UNAUTHENTICATED").doesNotContain("Exception")
+                        .doesNotContain("reconnecting");
+            } finally {
+                stop(worker);
+            }
+        }
+    }
+
     private long awaitChild(String jobId) throws IOException {
         Path pidFile = dir.resolve(jobId + "-1.pid");
         await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
