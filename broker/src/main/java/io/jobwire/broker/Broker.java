@@ -160,6 +160,7 @@ public final class Broker implements AutoCloseable {
                     .addService(workerService)
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
+                    .addService(reflectionV1Alpha())
                     .maxInboundMessageSize(config.maxPayloadBytes() * 8 + 1024 * 1024)
                     .build();
 
@@ -194,6 +195,15 @@ public final class Broker implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * Server reflection as v1alpha too: grpcurl, Postman, Kreya and many client libraries still ask for
+     * it first. grpc-java marks it deprecated in favour of v1, which is served as well.
+     */
+    @SuppressWarnings("deprecation")
+    private static io.grpc.BindableService reflectionV1Alpha() {
+        return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
     }
 
     /** Plaintext, TLS, or mutual TLS when client certificates must chain to {@code --tls-client-ca}. */

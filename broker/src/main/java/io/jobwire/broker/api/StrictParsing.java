@@ -11,11 +11,14 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A request that is not a valid protobuf message (truncated, garbled, a string field that is not UTF-8)
@@ -62,11 +65,23 @@ public final class StrictParsing {
         return marshaller.parse(new ByteArrayInputStream(bytes));
     }
 
+    /**
+     * The service with every method parsing its own requests. The service keeps its schema descriptor
+     * (the .proto it was generated from), which server reflection serves: without it, reflection clients
+     * such as grpcurl could not see the service at all.
+     */
     public static ServerServiceDefinition wrap(ServerServiceDefinition service) {
-        ServerServiceDefinition.Builder wrapped = ServerServiceDefinition.builder(service.getServiceDescriptor().getName());
+        ServiceDescriptor original = service.getServiceDescriptor();
+        List<ServerMethodDefinition<byte[], ?>> methods = new ArrayList<>();
+        ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
+                .setSchemaDescriptor(original.getSchemaDescriptor());
         for (ServerMethodDefinition<?, ?> method : service.getMethods()) {
-            wrapped.addMethod(wrap(method));
+            ServerMethodDefinition<byte[], ?> raw = wrap(method);
+            methods.add(raw);
+            descriptor.addMethod(raw.getMethodDescriptor());
         }
+        ServerServiceDefinition.Builder wrapped = ServerServiceDefinition.builder(descriptor.build());
+        methods.forEach(wrapped::addMethod);
         return wrapped.build();
     }
 
