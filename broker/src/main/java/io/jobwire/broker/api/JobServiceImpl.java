@@ -268,8 +268,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                         .setAttemptErrors(counts.attemptErrors())
                         .setOldestQueuedAge(ProtoJobs.duration(counts.oldestQueuedAge())));
             }
+            String ownWorkersOnly = Principal.current().ownerScope();
             for (WorkerSessionRecord session : registry.liveSessions()) {
-                if ((type == null || session.jobTypes().contains(type))
+                if ((ownWorkersOnly == null || ownWorkersOnly.equals(session.principal()))
+                        && (type == null || session.jobTypes().contains(type))
                         && (queue == null || session.queues().isEmpty() || session.queues().contains(queue))) {
                     stats.addWorkers(WorkerInfo.newBuilder()
                             .setWorkerId(session.workerId())
@@ -292,7 +294,11 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     public void listJobTypes(ListJobTypesRequest request, StreamObserver<ListJobTypesResponse> response) {
         unary(response, () -> {
             ListJobTypesResponse.Builder types = ListJobTypesResponse.newBuilder();
+            Principal caller = Principal.current();
             for (JobTypeRecord type : registry.jobTypes()) {
+                if (!caller.isAdmin() && !caller.mayUseType(type.name())) {
+                    continue; // a token sees the types it may submit or run, not every other team's
+                }
                 JobTypeInfo.Builder info = JobTypeInfo.newBuilder()
                         .setName(type.name())
                         .setDescription(type.description())

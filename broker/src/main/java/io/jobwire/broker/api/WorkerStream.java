@@ -194,6 +194,11 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 }
                 held.add(parsed.lease());
             }
+            if (writer != null && !context.registry().bindWorkerId(workerId, writer)) {
+                throw Status.PERMISSION_DENIED.withDescription("hello.worker_id: \"" + workerId + "\" is the worker id "
+                        + "of another principal; choose another (SDK: Worker.Builder.workerId, CLI: --worker-id)")
+                        .asRuntimeException();
+            }
             batchAcks = hello.getBatchAcks();
             context.registry().announce(announced);
             session = context.sessions().open(workerId, writer, typeLimits, queues, hello.getMaxConcurrency(),

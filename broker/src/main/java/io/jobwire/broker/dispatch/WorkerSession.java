@@ -307,7 +307,7 @@ public final class WorkerSession {
 
     public synchronized WorkerSessionRecord snapshot(String brokerId) {
         int free = accepting && !closed ? Math.max(0, Math.min(credits, maxConcurrency - held.size())) : 0;
-        return new WorkerSessionRecord(sessionId, workerId, brokerId, jobTypes(), queues, maxConcurrency,
+        return new WorkerSessionRecord(sessionId, workerId, principal, brokerId, jobTypes(), queues, maxConcurrency,
                 held.size(), free, connectedAt, null);
     }
 }

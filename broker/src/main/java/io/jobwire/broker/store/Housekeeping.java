@@ -10,7 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the queue tables healthy: deletes finished jobs past their retention in small batches, and
+ * Keeps the queue tables healthy: deletes finished jobs past their retention in small batches (and worker
+ * ids not seen for as long, so another principal may take them), and
  * refreshes planner statistics when the tables changed much faster than autovacuum's analyze keeps up
  * with (a burst of a million jobs in the first minute of a new deployment), but not every pass for a
  * steady stream through a small table: an ANALYZE takes a core for a third of a second.
@@ -73,6 +74,9 @@ public final class Housekeeping implements Runnable {
         if (total > 0) {
             log.info("pruned {} jobs finished before {}", total, cutoff.toInstant());
         }
+        jdbi.useHandle(handle -> handle.createUpdate(Sql.load(Housekeeping.class, "prune_worker_ids"))
+                .bind("cutoff", cutoff)
+                .execute());
         return total;
     }
 

@@ -251,7 +251,7 @@ public final class JobStore {
      * Extends valid leases by their job's lease duration. Heartbeats are not job changes.
      *
      * <p>Every worker write takes the {@code principal} of the worker (null when the broker does not
-     * authenticate): a lease held by another principal is refused like a stale one. The {@code ...All}
+     * authenticate): a job whose lease is another principal's is refused as if it did not exist. The {@code ...All}
      * forms take writes of several workers at once, each with its own principal, for group commit.
      */
     public List<WriteResult> heartbeat(String principal, List<LeaseRef> leases) {
@@ -429,9 +429,14 @@ public final class JobStore {
         return states;
     }
 
+    /**
+     * Why a fenced write was refused, in words for the worker that sent it. A job whose latest lease is
+     * not the caller's principal's is answered exactly like an id that does not exist: a worker learns
+     * nothing about another principal's jobs, not even that they exist.
+     */
     private static WriteResult refusal(LeaseRef lease, String principal, LeaseState found) {
         long id = lease.jobId();
-        if (found == null) {
+        if (found == null || principal != null && !principal.equals(found.principal())) {
             return new WriteResult(lease, WriteOutcome.NOT_FOUND, null, null, null, "job " + id + " does not exist");
         }
         if (found.state() == JobStatus.CANCELLED && found.attempt() == lease.attempt()) {
@@ -446,8 +451,6 @@ public final class JobStore {
                     : "job " + id + " was claimed again (now attempt " + found.attempt() + ")";
         } else if (found.state() != JobStatus.RUNNING) {
             why = "job " + id + " is " + found.state() + ", not running";
-        } else if (principal != null && !principal.equals(found.principal())) {
-            why = "job " + id + " is leased to another principal";
         } else if (!lease.token().equals(found.token())) {
             why = "the lease token does not match job " + id + "'s current lease";
         } else if (found.expired()) {

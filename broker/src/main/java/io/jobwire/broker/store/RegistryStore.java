@@ -56,6 +56,7 @@ public final class RegistryStore {
                     .bind("brokerId", brokerId)
                     .bind("sessionIds", rows.stream().map(WorkerSessionRecord::sessionId).toArray(String[]::new))
                     .bind("workerIds", rows.stream().map(WorkerSessionRecord::workerId).toArray(String[]::new))
+                    .bind("principals", rows.stream().map(WorkerSessionRecord::principal).toArray(String[]::new))
                     .bind("jobTypes", rows.stream().map(s -> toJson(s.jobTypes())).toArray(String[]::new))
                     .bind("queues", rows.stream().map(s -> toJson(s.queues())).toArray(String[]::new))
                     .bind("maxConcurrency", rows.stream().map(WorkerSessionRecord::maxConcurrency).toArray(Integer[]::new))
@@ -66,6 +67,19 @@ public final class RegistryStore {
                     .bind("names", served)
                     .execute();
         });
+    }
+
+    /**
+     * Binds {@code workerId} to {@code principal} if no principal has used it yet (or it was forgotten),
+     * and notes that it was seen. False when it belongs to another principal.
+     */
+    public boolean bindWorkerId(String workerId, String principal) {
+        String owner = jdbi.withHandle(handle -> handle.createQuery(Sql.load(RegistryStore.class, "bind_worker_id"))
+                .bind("workerId", workerId)
+                .bind("principal", principal)
+                .mapTo(String.class)
+                .one());
+        return owner.equals(principal);
     }
 
     public void removeSessions(Collection<String> sessionIds) {
@@ -88,7 +102,7 @@ public final class RegistryStore {
         return jdbi.withHandle(handle -> handle.createQuery(Sql.load(RegistryStore.class, "live_worker_sessions"))
                 .bind("staleMs", staleAfter.toMillis())
                 .map((rs, ctx) -> new WorkerSessionRecord(rs.getString("session_id"), rs.getString("worker_id"),
-                        rs.getString("broker_id"), strings(rs, "job_types"), strings(rs, "queues"),
+                        rs.getString("principal"), rs.getString("broker_id"), strings(rs, "job_types"), strings(rs, "queues"),
                         rs.getInt("max_concurrency"), rs.getInt("in_flight"), rs.getInt("free_capacity"),
                         JobRowMapper.instant(rs, "connected_at"), JobRowMapper.instant(rs, "last_seen_at")))
                 .list());

@@ -14,7 +14,6 @@ WITH before AS MATERIALIZED (
         last_error = :reason,
         lease_token = NULL,
         lease_expires_at = NULL,
-        lease_principal = NULL,
         version = version + 1
     WHERE id = (SELECT id FROM before) AND state IN ('QUEUED', 'RUNNING', 'HELD')
       AND (:owner::text IS NULL OR owner = :owner::text)

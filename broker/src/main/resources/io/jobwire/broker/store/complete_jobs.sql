@@ -7,7 +7,6 @@ SET state = 'SUCCEEDED',
     updated_at = now(),
     lease_token = NULL,
     lease_expires_at = NULL,
-    lease_principal = NULL,
     version = j.version + 1
 FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
      AS i(id, attempt, token, principal, result)

@@ -24,7 +24,6 @@ WITH input AS (
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
-        lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     FROM decided i

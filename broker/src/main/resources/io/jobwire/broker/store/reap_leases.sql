@@ -9,7 +9,6 @@ WITH reaped AS (
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
-        lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()

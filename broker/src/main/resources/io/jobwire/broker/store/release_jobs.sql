@@ -10,7 +10,6 @@ WITH input AS (
         spent_attempts = greatest(j.spent_attempts - 1, 0),
         lease_token = NULL,
         lease_expires_at = NULL,
-        lease_principal = NULL,
         updated_at = now(),
         version = j.version + 1
     FROM input i

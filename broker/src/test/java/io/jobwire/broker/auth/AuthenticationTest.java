@@ -147,9 +147,9 @@ class AuthenticationTest {
             AssignedJob job = mailer.take(1).get(0);
             RawWorker intruder = worker(OTHER_WORKER, "other.type");
             var refused = intruder.complete(job.getLease(), "\"hijacked\"");
-            assertThat(refused.getStatus()).isEqualTo(AckStatus.ACK_STATUS_LEASE_LOST);
-            assertThat(refused.getMessage()).contains("another principal");
-            assertThat(intruder.heartbeat(job.getLease()).getStatus()).isEqualTo(AckStatus.ACK_STATUS_LEASE_LOST);
+            assertThat(refused.getStatus()).isEqualTo(AckStatus.ACK_STATUS_NOT_FOUND);
+            assertThat(refused.getMessage()).isEqualTo("job " + id + " does not exist");
+            assertThat(intruder.heartbeat(job.getLease()).getStatus()).isEqualTo(AckStatus.ACK_STATUS_NOT_FOUND);
             assertThat(mailer.complete(job.getLease(), "\"sent\"").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
             assertThat(shop.get(id).getResult()).isEqualTo("\"sent\"");
             mailer.close();
