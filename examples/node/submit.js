@@ -1,5 +1,5 @@
 // Submits a job and prints it: node submit.js TYPE '{"json":"payload"}'
-const { jobService, call } = require('./jobwire');
+const { jobService, call, fail } = require('./jobwire');
 
 async function main() {
   const [type, payload = '{}'] = process.argv.slice(2);
@@ -11,7 +11,4 @@ async function main() {
   console.log(JSON.stringify({ id: response.job.id, state: response.job.state, created: response.created }));
 }
 
-main().catch((err) => {
-  console.error(`${err.code !== undefined ? `gRPC ${err.code}: ` : ''}${err.details || err.message}`);
-  process.exit(1);
-});
+main().catch(fail);

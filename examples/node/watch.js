@@ -1,5 +1,5 @@
 // Follows jobs until they finish: node watch.js ID [ID...]
-const { jobService } = require('./jobwire');
+const { jobService, fail } = require('./jobwire');
 
 const ids = process.argv.slice(2);
 if (ids.length === 0) {
@@ -13,8 +13,5 @@ stream.on('data', (event) => {
   const progress = job.progress ? ` ${job.progress.percent}% ${job.progress.message}` : '';
   console.log(`${job.id} ${job.state}${progress}${job.result ? ` result=${job.result}` : ''}`);
 });
-stream.on('error', (err) => {
-  console.error(`gRPC ${err.code}: ${err.details}`);
-  process.exit(1);
-});
+stream.on('error', fail);
 stream.on('end', () => process.exit(0));

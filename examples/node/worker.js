@@ -2,10 +2,11 @@
 // It speaks WorkerService.Connect directly: Hello, Credit, then for every assigned job it runs `handle`,
 // heartbeats all held leases together a few times per lease, and answers Complete or Fail.
 const os = require('os');
-const { workerService } = require('./jobwire');
+const { grpc, workerService, fail } = require('./jobwire');
 
 const [type = 'demo.echo', concurrencyArg = '4'] = process.argv.slice(2);
 const concurrency = Number(concurrencyArg);
+const service = workerService(); // one channel; each (re)connect opens a new stream on it
 
 // The job's work. Return the result (any JSON value); throw to fail (retried with backoff).
 async function handle(job, reportProgress) {
@@ -18,7 +19,7 @@ async function handle(job, reportProgress) {
 }
 
 function connect() {
-  const stream = workerService().connect();
+  const stream = service.connect();
   const held = new Map(); // job id -> lease
   const send = (message) => stream.write(message);
 
@@ -67,11 +68,17 @@ function connect() {
     send({ credit: { jobs: 1 } });
   }
 
+  // A broker that refuses us (bad token, a type the token may not run) will not change its mind: stop.
+  // Anything else (the broker drained, restarted or is unreachable): connect again, once.
+  let closed = false;
   const reconnect = () => {
+    if (closed) return;
+    closed = true;
     clearInterval(heartbeats);
     setTimeout(connect, 1000);
   };
   stream.on('error', (err) => {
+    if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) fail(err);
     console.error(`stream error: ${err.details || err.message}; reconnecting`);
     reconnect();
   });
