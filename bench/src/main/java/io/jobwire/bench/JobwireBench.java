@@ -46,7 +46,7 @@ public final class JobwireBench implements Callable<Integer> {
     int warmupJobs = 30_000;
 
     @Option(names = "--warmup-rounds", description = "At most this many warm-up rounds; they stop when a round costs "
-            + "the JVMs less than 10% less CPU per job than the one before (default: ${DEFAULT-VALUE}).")
+            + "the JVMs less than 10%% less CPU per job than the one before (default: ${DEFAULT-VALUE}).")
     int warmupRounds = 6;
 
     @Option(names = "--batch", description = "Jobs per SubmitBatch (default: ${DEFAULT-VALUE}).")

@@ -5,6 +5,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.client.BrokerConnection;
+import io.jobwire.client.JobwireException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -56,13 +57,14 @@ abstract class ClientCommand implements Callable<Integer> {
         }
     }
 
+    /** Prints the broker's refusal (or why it could not be reached) in one line; the exit code to return. */
     int fail(Status status) {
-        String message = status.getDescription() == null ? "" : ": " + status.getDescription();
-        if (status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
-                && status.getDescription().startsWith("io exception")) {
-            message = ": cannot reach a broker at " + client.target;
+        String description = JobwireException.describe(status);
+        if (status.getCode() == Status.Code.UNAVAILABLE && description != null
+                && (description.startsWith("io exception") || description.startsWith("cannot connect"))) {
+            description = "cannot reach a broker at " + client.target;
         }
-        err().println("jobwire " + spec.name() + ": " + status.getCode() + message);
+        err().println("jobwire " + spec.name() + ": " + status.getCode() + (description == null ? "" : ": " + description));
         return ExitCodes.BROKER_ERROR;
     }
 }

@@ -9,6 +9,22 @@ import picocli.CommandLine;
 public final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     private static final Pattern FORMAT = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
+    /** The duration as people write it: the largest unit that is exact, e.g. 30s, 5m, 1500ms. */
+    static String format(Duration duration) {
+        long millis = duration.toMillis();
+        if (millis % 1000 != 0) {
+            return millis + "ms";
+        }
+        long seconds = millis / 1000;
+        if (seconds != 0 && seconds % 86_400 == 0) {
+            return seconds / 86_400 + "d";
+        }
+        if (seconds != 0 && seconds % 3600 == 0) {
+            return seconds / 3600 + "h";
+        }
+        return seconds != 0 && seconds % 60 == 0 ? seconds / 60 + "m" : seconds + "s";
+    }
+
     @Override
     public Duration convert(String value) {
         Matcher matcher = FORMAT.matcher(value.trim());

@@ -11,6 +11,8 @@ final class ExitCodes {
     static final int BROKER_ERROR = 3;
     /** The command line itself was wrong (EX_USAGE). */
     static final int USAGE = 64;
+    /** A bug in jobwire itself (sysexits' EX_SOFTWARE). */
+    static final int SOFTWARE = 70;
 
     private ExitCodes() {
     }

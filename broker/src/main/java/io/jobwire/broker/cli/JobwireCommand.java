@@ -41,9 +41,47 @@ public final class JobwireCommand implements Runnable {
                 .registerConverter(java.time.Duration.class, new DurationConverter())
                 .setExpandAtFiles(false)
                 .setOut(utf8(FileDescriptor.out))
-                .setErr(utf8(FileDescriptor.err));
+                .setErr(utf8(FileDescriptor.err))
+                .setParameterExceptionHandler(JobwireCommand::wrongCommandLine)
+                .setExecutionExceptionHandler(JobwireCommand::failed);
         setUsageExitCode(commandLine);
         return commandLine;
+    }
+
+    /** A wrong command line: one line naming the problem, not the whole usage text. */
+    private static int wrongCommandLine(CommandLine.ParameterException e, String[] args) {
+        CommandLine command = e.getCommandLine();
+        command.getErr().println(command.getCommandSpec().qualifiedName() + ": " + e.getMessage()
+                + " (see '" + command.getCommandSpec().qualifiedName() + " --help')");
+        return ExitCodes.USAGE;
+    }
+
+    /**
+     * The last line of defence for a command that threw: one line, never a stack trace (set
+     * JOBWIRE_DEBUG=1 for one). A broker's refusal exits 3, a bad argument or unreadable file 64.
+     */
+    private static int failed(Exception e, CommandLine command, CommandLine.ParseResult parsed) {
+        String name = command.getCommandSpec().qualifiedName();
+        PrintWriter err = command.getErr();
+        int exit;
+        if (e instanceof io.grpc.StatusRuntimeException refused) {
+            err.println(name + ": " + refused.getStatus().getCode() + ": "
+                    + io.jobwire.client.JobwireException.describe(refused.getStatus()));
+            exit = ExitCodes.BROKER_ERROR;
+        } else if (e instanceof IllegalArgumentException || e instanceof java.io.IOException
+                || e instanceof java.io.UncheckedIOException) {
+            err.println(name + ": " + e.getMessage());
+            exit = ExitCodes.USAGE;
+        } else {
+            err.println(name + ": unexpected error: " + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + " (JOBWIRE_DEBUG=1 shows where)");
+            exit = ExitCodes.SOFTWARE;
+        }
+        if (System.getenv("JOBWIRE_DEBUG") != null) {
+            e.printStackTrace(err);
+        }
+        err.flush();
+        return exit;
     }
 
     private static void setUsageExitCode(CommandLine commandLine) {

@@ -32,6 +32,10 @@ final class ListCommand extends ClientCommand {
     @Option(names = "--label", paramLabel = "KEY=VALUE", description = "Only jobs with this label; repeat for more.")
     Map<String, String> labels = new LinkedHashMap<>();
 
+    @Option(names = "--payload-contains", paramLabel = "JSON",
+            description = "Only jobs whose payload contains this JSON object, e.g. '{\"customer\":\"c-42\"}'.")
+    String payloadContains = "";
+
     @Option(names = "--limit", defaultValue = "50", description = "At most this many jobs (default: 50).")
     int limit;
 
@@ -45,6 +49,7 @@ final class ListCommand extends ClientCommand {
         do {
             ListResponse page = jobs(channel).list(ListRequest.newBuilder()
                     .addAllStates(states).setType(type).setQueue(queue).setOwner(owner).putAllLabels(labels)
+                    .setPayloadContains(payloadContains)
                     .setPageSize(Math.max(1, Math.min(1000, limit - found.size())))
                     .setPageToken(token)
                     .build());

@@ -2,40 +2,54 @@ package io.jobwire.broker.cli;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.ListJobTypesRequest;
+import io.jobwire.api.v1.SubmitBatchRequest;
+import io.jobwire.api.v1.SubmitBatchResponse;
 import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.api.v1.SubmitResponse;
 import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.api.v1.WatchRequest;
-import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code jobwire submit}: creates a job, and with {@code --wait} follows it to its end. */
 @Command(name = "submit", mixinStandardHelpOptions = true,
-        description = {"Submit a job and print it as JSON.",
+        description = {"Submit a job and print it as JSON (with \"created\": false when its --key matched an "
+                + "existing job, which is printed instead).",
                 "With --wait, follow it to its end: a progress bar on a terminal (plain lines otherwise) on "
                         + "standard error, then the result JSON on standard output. Exit code 0 when it "
-                        + "succeeded, 1 when it failed, 2 when it was cancelled, 3 on a broker error."})
+                        + "succeeded, 1 when it failed, 2 when it was cancelled, 3 on a broker error or when "
+                        + "an explicit --timeout ran out first.",
+                "With --batch, submit many jobs: one JSON object per line (the fields of JobSpec: type, payload, "
+                        + "queue, priority, labels, idempotencyKey, delay, runAt, maxAttempts, ...), sent "
+                        + "1000 to a SubmitBatch; prints one JSON line per job."})
 final class SubmitCommand extends ClientCommand {
     private static final int WATCH_RETRIES = 5;
+    /** SubmitBatch takes at most this many jobs. */
+    private static final int MAX_BATCH = 1000;
 
-    @Option(names = "--type", required = true, description = "The job type, e.g. email.send.")
+    @Option(names = "--type", description = "The job type, e.g. email.send (required unless --batch).")
     String type;
+
+    @Option(names = "--batch", paramLabel = "FILE|-",
+            description = "Submit the jobs in FILE (or standard input): one JSON JobSpec per line.")
+    String batch;
 
     @Option(names = "--payload", defaultValue = "{}", paramLabel = "JSON|@FILE|-",
             description = "The payload: JSON text, @file to read a file, or - for standard input (default: {}).")
@@ -77,15 +91,42 @@ final class SubmitCommand extends ClientCommand {
     boolean await;
 
     @Override
-    int run(ManagedChannel channel) throws IOException {
+    int run(ManagedChannel channel) {
+        if (batch != null) {
+            if (type != null || await) {
+                throw new IllegalArgumentException("--batch takes each job's type from its line; it goes without "
+                        + "--type and --wait");
+            }
+            return submitBatch(channel, JobJson.specsPerLine(Inputs.fileOrStdin("--batch", batch)));
+        }
+        if (type == null) {
+            throw new IllegalArgumentException("--type is required (or --batch FILE)");
+        }
         SubmitResponse response = jobs(channel).submit(SubmitRequest.newBuilder().setJob(spec()).build());
         Job job = response.getJob();
+        if (!response.getCreated()) {
+            err().println("jobwire submit: job " + job.getId() + " already has the key \"" + key
+                    + "\"; nothing new was created (\"created\": false)");
+        }
         if (!await) {
-            out().println(JobJson.pretty(job));
+            out().println(JobJson.write(JobJson.withCreated(job, response.getCreated()), true));
             out().flush();
             return ExitCodes.OK;
         }
-        Job finished = follow(channel, job.getId());
+        warnIfNoWorkerServes(channel);
+        java.time.Duration deadline = timeoutGiven() ? client.timeout : null;
+        Job finished;
+        try {
+            finished = follow(channel, job.getId(), deadline);
+        } catch (StatusRuntimeException e) {
+            if (deadline == null || e.getStatus().getCode() != Status.Code.DEADLINE_EXCEEDED) {
+                throw e;
+            }
+            Job now = jobs(channel).get(GetRequest.newBuilder().setId(job.getId()).build());
+            err().println("jobwire submit: job " + job.getId() + " did not finish within --timeout "
+                    + DurationConverter.format(deadline) + " (it is " + JobStates.name(now.getState()) + ")");
+            return ExitCodes.BROKER_ERROR;
+        }
         PrintWriter out = out();
         switch (finished.getState()) {
             case JOB_STATE_SUCCEEDED -> {
@@ -109,11 +150,51 @@ final class SubmitCommand extends ClientCommand {
         return error.isEmpty() ? "" : ": " + error;
     }
 
-    JobSpec spec() throws IOException {
+    /** Whether --timeout was given on the command line (with --wait it bounds the whole wait). */
+    private boolean timeoutGiven() {
+        return spec.commandLine().getParseResult().hasMatchedOption("--timeout");
+    }
+
+    /** Says at once when no worker has announced the type: the wait may be long. */
+    private void warnIfNoWorkerServes(ManagedChannel channel) {
+        boolean served = jobs(channel).listJobTypes(ListJobTypesRequest.getDefaultInstance())
+                .getJobTypesList().stream()
+                .anyMatch(info -> info.getName().equals(type) && info.getWorkersOnline() > 0);
+        if (!served) {
+            err().println("jobwire submit: no worker serves type " + type + " right now; waiting for one"
+                    + (timeoutGiven() ? " for up to " + DurationConverter.format(client.timeout) : " (Ctrl-C to stop, "
+                    + "--timeout to give up)"));
+            err().flush();
+        }
+    }
+
+    private int submitBatch(ManagedChannel channel, List<JobSpec> specs) {
+        for (int from = 0; from < specs.size(); from += MAX_BATCH) {
+            List<JobSpec> chunk = specs.subList(from, Math.min(specs.size(), from + MAX_BATCH));
+            SubmitBatchResponse response;
+            try {
+                response = jobs(channel).submitBatch(SubmitBatchRequest.newBuilder()
+                        .addAllJobs(chunk).build());
+            } catch (StatusRuntimeException e) {
+                if (from > 0) {
+                    err().println("jobwire submit: lines 1-" + from + " were submitted; lines " + (from + 1) + "-"
+                            + (from + chunk.size()) + " and after were not");
+                }
+                throw e;
+            }
+            for (SubmitResponse result : response.getResultsList()) {
+                out().println(JobJson.write(JobJson.withCreated(result.getJob(), result.getCreated()), false));
+            }
+            out().flush();
+        }
+        return ExitCodes.OK;
+    }
+
+    JobSpec spec() {
         JobSpec.Builder spec = JobSpec.newBuilder()
                 .setType(type)
                 .setQueue(queue)
-                .setPayload(readPayload())
+                .setPayload(JobJson.requireJson("--payload", Inputs.read("--payload", payload)))
                 .setPriority(priority)
                 .setIdempotencyKey(key)
                 .setMaxAttempts(maxAttempts)
@@ -130,30 +211,21 @@ final class SubmitCommand extends ClientCommand {
         return spec.build();
     }
 
-    private String readPayload() throws IOException {
-        if (payload.equals("-")) {
-            return read(System.in);
-        }
-        if (payload.startsWith("@")) {
-            return Files.readString(Path.of(payload.substring(1)), StandardCharsets.UTF_8);
-        }
-        return payload;
-    }
-
-    private static String read(InputStream in) throws IOException {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
-
     private static Duration duration(java.time.Duration value) {
         return Duration.newBuilder().setSeconds(value.getSeconds()).setNanos(value.getNano()).build();
     }
 
-    /** Watches the job until it finishes, showing progress; watches again if the stream breaks. */
-    private Job follow(ManagedChannel channel, String id) {
+    /**
+     * Watches the job until it finishes, showing progress; watches again if the stream breaks. With a
+     * deadline, gives up with DEADLINE_EXCEEDED when it passes.
+     */
+    private Job follow(ManagedChannel channel, String id, java.time.Duration deadline) {
         ProgressDisplay display = new ProgressDisplay(err(), System.console() != null);
+        Deadline until = deadline == null ? null
+                : Deadline.after(deadline.toMillis(), TimeUnit.MILLISECONDS);
         for (int attempt = 0; ; attempt++) {
             try {
-                Iterator<WatchEvent> events = stub(channel)
+                Iterator<WatchEvent> events = stub(channel).withDeadline(until)
                         .watch(WatchRequest.newBuilder().addIds(id).build());
                 Job last = null;
                 while (events.hasNext()) {
@@ -198,7 +270,8 @@ final class SubmitCommand extends ClientCommand {
         }
 
         void show(Job job) {
-            float percent = job.hasProgress() ? job.getProgress().getPercent() : 0;
+            float percent = job.getState() == JobState.JOB_STATE_SUCCEEDED ? 100
+                    : job.hasProgress() ? job.getProgress().getPercent() : 0;
             String message = job.hasProgress() ? job.getProgress().getMessage() : "";
             String state = JobStates.name(job.getState());
             String line;

@@ -40,8 +40,15 @@ class TlsTest {
             }
             try (JobwireClient plaintext = client(broker).build()) {
                 assertThatThrownBy(() -> plaintext.stats()).isInstanceOfSatisfying(JobwireException.class,
-                        e -> assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE));
+                        e -> assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE))
+                        .hasMessageContaining("if it serves TLS, connect with TLS");
             }
+            StringWriter plainErr = new StringWriter();
+            int plainExit = JobwireCommand.commandLine().setErr(new PrintWriter(plainErr, true))
+                    .execute("stats", "--target", "localhost:" + broker.broker().port());
+            assertThat(plainExit).isEqualTo(3);
+            assertThat(plainErr.toString()).contains("if it serves TLS, connect with TLS (CLI --ca-file")
+                    .doesNotContain("Network closed for unknown reason").hasLineCount(1);
             try (JobwireClient wrongCa = client(broker).tls(stranger.certificate()).build()) {
                 assertThatThrownBy(() -> wrongCa.stats()).isInstanceOfSatisfying(JobwireException.class,
                         e -> assertThat(e.code()).isEqualTo(Status.Code.UNAVAILABLE));

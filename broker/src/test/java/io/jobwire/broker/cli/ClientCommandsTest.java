@@ -73,8 +73,90 @@ class ClientCommandsTest {
         assertThat(fixture.queryLong("SELECT extract(epoch FROM run_at - created_at)::bigint FROM jobs WHERE id = " + id))
                 .isBetween(3595L, 3600L);
 
+        assertThat(job.get("created").asBoolean()).isTrue();
+        assertThat(run.err()).isEmpty();
+
         Run again = jobwire("submit", "--type", "cli.options", "--key", "k-1");
         assertThat(again.json().get("id").asText()).as("same idempotency key, same job").isEqualTo(id);
+        assertThat(again.json().get("created").asBoolean()).isFalse();
+        assertThat(again.err()).isEqualTo("jobwire submit: job " + id + " already has the key \"k-1\"; nothing new was "
+                + "created (\"created\": false)" + System.lineSeparator());
+    }
+
+    @Test
+    void fileAndArgumentErrorsAreOneLineAndExit64() {
+        Run missingFile = jobwire("submit", "--type", "cli.bad", "--payload", "@/no/such/payload.json");
+        assertThat(missingFile.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(missingFile.err()).isEqualTo("jobwire submit: --payload @/no/such/payload.json: no such file"
+                + System.lineSeparator());
+
+        Run notJson = jobwire("submit", "--type", "cli.bad", "--payload", "{oops");
+        assertThat(notJson.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(notJson.err()).startsWith("jobwire submit: --payload: not valid JSON").hasLineCount(1);
+
+        Run badDelay = jobwire("submit", "--type", "cli.bad", "--delay", "soon");
+        assertThat(badDelay.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(badDelay.err()).contains("'soon' is not a duration").contains("--help").hasLineCount(1);
+
+        Run unknownOption = jobwire("list", "--colour", "red");
+        assertThat(unknownOption.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(unknownOption.err()).contains("--colour").hasLineCount(1);
+
+        Run missingBatch = jobwire("submit", "--batch", "@/no/such/jobs.ndjson");
+        assertThat(missingBatch.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(missingBatch.err()).hasLineCount(1).doesNotContain("Exception");
+
+        for (Run run : java.util.List.of(missingFile, notJson, badDelay, unknownOption, missingBatch)) {
+            assertThat(run.err()).doesNotContain("Exception").doesNotContain("\tat ");
+        }
+        assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE type = 'cli.bad'")).isZero();
+    }
+
+    @Test
+    void submitBatchSendsEveryLineThroughSubmitBatch(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("jobs.ndjson");
+        Files.writeString(file, """
+                {"type": "cli.batch", "payload": {"n": 1}, "labels": {"run": "b1"}}
+
+                {"type": "cli.batch", "payload": "{\\"n\\": 2}", "priority": 5, "idempotencyKey": "batch-2"}
+                {"type": "cli.batch", "queue": "bulk", "labels": {"run": "b1"}}
+                """);
+        Run run = jobwire("submit", "--batch", file.toString());
+        assertThat(run.exit()).as(run.err()).isZero();
+        java.util.List<JsonNode> lines = new java.util.ArrayList<>();
+        for (String line : run.out().lines().toList()) {
+            lines.add(JSON.readTree(line));
+        }
+        assertThat(lines).hasSize(3).allSatisfy(job -> assertThat(job.get("created").asBoolean()).isTrue());
+        assertThat(fixture.queryString("SELECT string_agg(payload::text || ' ' || priority || ' ' || queue, ', ' ORDER BY id)"
+                + " FROM jobs WHERE type = 'cli.batch'")).isEqualTo("{\"n\": 1} 0 default, {\"n\": 2} 5 default, {} 0 bulk");
+
+        Path bad = dir.resolve("bad.ndjson");
+        Files.writeString(bad, "{\"type\": \"cli.batch.bad\"}\n{\"type\": \"cli.batch.bad\", \"colour\": 1}\n");
+        Run refused = jobwire("submit", "--batch", bad.toString());
+        assertThat(refused.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(refused.err()).startsWith("jobwire submit: --batch line 2: not a job spec").hasLineCount(1);
+        assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE type = 'cli.batch.bad'")).isZero();
+    }
+
+    @Test
+    void listFiltersByPayloadContents() throws Exception {
+        String wanted = jobwire("submit", "--type", "cli.contains", "--payload", "{\"customer\": \"c-42\", \"n\": 1}")
+                .json().get("id").asText();
+        jobwire("submit", "--type", "cli.contains", "--payload", "{\"customer\": \"c-7\"}");
+        Run run = jobwire("list", "--type", "cli.contains", "--payload-contains", "{\"customer\": \"c-42\"}", "--json");
+        assertThat(run.exit()).isZero();
+        assertThat(run.out().lines()).hasSize(1);
+        assertThat(JSON.readTree(run.out()).get("id").asText()).isEqualTo(wanted);
+    }
+
+    @Test
+    void waitingOnATypeNoWorkerServesSaysSoAtOnceAndAnExplicitTimeoutEndsIt() {
+        Run run = jobwire("submit", "--type", "cli.nobody", "--wait", "--timeout", "2s");
+        assertThat(run.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(run.err()).contains("jobwire submit: no worker serves type cli.nobody right now; waiting for one for up to 2s")
+                .contains("did not finish within --timeout 2s (it is QUEUED)");
+        assertThat(run.out()).isEmpty();
     }
 
     @Test
@@ -101,7 +183,9 @@ class ClientCommandsTest {
         Run done = succeeded.get();
         assertThat(done.exit()).isEqualTo(ExitCodes.OK);
         assertThat(done.json().get("sum").asInt()).isEqualTo(42);
-        assertThat(done.err()).contains("RUNNING").contains("50%");
+        assertThat(done.err()).contains("RUNNING").contains("50%").doesNotContain("no worker serves");
+        assertThat(done.err().strip().lines().reduce((a, b) -> b).orElseThrow()).as("the last line")
+                .endsWith("SUCCEEDED 100% half way");
 
         CompletableFuture<Run> failed = CompletableFuture.supplyAsync(
                 () -> jobwire("submit", "--type", "cli.wait", "--wait"));
