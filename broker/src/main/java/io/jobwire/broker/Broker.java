@@ -41,6 +41,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -74,6 +76,8 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
+    /** How long close waits, after shutdownNow, for the server's streams to end (see close). */
+    private static final Duration SERVER_TERMINATION_WAIT = Duration.ofSeconds(30);
     /** Changes waiting to be announced to other brokers before they are replaced by one resync hint. */
     private static final int ANNOUNCE_BACKLOG = 100_000;
 
@@ -132,11 +136,15 @@ public final class Broker implements AutoCloseable {
             });
 
             AtomicInteger callThreads = new AtomicInteger();
-            this.callPool = Executors.newCachedThreadPool(runnable -> {
-                Thread thread = new Thread(runnable, "jobwire-call-" + callThreads.incrementAndGet());
-                thread.setDaemon(true);
-                return thread;
-            });
+            // A cached pool; a task offered after close (only if the server outlived its termination wait)
+            // belongs to a stream that is already gone: it is dropped quietly, not logged as a failure.
+            this.callPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                    runnable -> {
+                        Thread thread = new Thread(runnable, "jobwire-call-" + callThreads.incrementAndGet());
+                        thread.setDaemon(true);
+                        return thread;
+                    },
+                    (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             Services services = new Services(store, writes, queries, registry, sessions, dispatcher, watches, json,
                     config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(),
                     config.maxWatchesPerPrincipal(), builder.clock);
@@ -320,13 +328,28 @@ public final class Broker implements AutoCloseable {
             // Streams just ended with UNAVAILABLE: give their trailers a moment to reach the workers.
             long remaining = Math.max(TimeUnit.SECONDS.toNanos(1), deadline - System.nanoTime());
             if (!server.awaitTermination(remaining, TimeUnit.NANOSECONDS)) {
-                server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                server.shutdownNow();
+                // Every stream's last callbacks (closed, cancelled) run on the call pool; it may stop only
+                // once the server has terminated. Stopping it after a fixed 5 s made a busy broker with
+                // thousands of streams reject those callbacks, each with a stack trace in the log.
+                if (!server.awaitTermination(SERVER_TERMINATION_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    log.warn("the gRPC server did not terminate within {}; stopping anyway", SERVER_TERMINATION_WAIT);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             server.shutdownNow();
         }
-        maintenance.shutdownNow();
+        // Let a maintenance pass that is running finish: interrupted, it fails (and logs) half way.
+        maintenance.shutdown();
+        try {
+            if (!maintenance.awaitTermination(5, TimeUnit.SECONDS)) {
+                maintenance.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            maintenance.shutdownNow();
+        }
         callPool.shutdown();
         writes.close();
         dispatcher.close();

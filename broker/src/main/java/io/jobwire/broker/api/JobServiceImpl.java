@@ -335,15 +335,48 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     + " watch streams open, the most one principal may hold").asRuntimeException());
             return;
         }
+        if (request.getIdsCount() > 0) {
+            List<Long> ids = request.getIdsList().stream().map(JobIds::parse).distinct().toList();
+            watches.currentRows(ids).whenComplete((rows, error) -> {
+                try {
+                    if (error != null) {
+                        throw error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                                ? error.getCause() : error;
+                    }
+                    sendSnapshot(watcher, owned(ids, rows, caller));
+                } catch (Throwable e) {
+                    watches.unregister(watcher);
+                    out.onError(Statuses.asException(e));
+                }
+            });
+            return;
+        }
         try {
-            List<JobRecord> snapshot = snapshot(request, caller);
-            Map<Long, Job> protos = new HashMap<>();
-            snapshot.forEach(job -> protos.put(job.id(), ProtoJobs.toProto(job)));
-            watcher.sendSnapshot(snapshot, protos);
+            sendSnapshot(watcher, filterSnapshot(request, caller));
         } catch (RuntimeException e) {
             watches.unregister(watcher);
             out.onError(Statuses.asException(e));
         }
+    }
+
+    private static void sendSnapshot(Watcher watcher, List<JobRecord> snapshot) {
+        Map<Long, Job> protos = new HashMap<>();
+        snapshot.forEach(job -> protos.put(job.id(), ProtoJobs.toProto(job)));
+        watcher.sendSnapshot(snapshot, protos);
+    }
+
+    /** The watched jobs, in order; NOT_FOUND for an id that does not exist or belongs to another owner. */
+    private static List<JobRecord> owned(List<Long> ids, List<java.util.Optional<JobRecord>> rows, Principal caller) {
+        String scope = caller.ownerScope();
+        List<JobRecord> jobs = new ArrayList<>(ids.size());
+        for (int i = 0; i < ids.size(); i++) {
+            JobRecord job = rows.get(i).orElse(null);
+            if (job == null || scope != null && !scope.equals(job.owner())) {
+                throw notFound(ids.get(i));
+            }
+            jobs.add(job);
+        }
+        return jobs;
     }
 
     private Watcher newWatcher(WatchRequest request, ServerCallStreamObserver<WatchEvent> out, Principal caller) {
@@ -377,24 +410,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         return Watcher.forFilter(out, new Watcher.Filter(types, queues, states, owner), maxWatchBacklog);
     }
 
-    private List<JobRecord> snapshot(WatchRequest request, Principal caller) {
-        if (request.getIdsCount() > 0) {
-            Set<Long> ids = new LinkedHashSet<>();
-            for (String id : request.getIdsList()) {
-                ids.add(JobIds.parse(id));
-            }
-            Map<Long, JobRecord> found = new HashMap<>();
-            String scope = caller.ownerScope();
-            queries.getMany(List.copyOf(ids)).stream()
-                    .filter(job -> scope == null || scope.equals(job.owner()))
-                    .forEach(job -> found.put(job.id(), job));
-            for (long id : ids) {
-                if (!found.containsKey(id)) {
-                    throw notFound(id);
-                }
-            }
-            return ids.stream().map(found::get).toList();
-        }
+    private List<JobRecord> filterSnapshot(WatchRequest request, Principal caller) {
         WatchFilter filter = request.getFilter();
         List<JobStatus> states = new ArrayList<>();
         filter.getStatesList().forEach(state -> states.add(ProtoJobs.status(state)));

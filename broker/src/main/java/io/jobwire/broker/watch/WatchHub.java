@@ -4,6 +4,7 @@ import io.jobwire.api.v1.Job;
 import io.jobwire.broker.api.ProtoJobs;
 import io.jobwire.broker.api.Statuses;
 import io.jobwire.broker.events.ChangeListener;
+import io.jobwire.broker.store.GroupCommit;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobRecord;
@@ -12,7 +13,9 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -31,6 +34,7 @@ import org.slf4j.LoggerFactory;
 public final class WatchHub implements ChangeListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WatchHub.class);
     private static final int LOAD_BATCH = 500;
+    private static final int SNAPSHOT_BATCH = 2_000;
     private static final long RETRY_DELAY_MS = 500;
 
     private final JobQueries queries;
@@ -45,8 +49,32 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
         return thread;
     });
 
+    /**
+     * The first rows of new id watches, read together: a burst of thousands of Watch calls costs a few
+     * reads on the loader thread, not a pooled connection each (10,000 at once outwaited the pool's
+     * connection timeout on a busy machine and failed UNAVAILABLE).
+     */
+    private final GroupCommit<Long, Optional<JobRecord>> snapshotReads;
+
     public WatchHub(JobQueries queries) {
         this.queries = queries;
+        this.snapshotReads = new GroupCommit<>("watch snapshots", this::readRows, Statuses::isDatabaseUnavailable,
+                SNAPSHOT_BATCH, 1, loader);
+    }
+
+    /** The current rows of {@code ids}, in order (empty where no job has the id), read in shared batches. */
+    public CompletableFuture<List<Optional<JobRecord>>> currentRows(List<Long> ids) {
+        return snapshotReads.submit(ids);
+    }
+
+    private List<Optional<JobRecord>> readRows(List<Long> ids) {
+        Map<Long, JobRecord> rows = new HashMap<>();
+        List<Long> distinct = List.copyOf(new java.util.LinkedHashSet<>(ids));
+        for (int from = 0; from < distinct.size(); from += LOAD_BATCH) {
+            queries.getMany(distinct.subList(from, Math.min(distinct.size(), from + LOAD_BATCH)))
+                    .forEach(job -> rows.put(job.id(), job));
+        }
+        return ids.stream().map(id -> Optional.ofNullable(rows.get(id))).toList();
     }
 
     /**
@@ -215,6 +243,7 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
 
     @Override
     public void close() {
+        snapshotReads.close(1, TimeUnit.SECONDS);
         loader.shutdownNow();
     }
 }

@@ -37,7 +37,7 @@ import java.util.function.Predicate;
  * fail the test when none arrives in time.
  */
 public final class RawWorker implements AutoCloseable {
-    public static final Duration WAIT = Duration.ofSeconds(10);
+    public static final Duration WAIT = Duration.ofSeconds(30);
 
     private final BlockingQueue<BrokerMessage> inbox = new LinkedBlockingQueue<>();
     private final List<BrokerMessage> skipped = new ArrayList<>();
@@ -176,7 +176,8 @@ public final class RawWorker implements AutoCloseable {
                 throw new AssertionError("interrupted while waiting for a broker message", e);
             }
             if (message == null) {
-                throw new AssertionError("no matching broker message within " + wait + "; got meanwhile: " + skipped);
+                throw new AssertionError("no matching broker message within " + wait + "; got meanwhile " + skipped.size()
+                        + " others" + (skipped.isEmpty() ? "" : ", the last: " + skipped.get(skipped.size() - 1)));
             }
             if (filter.test(message)) {
                 return message;
