@@ -18,28 +18,37 @@ async function handle(job, reportProgress) {
   return { echoed: payload, by: `node-${process.pid}` };
 }
 
-function connect() {
-  const stream = service.connect();
-  const held = new Map(); // job id -> lease
-  const send = (message) => stream.write(message);
+// Across reconnects: the leases of running jobs, and finishes written while no stream was open.
+const held = new Map(); // job id -> lease
+let unsent = [];
+let stream = null; // the open stream, once the broker has welcomed us
+const send = (message) => (stream ? stream.write(message) : unsent.push(message));
 
-  send({
+function connect() {
+  const current = service.connect();
+  // Hello names the leases still held, so jobs that ran on through a broker's drain keep their leases.
+  current.write({
     hello: {
       workerId: `${os.hostname()}:${process.pid}`,
       jobTypes: [{ name: type, description: 'Echoes its payload (Node example)' }],
       maxConcurrency: concurrency,
+      held: [...held.values()],
     },
   });
 
   let heartbeats;
-  stream.on('data', async (message) => {
+  current.on('data', (message) => {
     if (message.welcome) {
       console.log(`connected to broker ${message.welcome.brokerId}`);
+      stream = current;
       const every = Number(message.welcome.heartbeatInterval.seconds) * 1000 || 10000;
       heartbeats = setInterval(() => {
         if (held.size > 0) send({ heartbeat: { leases: [...held.values()] } });
       }, every);
-      send({ credit: { jobs: concurrency } });
+      const finishes = unsent.filter((m) => m.complete || m.fail);
+      unsent = [];
+      finishes.forEach(send);
+      if (concurrency > held.size) send({ credit: { jobs: concurrency - held.size } });
     } else if (message.assign) {
       for (const job of message.assign.jobs) run(job);
     } else if (message.cancelJob) {
@@ -49,24 +58,12 @@ function connect() {
       console.log(`job ${message.ack.jobId}: ${message.ack.status} ${message.ack.message}`);
       held.delete(message.ack.jobId);
     } else if (message.drain) {
+      // Running jobs go on; their finishes go out on the next stream (to another broker, or this one back).
       console.log('broker is draining; reconnecting');
-      stream.end();
+      stream = null;
+      current.end();
     }
   });
-
-  async function run(job) {
-    const lease = job.lease;
-    held.set(lease.jobId, lease);
-    const progress = (percent, text) => send({ progress: { lease, percent, message: text } });
-    try {
-      const result = await handle(job, progress);
-      if (held.has(lease.jobId)) send({ complete: { lease, result: JSON.stringify(result) } });
-    } catch (err) {
-      if (held.has(lease.jobId)) send({ fail: { lease, error: String(err && err.stack || err), retryable: true } });
-    }
-    held.delete(lease.jobId);
-    send({ credit: { jobs: 1 } });
-  }
 
   // A broker that refuses us (bad token, a type the token may not run) will not change its mind: stop.
   // Anything else (the broker drained, restarted or is unreachable): connect again, once.
@@ -74,15 +71,32 @@ function connect() {
   const reconnect = () => {
     if (closed) return;
     closed = true;
+    if (stream === current) stream = null;
     clearInterval(heartbeats);
     setTimeout(connect, 1000);
   };
-  stream.on('error', (err) => {
+  current.on('error', (err) => {
     if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) fail(err);
     console.error(`stream error: ${err.details || err.message}; reconnecting`);
     reconnect();
   });
-  stream.on('end', reconnect);
+  current.on('end', reconnect);
+}
+
+async function run(job) {
+  const lease = job.lease;
+  held.set(lease.jobId, lease);
+  const progress = (percent, text) => stream && send({ progress: { lease, percent, message: text } });
+  let outcome;
+  try {
+    const result = await handle(job, progress);
+    outcome = { complete: { lease, result: JSON.stringify(result) } };
+  } catch (err) {
+    outcome = { fail: { lease, error: String((err && err.message) || err), retryable: true } };
+  }
+  if (held.has(lease.jobId)) send(outcome); // not when it was cancelled or its lease is gone
+  held.delete(lease.jobId);
+  if (stream) send({ credit: { jobs: 1 } });
 }
 
 connect();

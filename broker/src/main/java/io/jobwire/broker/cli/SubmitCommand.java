@@ -90,6 +90,9 @@ final class SubmitCommand extends ClientCommand {
     @Option(names = "--wait", description = "Wait for the job to finish and print its result.")
     boolean await;
 
+    @Option(names = {"-q", "--quiet"}, description = "Print only the job's id (for scripts: ID=$(jobwire submit ... -q)).")
+    boolean quiet;
+
     @Override
     int run(ManagedChannel channel) {
         if (batch != null) {
@@ -109,7 +112,7 @@ final class SubmitCommand extends ClientCommand {
                     + "\"; nothing new was created (\"created\": false)");
         }
         if (!await) {
-            out().println(JobJson.write(JobJson.withCreated(job, response.getCreated()), true));
+            out().println(quiet ? job.getId() : JobJson.write(JobJson.withCreated(job, response.getCreated()), true));
             out().flush();
             return ExitCodes.OK;
         }

@@ -1,5 +1,6 @@
 package io.jobwire.broker.api;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -124,7 +125,7 @@ class StatsTest {
                     .getQueuesList()).isEmpty();
 
             // Both workers are listed with what they hold and can take (refreshed every 200 ms).
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 StatsResponse now = fixture.jobs().stats(StatsRequest.getDefaultInstance());
                 WorkerInfo busyInfo = worker(now, "busy-worker").orElseThrow();
                 assertThat(busyInfo.getJobTypesList()).containsExactly(RESIZE, MAIL);
@@ -148,11 +149,11 @@ class StatsTest {
             // A worker whose stream closed disappears.
             idle.halfClose();
             idle.awaitClosed();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() ->
                     assertThat(fixture.jobs().stats(StatsRequest.getDefaultInstance()).getWorkersList())
                             .extracting(WorkerInfo::getWorkerId).containsExactly("busy-worker"));
             busy.cancel();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() ->
                     assertThat(fixture.jobs().stats(StatsRequest.getDefaultInstance()).getWorkersList()).isEmpty());
         }
     }
@@ -301,7 +302,7 @@ class StatsTest {
 
             // Presence refreshes move last_seen_at forward; first_seen_at stays.
             long seenBefore = Timestamps.toMillis(both.getLastSeenAt());
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() ->
                     assertThat(Timestamps.toMillis(type(fixture, "page.fetch").getLastSeenAt()))
                             .isGreaterThan(seenBefore));
             assertThat(type(fixture, "page.fetch").getFirstSeenAt()).isEqualTo(fetch.getFirstSeenAt());
@@ -309,7 +310,7 @@ class StatsTest {
             // Workers leave: the types stay listed with nobody online.
             first.halfClose();
             second.cancel();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 assertThat(type(fixture, "page.fetch").getWorkersOnline()).isZero();
                 assertThat(type(fixture, "page.index").getWorkersOnline()).isZero();
             });

@@ -275,6 +275,32 @@ class ClientCommandsTest {
     }
 
     @Test
+    void tokenWithATokensFileAppendsTheLineAndPrintsOnlyTheToken(@TempDir Path dir) throws Exception {
+        Path tokens = dir.resolve("tokens.txt");
+        StringWriter first = new StringWriter();
+        assertThat(JobwireCommand.commandLine().setOut(new PrintWriter(first, true))
+                .execute("token", "--principal", "shop", "--role", "submit", "--tokens-file", tokens.toString())).isZero();
+        StringWriter second = new StringWriter();
+        assertThat(JobwireCommand.commandLine().setOut(new PrintWriter(second, true))
+                .execute("token", "--principal", "ops", "--role", "admin", "--tokens-file", tokens.toString())).isZero();
+        String shopToken = first.toString().strip();
+        assertThat(shopToken).startsWith("jw_").doesNotContain("\n");
+        var store = io.jobwire.broker.auth.TokenStore.fromFile(tokens);
+        assertThat(store.authenticate(shopToken).orElseThrow().name()).isEqualTo("shop");
+        assertThat(store.authenticate(second.toString().strip()).orElseThrow().name()).isEqualTo("ops");
+        assertThat(Files.readString(tokens)).doesNotContain(shopToken);
+    }
+
+    @Test
+    void submitQuietPrintsOnlyTheId() throws Exception {
+        Run run = jobwire("submit", "--type", "cli.quiet", "-q");
+        assertThat(run.exit()).isZero();
+        String id = run.out().strip();
+        assertThat(id).matches("\\d+");
+        assertThat(jobwire("get", id).json().get("type").asText()).isEqualTo("cli.quiet");
+    }
+
+    @Test
     void errorsPrintTheStatusAndExitNonZeroWithoutAStackTrace() {
         Run missing = jobwire("get", "987654");
         assertThat(missing.exit()).isEqualTo(ExitCodes.BROKER_ERROR);

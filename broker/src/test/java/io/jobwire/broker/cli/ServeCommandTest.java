@@ -1,5 +1,6 @@
 package io.jobwire.broker.cli;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -47,7 +48,7 @@ class ServeCommandTest {
 
             Process again = serve(port);
             try {
-                String state = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+                String state = await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
                         .until(() -> JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)
                                 .get(GetRequest.newBuilder().setId(id).build()).getState().name(), s -> true);
                 assertThat(state).as("the job survived the restart").isEqualTo(JobState.JOB_STATE_QUEUED.name());
@@ -73,7 +74,7 @@ class ServeCommandTest {
 
             Process again = serve(port);
             try {
-                JobState state = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+                JobState state = await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
                         .until(() -> JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)
                                 .get(GetRequest.newBuilder().setId(id).build()).getState(), s -> true);
                 assertThat(state).isEqualTo(JobState.JOB_STATE_QUEUED);
@@ -88,7 +89,7 @@ class ServeCommandTest {
     }
 
     private static String awaitSubmit(ManagedChannel channel) {
-        return await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+        return await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
                 .until(() -> JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS)
                         .submit(SubmitRequest.newBuilder().setJob(JobSpec.newBuilder().setType("report")).build())
                         .getJob().getId(), id -> !id.isEmpty());

@@ -1,5 +1,6 @@
 package io.jobwire.broker.cli;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -158,7 +159,7 @@ class WorkCommandTest {
 
             client.cancel(id, "not needed");
 
-            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+            await().atMost(scaled(Duration.ofSeconds(30))).until(() -> !isRunning(child));
             Job done = awaitFinished(next);
             assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
             assertThat(done.getResult()).isEqualTo("\"quick\"");
@@ -176,7 +177,7 @@ class WorkCommandTest {
             String id = client.submit("exec.stubborn", "{}").getId();
             long child = awaitChild(id);
             client.cancel(id);
-            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+            await().atMost(scaled(Duration.ofSeconds(30))).until(() -> !isRunning(child));
             String next = client.submit("exec.stubborn", "{\"quick\": true}").getId();
             assertThat(awaitFinished(next).getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
         } finally {
@@ -192,7 +193,7 @@ class WorkCommandTest {
             String id = client.submit("exec.lost", "{}").getId();
             long child = awaitChild(id);
             fixture.expireLease(id); // the reaper takes it back; the worker's next heartbeat hears LEASE_LOST
-            await().atMost(Duration.ofSeconds(30)).until(() -> !isRunning(child));
+            await().atMost(scaled(Duration.ofSeconds(30))).until(() -> !isRunning(child));
         } finally {
             stop(worker);
         }
@@ -244,7 +245,7 @@ class WorkCommandTest {
 
     private long awaitChild(String jobId) throws IOException {
         Path pidFile = dir.resolve(jobId + "-1.pid");
-        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
+        await().atMost(scaled(Duration.ofSeconds(30))).until(() -> Files.exists(pidFile) && !Files.readString(pidFile).isBlank());
         return Long.parseLong(Files.readString(pidFile).strip());
     }
 

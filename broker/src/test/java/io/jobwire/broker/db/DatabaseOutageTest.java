@@ -1,5 +1,6 @@
 package io.jobwire.broker.db;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -60,7 +61,7 @@ class DatabaseOutageTest {
 
             postgres = startPostgres(port);
 
-            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> fixture.submit("outage.job", "{}") != null);
+            await().atMost(scaled(Duration.ofSeconds(30))).ignoreExceptions().until(() -> fixture.submit("outage.job", "{}") != null);
             assertThat(fixture.jobs().get(GetRequest.newBuilder().setId(done).build()).getResult()).isEqualTo("\"before\"");
             assertThat(worker.complete(inFlight.getLease(), "\"after\"").getStatus())
                     .as("the same stream finishes its job once the database is back").isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
@@ -87,10 +88,10 @@ class DatabaseOutageTest {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
                 }
             }
-            await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> fixture.submit("outage.kill", "{}") != null);
+            await().atMost(scaled(Duration.ofSeconds(10))).ignoreExceptions().until(() -> fixture.submit("outage.kill", "{}") != null);
             // Reads and the worker registry use the other pool: its dead connections are replaced the same way
             // (each answers one call with UNAVAILABLE), so read until that pool works again too.
-            await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+            await().atMost(scaled(Duration.ofSeconds(10))).ignoreExceptions()
                     .until(() -> fixture.jobs().listJobTypes(ListJobTypesRequest.getDefaultInstance()) != null);
             RawWorker worker = fixture.connectWorker("after-kill", 1, "outage.kill");
             assertThat(worker.complete(worker.take(1).get(0).getLease(), "1").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);

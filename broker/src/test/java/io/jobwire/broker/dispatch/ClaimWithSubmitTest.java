@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -98,7 +99,7 @@ class ClaimWithSubmitTest {
             RawWorker worker = fixture.connectWorker("idle", 8, "idle.type");
             worker.credit(1);
             worker.heartbeat(NO_SUCH_LEASE);
-            await().atMost(Duration.ofSeconds(10)).until(() -> dispatcher.claims() >= 1);
+            await().atMost(scaled(Duration.ofSeconds(10))).until(() -> dispatcher.claims() >= 1);
             afterTheListenersFirstResync();
             long before = dispatcher.claims();
 
@@ -106,7 +107,7 @@ class ClaimWithSubmitTest {
                 worker.credit(1);
             }
             worker.heartbeat(NO_SUCH_LEASE);
-            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+            await().during(Duration.ofMillis(300)).atMost(scaled(Duration.ofSeconds(2)))
                     .until(() -> dispatcher.claims() == before);
 
             // News: a job that becomes due later wakes the dispatcher at its run_at, and it claims again.
@@ -148,7 +149,7 @@ class ClaimWithSubmitTest {
      * again. A test of what happens without news waits until that is over.
      */
     private static void afterTheListenersFirstResync() {
-        await().pollDelay(Duration.ofMillis(1700)).atMost(Duration.ofSeconds(10)).until(() -> true);
+        await().pollDelay(Duration.ofMillis(1700)).atMost(scaled(Duration.ofSeconds(10))).until(() -> true);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -32,13 +33,13 @@ class DrainRaceTest {
                 blocker.setAutoCommit(false);
                 sql.execute("LOCK TABLE jobs IN SHARE MODE"); // the claim's UPDATE waits for this
                 worker.credit(1);
-                await().atMost(Duration.ofSeconds(10)).until(() -> fixture.queryLong(
+                await().atMost(scaled(Duration.ofSeconds(10))).until(() -> fixture.queryLong(
                         "SELECT count(*) FROM pg_locks WHERE relation = 'jobs'::regclass AND NOT granted") > 0);
                 closing = CompletableFuture.runAsync(fixture.broker()::close);
                 worker.await(BrokerMessage::hasDrain);
                 blocker.rollback(); // the claim now commits, after the Drain went out
             }
-            await().atMost(Duration.ofSeconds(10))
+            await().atMost(scaled(Duration.ofSeconds(10)))
                     .until(() -> "QUEUED".equals(fixture.queryString("SELECT state FROM jobs WHERE id = " + id)));
             assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300)))
                     .as("no Assign after the Drain").isFalse();

@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -71,7 +72,7 @@ class ExactlyOnceTest {
                 }
                 assertThat(submitted).hasSize(JOBS);
 
-                await().atMost(Duration.ofSeconds(60)).until(() -> accepted.get() >= JOBS || anyDone(running));
+                await().atMost(scaled(Duration.ofSeconds(60))).until(() -> accepted.get() >= JOBS || anyDone(running));
                 Duration took = Duration.ofNanos(System.nanoTime() - started);
                 racers.forEach(Racer::stop);
                 for (Future<?> racer : running) {

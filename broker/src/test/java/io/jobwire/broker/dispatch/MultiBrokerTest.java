@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -34,7 +35,8 @@ import org.junit.jupiter.api.Test;
  * two on the other broker came through LISTEN/NOTIFY, not through polling.
  */
 class MultiBrokerTest {
-    private static final Duration PROMPTLY = Duration.ofSeconds(2);
+    /** Well under the 30 s poll; longer on a busy machine (see Slowness). */
+    private static final Duration PROMPTLY = scaled(Duration.ofSeconds(2));
 
     private static BrokerFixture a;
     private static BrokerFixture b;
@@ -156,7 +158,7 @@ class MultiBrokerTest {
             String brokerB = brokerIdOf(b);
             assertThat(brokerA).isNotEqualTo(brokerB);
             for (BrokerFixture broker : new BrokerFixture[] {a, b}) {
-                await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                     StatsResponse stats = broker.jobs().stats(StatsRequest.newBuilder().setType("cross.stats").build());
                     assertThat(stats.getWorkersList()).extracting(WorkerInfo::getWorkerId)
                             .containsExactlyInAnyOrder("stats-on-a", "stats-on-b");
@@ -167,11 +169,11 @@ class MultiBrokerTest {
                 });
             }
             onA.halfClose();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() ->
                     assertThat(b.jobs().stats(StatsRequest.newBuilder().setType("cross.stats").build())
                             .getWorkersList()).extracting(WorkerInfo::getWorkerId).containsExactly("stats-on-b"));
             onB.halfClose();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() ->
                     assertThat(a.jobs().stats(StatsRequest.newBuilder().setType("cross.stats").build())
                             .getWorkersList()).isEmpty());
         }

@@ -1,5 +1,6 @@
 package io.jobwire.broker.events;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -43,7 +44,7 @@ class AnnouncingTest {
             String id = broker.submit("announce.joined", "{}");
 
             List<Notifications.Notification> heard = new ArrayList<>();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 heard.addAll(received(peer));
                 assertThat(heard).flatExtracting(Notifications.Notification::changes)
                         .extracting(JobChange::id).contains(Long.parseLong(id));
@@ -60,7 +61,7 @@ class AnnouncingTest {
         try (BrokerFixture broker = BrokerFixture.start(); Connection peer = DriverManager.getConnection(broker.jdbcUrl())) {
             execute(peer, "LISTEN " + Notifications.CHANNEL);
             execute(peer, "SELECT pg_advisory_lock_shared(" + PgChangeListener.PRESENCE_LOCK + ")");
-            await().atMost(Duration.ofSeconds(5)).until(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).until(() -> {
                 String id = broker.submit("announce.counted", "{}");
                 return received(peer).stream().flatMap(n -> n.changes().stream())
                         .anyMatch(change -> change.id() == Long.parseLong(id));
@@ -85,14 +86,14 @@ class AnnouncingTest {
             announcer.publish(List.of(change(3)));
             announcer.start();
             try {
-                await().atMost(Duration.ofSeconds(5)).until(() -> announcer.sent() == 1);
+                await().atMost(scaled(Duration.ofSeconds(5))).until(() -> announcer.sent() == 1);
                 announcer.publish(List.of(change(4)));
-                await().atMost(Duration.ofSeconds(5)).until(() -> announcer.sent() == 2);
+                await().atMost(scaled(Duration.ofSeconds(5))).until(() -> announcer.sent() == 2);
             } finally {
                 announcer.close();
             }
             List<Notifications.Notification> heard = new ArrayList<>();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 heard.addAll(received(peer));
                 assertThat(heard).hasSize(2);
             });
@@ -126,20 +127,20 @@ class AnnouncingTest {
             listener.start(Duration.ofSeconds(5));
             assertThat(listener.peersListening()).as("alone on its database").isFalse();
             // one resync on connect, one after SETTLE
-            await().atMost(Duration.ofSeconds(5)).until(() -> resyncs.get() == 2);
+            await().atMost(scaled(Duration.ofSeconds(5))).until(() -> resyncs.get() == 2);
 
             execute(other, "NOTIFY " + Notifications.CHANNEL + ", 'other|*'");
-            await().atMost(Duration.ofSeconds(5)).until(() -> resyncs.get() == 3);
+            await().atMost(scaled(Duration.ofSeconds(5))).until(() -> resyncs.get() == 3);
             execute(other, "NOTIFY " + Notifications.CHANNEL + ", 'me|7:1:QUEUED:0:0'");
             execute(other, "NOTIFY " + Notifications.CHANNEL + ", 'not a notification'");
             execute(other, "NOTIFY " + Notifications.CHANNEL + ", 'other|8:2:QUEUED:0:0'");
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 synchronized (changes) {
                     assertThat(changes).extracting(JobChange::id).containsExactly(8L);
                 }
             });
             execute(other, "NOTIFY " + Notifications.CHANNEL + ", 'other|+'");
-            await().atMost(Duration.ofSeconds(5)).until(listener::peersListening);
+            await().atMost(scaled(Duration.ofSeconds(5))).until(listener::peersListening);
         } finally {
             listener.close();
         }
@@ -147,7 +148,7 @@ class AnnouncingTest {
 
     /** Waits until the broker has taken in the peer's JOINED message, by watching it announce something. */
     private static void awaitJoined(BrokerFixture broker, Connection peer) {
-        await().atMost(Duration.ofSeconds(5)).until(() -> {
+        await().atMost(scaled(Duration.ofSeconds(5))).until(() -> {
             String probe = broker.submit("announce.probe", "{}");
             return received(peer).stream().flatMap(n -> n.changes().stream())
                     .anyMatch(change -> change.id() == Long.parseLong(probe));

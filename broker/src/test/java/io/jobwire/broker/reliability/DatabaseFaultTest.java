@@ -1,5 +1,6 @@
 package io.jobwire.broker.reliability;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -48,14 +49,14 @@ class DatabaseFaultTest {
                      dir.resolve("w.log")).start();
              JobwireClient client = JobwireClient.builder().target("127.0.0.1:" + port).deadline(Duration.ofSeconds(8)).build()) {
             CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> oracle.submit(client, 1500, 100, i -> "{}"));
-            await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+            await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
                     .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 200);
 
             postgres.close();
             Oracle.sleep(2000);
             postgres = postgres(pgPort);
 
-            await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+            await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
                     .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 700);
             try (Connection admin = DriverManager.getConnection(db); Statement sql = admin.createStatement()) {
                 sql.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -63,7 +64,7 @@ class DatabaseFaultTest {
             }
 
             producing.get();
-            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(250)).ignoreExceptions().until(oracle::drained);
+            await().atMost(scaled(Duration.ofSeconds(120))).pollInterval(Duration.ofMillis(250)).ignoreExceptions().until(oracle::drained);
             assertThat(oracle.acknowledgedIds()).hasSize(1500);
             assertThat(broker.isAlive()).as("the same broker process recovered by itself").isTrue();
             oracle.check(List.of(executions), Set.of(), client);

@@ -1,5 +1,6 @@
 package io.jobwire.broker.reliability;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -95,7 +96,7 @@ class LoadFaultTest {
                 }
                 assertThat(second.queryLong("SELECT count(*) FROM jobs WHERE type = 'storm.job' AND state = 'SUCCEEDED'"))
                         .as("each of the 500 reconnected streams ran a job").isEqualTo(500);
-                await().atMost(Duration.ofSeconds(10)).until(() -> JobServiceGrpc.newBlockingStub(channels.get(2))
+                await().atMost(scaled(Duration.ofSeconds(10))).until(() -> JobServiceGrpc.newBlockingStub(channels.get(2))
                         .stats(StatsRequest.newBuilder().setType("storm.job").build()).getWorkersCount() == 500);
                 storm.forEach(RawWorker::close);
             }

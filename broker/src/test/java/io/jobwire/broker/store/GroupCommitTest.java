@@ -159,8 +159,9 @@ class GroupCommitTest {
                 new Fenced<>("bob", new Completion(ofAlice.lease(), "null")),
                 new Fenced<>("bob", new Completion(ofBob.lease(), "null"))));
         assertThat(results).extracting(WriteResult::outcome)
-                .containsExactly(WriteOutcome.LEASE_LOST, WriteOutcome.ACCEPTED);
-        assertThat(results.get(0).message()).contains("another principal");
+                .containsExactly(WriteOutcome.NOT_FOUND, WriteOutcome.ACCEPTED);
+        assertThat(results.get(0).message()).as("told nothing about another principal's job")
+                .isEqualTo("job " + ofAlice.id() + " does not exist");
     }
 
     private static void await(CountDownLatch latch) {

@@ -1,5 +1,6 @@
 package io.jobwire.broker.watch;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -41,7 +42,7 @@ class WatchLimitTest {
             for (int i = 0; i < 3; i++) {
                 List<WatchEvent> events = new CopyOnWriteArrayList<>();
                 open.add(watch(asAlice, events, new CompletableFuture<>()));
-                await().atMost(Duration.ofSeconds(5)).until(() -> events.stream().anyMatch(WatchEvent::getCaughtUp));
+                await().atMost(scaled(Duration.ofSeconds(5))).until(() -> events.stream().anyMatch(WatchEvent::getCaughtUp));
             }
             CompletableFuture<JobwireException> refused = new CompletableFuture<>();
             watch(asAlice, new CopyOnWriteArrayList<>(), refused);
@@ -51,15 +52,15 @@ class WatchLimitTest {
 
             List<WatchEvent> bobsEvents = new CopyOnWriteArrayList<>();
             watch(asBob, bobsEvents, new CompletableFuture<>());
-            await().atMost(Duration.ofSeconds(5)).until(() -> bobsEvents.stream().anyMatch(WatchEvent::getCaughtUp));
+            await().atMost(scaled(Duration.ofSeconds(5))).until(() -> bobsEvents.stream().anyMatch(WatchEvent::getCaughtUp));
 
             open.get(0).close();
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(scaled(Duration.ofSeconds(5))).untilAsserted(() -> {
                 List<WatchEvent> events = new CopyOnWriteArrayList<>();
                 CompletableFuture<JobwireException> ended = new CompletableFuture<>();
                 JobwireClient.Subscription again = watch(asAlice, events, ended);
                 try {
-                    await().atMost(Duration.ofSeconds(2)).until(() -> ended.isDone()
+                    await().atMost(scaled(Duration.ofSeconds(2))).until(() -> ended.isDone()
                             || events.stream().anyMatch(WatchEvent::getCaughtUp));
                     assertThat(events).anyMatch(WatchEvent::getCaughtUp);
                 } finally {

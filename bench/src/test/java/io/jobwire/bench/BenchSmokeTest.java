@@ -1,0 +1,102 @@
+package io.jobwire.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.broker.testing.StockPostgres;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * A short run of the benchmark as users run it (the broker jar as its own process over loopback gRPC),
+ * on the embedded PostgreSQL and on the machine's installed PostgreSQL 15 (JIT on by default), which once
+ * made the broker twenty times slower while the embedded runs looked fine. It asserts that every job
+ * went through each path, not how fast: speed is measured by full runs (BENCHMARKS.md).
+ */
+class BenchSmokeTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path BROKER_JAR = Path.of("..", "broker", "target", "jobwire.jar");
+    private static final int JOBS = 3_000;
+
+    @BeforeAll
+    static void brokerJarIsBuilt() {
+        assertThat(BROKER_JAR).as("the broker jar (built by the broker module's package phase)").isRegularFile();
+    }
+
+    @Test
+    void smokeRunOnTheEmbeddedPostgres() throws Exception {
+        assertEveryJobWentThrough(run());
+    }
+
+    @Test
+    void smokeRunOnTheInstalledPostgres15WithJit() throws Exception {
+        Assumptions.assumeTrue(StockPostgres.binaries().isPresent(), "no installed PostgreSQL (CI installs postgresql-15)");
+        StockPostgres server = StockPostgres.start();
+        List<JsonNode> lines = run("--database-url", server.jdbcUrl("postgres"));
+        assertEveryJobWentThrough(lines);
+    }
+
+    private static void assertEveryJobWentThrough(List<JsonNode> lines) {
+        assertThat(lines).extracting(line -> line.get("scenario").asText())
+                .contains("throughput.batched", "throughput.single", "latency", "broker.heap");
+        for (JsonNode line : lines) {
+            if (line.get("scenario").asText().startsWith("throughput")) {
+                assertThat(line.get("jobs").asInt()).isEqualTo(JOBS);
+                assertThat(line.get("completedPerSecond").asDouble()).as(line.toString()).isPositive();
+            }
+            if (line.get("scenario").asText().equals("latency")) {
+                assertThat(line.get("measuredJobs").asLong()).as(line.toString()).isPositive();
+            }
+        }
+    }
+
+    /** Runs the bench in-process with tiny numbers and returns its JSON lines. */
+    private static List<JsonNode> run(String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--scenarios", "throughput,latency", "--broker-jar", BROKER_JAR.toString(),
+                "--jobs", Integer.toString(JOBS), "--warmup-jobs", "0", "--batch", "500", "--callers", "8",
+                "--rate", "200", "--seconds", "2", "--warmup-seconds", "1"));
+        args.addAll(List.of(extra));
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream stdout = System.out;
+        int exit;
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            exit = new CommandLine(new JobwireBench()).execute(args.toArray(String[]::new));
+        } finally {
+            System.setOut(stdout);
+        }
+        String output = captured.toString(StandardCharsets.UTF_8);
+        stdout.print(output);
+        assertThat(exit).as(output).isZero();
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : output.lines().filter(line -> line.startsWith("{")).toList()) {
+            lines.add(JSON.readTree(line));
+        }
+        return lines;
+    }
+
+    @Test
+    void helpTextFormatsWithoutPicocliWarnings() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        String usage;
+        try {
+            usage = new CommandLine(new JobwireBench()).getUsageMessage();
+        } finally {
+            System.setErr(stderr);
+        }
+        assertThat(usage).contains("10% less CPU");
+        assertThat(err.toString(StandardCharsets.UTF_8)).doesNotContain("picocli WARN");
+    }
+}
