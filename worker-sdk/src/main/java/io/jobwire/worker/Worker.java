@@ -311,9 +311,9 @@ public final class Worker implements AutoCloseable {
             return;
         }
         java.time.Duration delay = backoff.next();
+        String why = JobwireException.describe(status);
         log.warn("worker {} lost its stream to {} ({}); reconnecting in {} ms", workerId,
-                connection.target(targetIndex), status.getCode() + (status.getDescription() == null ? ""
-                        : ": " + status.getDescription()), delay.toMillis());
+                connection.target(targetIndex), status.getCode() + (why == null ? "" : ": " + why), delay.toMillis());
         targetIndex++;
         loop.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
     }

@@ -9,13 +9,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code jobwire serve}: runs the broker until SIGTERM or Ctrl-C, then shuts it down cleanly. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Run the broker. Without --database-url it starts an embedded PostgreSQL in --data-dir.")
 final class ServeCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--host", description = "Address to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all).")
     String host = BrokerConfig.DEFAULT_HOST;
@@ -105,17 +110,22 @@ final class ServeCommand implements Callable<Integer> {
         try {
             config = config();
         } catch (IllegalArgumentException e) {
-            System.err.println("jobwire serve: " + e.getMessage());
-            return 2;
+            spec.commandLine().getErr().println("jobwire serve: " + e.getMessage());
+            return ExitCodes.USAGE;
         }
         Broker broker;
         try {
             broker = Broker.builder(config).start();
-        } catch (IllegalArgumentException e) {
-            System.err.println("jobwire serve: " + e.getMessage());
-            return 2;
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+            // a flag's value is wrong, or a file it names cannot be read
+            spec.commandLine().getErr().println("jobwire serve: " + e.getMessage()
+                    + (e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"));
+            return ExitCodes.USAGE;
         } catch (RuntimeException e) {
-            log.error("the broker could not start: {}", e.getMessage(), e);
+            // the port is taken, the database cannot be reached, ...: one line; the trace only when asked for
+            spec.commandLine().getErr().println("jobwire serve: the broker could not start: " + e.getMessage()
+                    + (e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"));
+            log.debug("start failed", e);
             return 1;
         }
         AtomicBoolean stopping = new AtomicBoolean();

@@ -17,6 +17,8 @@ import io.jobwire.broker.testing.RawWorker;
 import java.io.File;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -85,6 +87,23 @@ class ServeCommandTest {
         } finally {
             channel.shutdownNow();
             broker.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aFlagOrFileThatIsWrongIsOneLineAndExit64() throws Exception {
+        for (List<String> args : List.of(
+                List.of("--tokens-file", dataDir.resolve("no-such-tokens.txt").toString()),
+                List.of("--tls-cert", dataDir.resolve("cert.pem").toString()),
+                List.of("--host", "0.0.0.0"),
+                List.of("--database-url", "mysql://nope"))) {
+            StringWriter err = new StringWriter();
+            int exit = JobwireCommand.commandLine().setErr(new PrintWriter(err, true))
+                    .execute(java.util.stream.Stream.concat(java.util.stream.Stream.of("serve", "--port", "0", "--data-dir",
+                            dataDir.toString()), args.stream()).toArray(String[]::new));
+            assertThat(exit).as(args + ": " + err).isEqualTo(ExitCodes.USAGE);
+            assertThat(err.toString()).as(args.toString()).startsWith("jobwire serve: ").hasLineCount(1)
+                    .doesNotContain("Exception");
         }
     }
 
