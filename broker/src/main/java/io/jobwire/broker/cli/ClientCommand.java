@@ -2,7 +2,6 @@ package io.jobwire.broker.cli;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.client.BrokerConnection;
 import io.jobwire.client.JobwireException;
@@ -45,26 +44,21 @@ abstract class ClientCommand implements Callable<Integer> {
         return spec.commandLine().getErr();
     }
 
+    /** Failures (a broker's refusal, a bad argument) go to {@code JobwireCommand}'s one exception handler. */
     @Override
     public Integer call() throws Exception {
         try (BrokerConnection connection = client.connect()) {
             return run(connection.channel(0));
-        } catch (StatusRuntimeException e) {
-            return fail(e.getStatus());
-        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-            err().println("jobwire " + spec.name() + ": " + e.getMessage());
-            return ExitCodes.USAGE;
         }
     }
 
-    /** Prints the broker's refusal (or why it could not be reached) in one line; the exit code to return. */
-    int fail(Status status) {
+    /** The broker's status as one line's text: its description, or why the broker could not be reached. */
+    String describe(Status status) {
         String description = JobwireException.describe(status);
         if (status.getCode() == Status.Code.UNAVAILABLE && description != null
                 && (description.startsWith("io exception") || description.startsWith("cannot connect"))) {
-            description = "cannot reach a broker at " + client.target;
+            return "cannot reach a broker at " + client.target;
         }
-        err().println("jobwire " + spec.name() + ": " + status.getCode() + (description == null ? "" : ": " + description));
-        return ExitCodes.BROKER_ERROR;
+        return description;
     }
 }

@@ -65,8 +65,10 @@ public final class JobwireCommand implements Runnable {
         PrintWriter err = command.getErr();
         int exit;
         if (e instanceof io.grpc.StatusRuntimeException refused) {
-            err.println(name + ": " + refused.getStatus().getCode() + ": "
-                    + io.jobwire.client.JobwireException.describe(refused.getStatus()));
+            io.grpc.Status status = refused.getStatus();
+            String description = command.getCommand() instanceof ClientCommand client ? client.describe(status)
+                    : io.jobwire.client.JobwireException.describe(status);
+            err.println(name + ": " + status.getCode() + (description == null ? "" : ": " + description));
             exit = ExitCodes.BROKER_ERROR;
         } else if (e instanceof IllegalArgumentException || e instanceof java.io.IOException
                 || e instanceof java.io.UncheckedIOException) {

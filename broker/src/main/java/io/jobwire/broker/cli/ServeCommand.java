@@ -118,13 +118,11 @@ final class ServeCommand implements Callable<Integer> {
             broker = Broker.builder(config).start();
         } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
             // a flag's value is wrong, or a file it names cannot be read
-            spec.commandLine().getErr().println("jobwire serve: " + e.getMessage()
-                    + (e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"));
+            spec.commandLine().getErr().println("jobwire serve: " + withCause(e));
             return ExitCodes.USAGE;
         } catch (RuntimeException e) {
             // the port is taken, the database cannot be reached, ...: one line; the trace only when asked for
-            spec.commandLine().getErr().println("jobwire serve: the broker could not start: " + e.getMessage()
-                    + (e.getCause() == null || e.getCause().getMessage() == null ? "" : " (" + e.getCause().getMessage() + ")"));
+            spec.commandLine().getErr().println("jobwire serve: the broker could not start: " + withCause(e));
             log.debug("start failed", e);
             return 1;
         }
@@ -144,5 +142,11 @@ final class ServeCommand implements Callable<Integer> {
         broker.awaitTermination();
         broker.close();
         return 0;
+    }
+
+    /** The message, and its cause's in brackets: "cannot read tokens.txt (No such file)". */
+    private static String withCause(RuntimeException e) {
+        Throwable cause = e.getCause();
+        return e.getMessage() + (cause == null || cause.getMessage() == null ? "" : " (" + cause.getMessage() + ")");
     }
 }

@@ -68,13 +68,19 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
     }
 
     private List<Optional<JobRecord>> readRows(List<Long> ids) {
+        Map<Long, JobRecord> rows = read(new HashSet<>(ids));
+        return ids.stream().map(id -> Optional.ofNullable(rows.get(id))).toList();
+    }
+
+    /** The current rows of the jobs with these ids that exist, read {@link #LOAD_BATCH} at a time. */
+    private Map<Long, JobRecord> read(Set<Long> ids) {
         Map<Long, JobRecord> rows = new HashMap<>();
-        List<Long> distinct = List.copyOf(new java.util.LinkedHashSet<>(ids));
-        for (int from = 0; from < distinct.size(); from += LOAD_BATCH) {
-            queries.getMany(distinct.subList(from, Math.min(distinct.size(), from + LOAD_BATCH)))
+        List<Long> all = new ArrayList<>(ids);
+        for (int from = 0; from < all.size(); from += LOAD_BATCH) {
+            queries.getMany(all.subList(from, Math.min(all.size(), from + LOAD_BATCH)))
                     .forEach(job -> rows.put(job.id(), job));
         }
-        return ids.stream().map(id -> Optional.ofNullable(rows.get(id))).toList();
+        return rows;
     }
 
     /**
@@ -200,14 +206,9 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
         if (ids.isEmpty()) {
             return;
         }
-        Map<Long, JobRecord> rows = new HashMap<>();
+        Map<Long, JobRecord> rows;
         try {
-            List<Long> all = new ArrayList<>(ids);
-            for (int from = 0; from < all.size(); from += LOAD_BATCH) {
-                for (JobRecord job : queries.getMany(all.subList(from, Math.min(all.size(), from + LOAD_BATCH)))) {
-                    rows.put(job.id(), job);
-                }
-            }
+            rows = read(ids);
         } catch (RuntimeException e) {
             if (!Statuses.isDatabaseUnavailable(e)) {
                 log.error("watch could not read changed jobs; retrying", e);
