@@ -95,6 +95,22 @@ final class BenchDatabase implements AutoCloseable {
         }
     }
 
+    /** The first row of a query, column name to value. */
+    java.util.Map<String, Object> queryRow(String sql) {
+        try (Connection connection = connect(); Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery(sql)) {
+            java.util.Map<String, Object> row = new java.util.LinkedHashMap<>();
+            if (rs.next()) {
+                for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                    row.put(rs.getMetaData().getColumnLabel(i), rs.getObject(i));
+                }
+            }
+            return row;
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() throws IOException {
         if (embedded != null) {

@@ -23,7 +23,8 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer (default: all).")
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon "
+            + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
     @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")
@@ -80,6 +81,21 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--growth-jobs", description = "Jobs drained to measure the growth rate (default: ${DEFAULT-VALUE}).")
     int growthJobs = 50_000;
 
+    @Option(names = "--horizon-pinned-minutes", description = "Minutes the horizon run holds a transaction open; "
+            + "0 is the control run (default: ${DEFAULT-VALUE}).")
+    int horizonPinnedMinutes = 10;
+
+    @Option(names = "--horizon-window-seconds", description = "The horizon run's measuring window (default: ${DEFAULT-VALUE}).")
+    int horizonWindowSeconds = 30;
+
+    @Option(names = "--horizon-warmup-seconds", description = "Unmeasured load before the horizon run's first window "
+            + "(default: ${DEFAULT-VALUE}).")
+    int horizonWarmupSeconds = 60;
+
+    @Option(names = "--horizon-outstanding", description = "Jobs the horizon run's producers keep submitted and "
+            + "unfinished at most (default: ${DEFAULT-VALUE}).")
+    int horizonOutstanding = 4000;
+
     @Option(names = "--peer-dir", description = "The graphile-worker bench (default: ${DEFAULT-VALUE}).")
     Path peerDir = Path.of("bench/peer");
 
@@ -121,6 +137,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("throughput")) {
                     report(json, results, "throughput.single", withWarmUp(run.throughputSingle(), rounds));
+                }
+                if (scenarios.contains("horizon")) {
+                    report(json, results, "horizon", run.horizon());
                 }
                 if (scenarios.contains("growth")) {
                     report(json, results, "growth", run.growth());

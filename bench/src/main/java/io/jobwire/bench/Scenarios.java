@@ -13,6 +13,8 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,8 +51,8 @@ final class Scenarios {
     }
 
     private void emptyTables() {
-        db.execute("TRUNCATE jobs, job_attempts");
-        db.execute("VACUUM ANALYZE jobs");
+        db.execute("TRUNCATE live_jobs, job_history, job_attempts, job_keys, job_ready, job_leases");
+        db.execute("VACUUM ANALYZE live_jobs");
         db.execute("VACUUM ANALYZE job_attempts");
     }
 
@@ -324,6 +326,124 @@ final class Scenarios {
         }
     }
 
+    // ---------------------------------------------------------------- horizon
+
+    /**
+     * A steady closed-loop load (producers keep at most {@code --horizon-outstanding} jobs unfinished;
+     * SubmitBatch of {@code --batch}) measured in windows; after the warm-up and the windows before, one
+     * session opens a REPEATABLE READ transaction and sits idle in it (a pinned MVCC horizon: vacuum can
+     * remove nothing newer) for {@code --horizon-pinned-minutes}. The ratio compares the last two windows
+     * to the two before the pin. With {@code --horizon-pinned-minutes 0} it is the control run.
+     */
+    Map<String, Object> horizon() throws Exception {
+        emptyTables();
+        checkpoint();
+        String type = "bench.horizon";
+        int windowSeconds = options.horizonWindowSeconds;
+        int before = 2;
+        int pinnedWindows = Math.max(2, options.horizonPinnedMinutes * 60 / windowSeconds);
+        boolean pin = options.horizonPinnedMinutes > 0;
+        java.util.concurrent.Semaphore outstanding = new java.util.concurrent.Semaphore(options.horizonOutstanding);
+        Recorder toStart = new Recorder(3);
+        List<Map<String, Object>> windows = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        try (JobwireClient client = JobwireClient.connect(broker.target());
+             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> {
+                 long now = System.nanoTime();
+                 toStart.recordValue(Math.max(0, now - read(job.payload()).path("t").asLong()));
+                 outstanding.release();
+             })) {
+            ExecutorService producers = Executors.newFixedThreadPool(options.producers);
+            List<Future<?>> running = new ArrayList<>();
+            for (int p = 0; p < options.producers; p++) {
+                running.add(producers.submit(() -> {
+                    while (!stop.get()) {
+                        if (!outstanding.tryAcquire(options.batch, 100, TimeUnit.MILLISECONDS)) {
+                            continue;
+                        }
+                        String payload = "{\"t\":" + System.nanoTime() + "}";
+                        List<JobSpec> specs = new ArrayList<>(options.batch);
+                        for (int i = 0; i < options.batch; i++) {
+                            specs.add(JobSpec.newBuilder().setType(type).setPayload(payload).build());
+                        }
+                        client.submitBatch(specs);
+                    }
+                    return null;
+                }));
+            }
+            TimeUnit.SECONDS.sleep(options.horizonWarmupSeconds);
+            Connection pinned = null;
+            try {
+                for (int w = 0; w < before + pinnedWindows; w++) {
+                    if (w == before && pin) {
+                        pinned = db.connect();
+                        pinned.setAutoCommit(false);
+                        pinned.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+                        try (Statement statement = pinned.createStatement()) {
+                            statement.execute("SELECT count(*) FROM pg_class");
+                        }
+                        log.info("horizon: a transaction now holds the horizon");
+                    }
+                    toStart.getIntervalHistogram();
+                    long entriesBefore = indexEntriesRead();
+                    long handledBefore = workers.handled();
+                    long start = System.nanoTime();
+                    TimeUnit.SECONDS.sleep(windowSeconds);
+                    long handled = workers.handled() - handledBefore;
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    Histogram startLatency = toStart.getIntervalHistogram();
+                    Map<String, Object> window = new LinkedHashMap<>();
+                    window.put("window", w + 1);
+                    window.put("pinned", pin && w >= before);
+                    window.put("jobsPerSecond", round(handled / seconds));
+                    window.put("startP50Ms", millis(startLatency.getValueAtPercentile(50)));
+                    window.put("startP99Ms", millis(startLatency.getValueAtPercentile(99)));
+                    window.put("indexEntriesReadPerJob", handled == 0 ? null
+                            : round((double) (indexEntriesRead() - entriesBefore) / handled));
+                    window.putAll(db.queryRow("SELECT coalesce(sum(n_dead_tup), 0) AS dead_tuples, "
+                            + "coalesce(sum(pg_total_relation_size(relid)), 0) / 1048576 AS table_mib "
+                            + "FROM pg_stat_user_tables WHERE schemaname = current_schema()"));
+                    log.info("horizon window {}: {}", w + 1, window);
+                    windows.add(window);
+                }
+            } finally {
+                if (pinned != null) {
+                    pinned.rollback();
+                    pinned.close();
+                }
+                stop.set(true);
+                producers.shutdown();
+                for (Future<?> future : running) {
+                    future.get();
+                }
+            }
+        }
+        double base = (jobsPerSecond(windows.get(0)) + jobsPerSecond(windows.get(1))) / 2;
+        double last = (jobsPerSecond(windows.get(windows.size() - 1)) + jobsPerSecond(windows.get(windows.size() - 2))) / 2;
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("pinnedMinutes", options.horizonPinnedMinutes);
+        result.put("windowSeconds", windowSeconds);
+        result.put("producers", options.producers);
+        result.put("batch", options.batch);
+        result.put("outstanding", options.horizonOutstanding);
+        result.put("workers", options.workers);
+        result.put("concurrency", options.concurrency);
+        result.put("beforePerSecond", round(base));
+        result.put("lastPerSecond", round(last));
+        result.put("ratio", round(last / base));
+        result.put("windows", windows);
+        return result;
+    }
+
+    /** Index entries every scan of our tables has read so far (claims, the reaper, lookups). */
+    private long indexEntriesRead() {
+        return db.queryLong("SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE schemaname = current_schema()");
+    }
+
+    private static double jobsPerSecond(Map<String, Object> window) {
+        return ((Number) window.get("jobsPerSecond")).doubleValue();
+    }
+
     // ---------------------------------------------------------------- growth
 
     /**
@@ -335,20 +455,25 @@ final class Scenarios {
         int g = options.growthJobs;
         emptyTables();
         queue("bench.growth", g);
-        db.execute("VACUUM ANALYZE jobs");
+        db.execute("VACUUM ANALYZE live_jobs");
         checkpoint();
         double empty = drainRate("bench.growth", g);
 
         emptyTables();
         long rows = options.growthRows;
         log.info("growth: inserting {} finished and {} queued jobs", rows, rows);
-        db.execute("INSERT INTO jobs (type, owner, state, attempt, spent_attempts, result, started_at, finished_at) "
-                + "SELECT 'bench.growth.done', 'anonymous', 'SUCCEEDED', 1, 1, 'null', now(), now() "
+        db.execute("INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner, max_attempts, "
+                + "attempt, spent_attempts, releases, errors, lease_duration_ms, result, created_at, updated_at, started_at, "
+                + "finished_at, version) SELECT nextval('jobs_id_seq'), 'bench.growth.done', 'default', 'SUCCEEDED', 0, now(), "
+                + "'{}', '{}', 'anonymous', 5, 1, 1, 0, 0, 30000, 'null', now(), now(), now(), now(), 3 "
                 + "FROM generate_series(1, " + rows + ")");
         queue("bench.growth", rows);
-        db.execute("VACUUM ANALYZE jobs");
+        db.execute("VACUUM ANALYZE live_jobs");
+        db.execute("VACUUM ANALYZE job_history");
         db.execute("VACUUM ANALYZE job_attempts");
-        String size = db.queryString("SELECT pg_size_pretty(pg_total_relation_size('jobs'))");
+        String size = db.queryString("SELECT pg_size_pretty(pg_total_relation_size('live_jobs') "
+                + "+ pg_total_relation_size('job_history_default') + (SELECT sum(pg_total_relation_size(c.oid)) "
+                + "FROM pg_class c WHERE c.relname LIKE 'job_ready_%' AND c.relkind = 'r'))");
         checkpoint();
         double full = drainRate("bench.growth", g);
 
@@ -363,8 +488,12 @@ final class Scenarios {
         return result;
     }
 
+    /** Queues {@code count} jobs of the type directly in SQL: rows and their ready entries. */
     private void queue(String type, long count) {
-        db.execute("INSERT INTO jobs (type, owner) SELECT '" + type + "', 'anonymous' FROM generate_series(1, " + count + ")");
+        db.execute("WITH made AS (INSERT INTO live_jobs (type, owner) SELECT '" + type + "', 'anonymous' "
+                + "FROM generate_series(1, " + count + ") RETURNING id, type, queue, priority, run_at) "
+                + "INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) "
+                + "SELECT jobwire_segment(), id, type, queue, priority, run_at FROM made");
     }
 
     private double drainRate(String type, int count) throws Exception {

@@ -30,6 +30,7 @@ import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.lease.Reaper;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
+import io.jobwire.broker.store.Ring;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
@@ -76,6 +77,8 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
+    /** Twice per segment of the ring (one second each), so a segment is emptied soon after it is left. */
+    private static final Duration RING_INTERVAL = Duration.ofMillis(500);
     /** How long close waits, after shutdownNow, for the server's streams to end (see close). */
     private static final Duration SERVER_TERMINATION_WAIT = Duration.ofSeconds(30);
     /** Changes waiting to be announced to other brokers before they are replaced by one resync hint. */
@@ -180,6 +183,8 @@ public final class Broker implements AutoCloseable {
             Duration presenceEvery = config.presenceInterval();
             maintenance.scheduleWithFixedDelay(new SessionPresence(sessions, registry), presenceEvery.toMillis(),
                     presenceEvery.toMillis(), TimeUnit.MILLISECONDS);
+            maintenance.scheduleWithFixedDelay(new Ring(database.jdbi()), RING_INTERVAL.toMillis(),
+                    RING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
             maintenance.scheduleWithFixedDelay(housekeeping, HOUSEKEEPING_INTERVAL.toMillis(),
                     HOUSEKEEPING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);

@@ -1,7 +1,6 @@
 package io.jobwire.broker.lease;
 
 import io.jobwire.broker.api.Statuses;
-import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStore;
 import java.util.List;
 import org.slf4j.Logger;
@@ -14,7 +13,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Reaper implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Reaper.class);
-    static final int BATCH = 500;
+    /** Lease entries per transaction: most are of attempts that ended, and only dropped. */
+    static final int BATCH = 2_000;
 
     private final JobStore store;
     private volatile Runnable betweenChoiceAndUpdate = () -> { };
@@ -45,12 +45,12 @@ public final class Reaper implements Runnable {
     public int reapAll() {
         int total = 0;
         while (true) {
-            List<JobChange> reaped = store.reapExpired(BATCH, betweenChoiceAndUpdate);
-            total += reaped.size();
-            if (!reaped.isEmpty()) {
-                log.info("took back {} job(s) whose lease expired", reaped.size());
+            JobStore.Reaped batch = store.reapExpired(BATCH, betweenChoiceAndUpdate);
+            total += batch.changes().size();
+            if (!batch.changes().isEmpty()) {
+                log.info("took back {} job(s) whose lease expired", batch.changes().size());
             }
-            if (reaped.size() < BATCH) {
+            if (batch.entries() < BATCH) {
                 return total;
             }
         }

@@ -463,30 +463,48 @@ public final class JobStore {
 
     // ---------------------------------------------------------------- reaper
 
+    /** One reaper batch: how many lease entries it settled, and the jobs it took back. */
+    public record Reaped(int entries, List<JobChange> changes) {
+    }
+
     /**
-     * Takes back up to {@code limit} jobs whose lease has expired. The choice and the update are two
-     * statements; {@code betweenChoiceAndUpdate} runs between them (a test hook for the race with a
-     * completion), and the update checks expiry again so it never touches a job that finished meanwhile.
+     * Settles up to {@code limit} due lease entries: takes back the jobs whose lease has expired, writes a
+     * new entry for attempts that still run, and drops the entries of attempts that ended. The choice and
+     * the update are two statements in one transaction; {@code betweenChoiceAndUpdate} runs between them (a
+     * test hook for the race with a completion), and the update checks expiry again so it never touches
+     * a job that finished meanwhile.
      */
-    public List<JobChange> reapExpired(int limit, Runnable betweenChoiceAndUpdate) {
-        List<JobChange> changes = transactions.run(handle -> {
-            Long[] ids = handle.createQuery(Sql.load(JobStore.class, "expired_leases"))
+    public Reaped reapExpired(int limit, Runnable betweenChoiceAndUpdate) {
+        Reaped reaped = transactions.run(handle -> {
+            List<Long> parts = new ArrayList<>();
+            List<String> entries = new ArrayList<>();
+            List<Long> ids = new ArrayList<>();
+            List<Integer> attempts = new ArrayList<>();
+            handle.createQuery(Sql.load(JobStore.class, "expired_leases"))
                     .bind("limit", limit)
-                    .mapTo(Long.class)
-                    .list()
-                    .toArray(Long[]::new);
-            if (ids.length == 0) {
-                return List.<JobChange>of();
+                    .map((rs, ctx) -> {
+                        parts.add(rs.getLong("part"));
+                        entries.add(rs.getString("entry"));
+                        ids.add(rs.getLong("job_id"));
+                        attempts.add(rs.getInt("attempt"));
+                        return null;
+                    })
+                    .list();
+            if (ids.isEmpty()) {
+                return new Reaped(0, List.of());
             }
             betweenChoiceAndUpdate.run();
-            List<JobChange> reaped = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
-                    .bind("ids", ids)
+            List<JobChange> changes = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
+                    .bind("parts", parts.toArray(Long[]::new))
+                    .bind("entries", entries.toArray(String[]::new))
+                    .bind("ids", ids.toArray(Long[]::new))
+                    .bind("attempts", attempts.toArray(Integer[]::new))
                     .map((rs, ctx) -> AppliedRow.read(rs).change())
                     .list();
-            return reaped;
+            return new Reaped(ids.size(), changes);
         });
-        sink.publish(changes);
-        return changes;
+        sink.publish(reaped.changes());
+        return reaped;
     }
 
     // ---------------------------------------------------------------- operator transitions

@@ -6,13 +6,15 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
  * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
  * {@code -- @lease-fence} is replaced by {@code lease_fence.sql} of the same package: the WHERE clause
- * that fences every worker write, written once.
+ * that fences every worker write, written once; a line {@code -- @include <name>} by {@code <name>.sql}
+ * (a part several statements share).
  */
 final class Sql {
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
@@ -25,11 +27,15 @@ final class Sql {
         String folder = owner.getPackageName().replace('.', '/') + "/";
         return CACHE.computeIfAbsent(folder + name + ".sql", path -> {
             String text = read(path);
-            return withoutComments(text.contains(LEASE_FENCE) ? text.replace(LEASE_FENCE, read(folder + "lease_fence.sql")) : text);
+            text = text.contains(LEASE_FENCE) ? text.replace(LEASE_FENCE, read(folder + "lease_fence.sql")) : text;
+            Matcher include = INCLUDE.matcher(text);
+            return withoutComments(include.replaceAll(line -> Matcher.quoteReplacement(read(folder + line.group(1) + ".sql"))));
         });
     }
 
     private static final String LEASE_FENCE = "-- @lease-fence";
+    /** A line {@code -- @include <name>}: replaced by {@code <name>.sql} of the same package. */
+    private static final Pattern INCLUDE = Pattern.compile("(?m)^[ \\t]*-- @include (\\w+)[ \\t]*$");
 
     /**
      * The statement without its lines that end in {@code -- @<tag>}: one file, two variants of a

@@ -1,29 +1,37 @@
 -- Claims up to :limit due jobs for one worker stream, at most the per-type quota of each type, highest
--- priority first, then oldest run_at. Rows are chosen and locked in a materialized CTE with SKIP LOCKED,
--- so concurrent claimers (on any broker) never block on or double-claim a job. Each claimed job gets
--- the next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong
--- random source) and a deadline from the database clock.
+-- priority first, then oldest run_at. The ready ring's entries are chosen and locked with SKIP LOCKED, so
+-- concurrent claimers (on any broker) never block on or double-claim a job, and deleted. Each claimed job gets the
+-- next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong random
+-- source), a deadline from the database clock, and an entry in the lease ring for the reaper.
 WITH wanted AS (
     SELECT w.type, w.quota
     FROM unnest(:types::text[], :quotas::int[]) AS w(type, quota)
 ), picked AS MATERIALIZED (
-    SELECT c.id
+    SELECT c.part, c.seg, c.entry, c.job_id, c.priority, c.run_at
     FROM wanted
     CROSS JOIN LATERAL (
-        SELECT j.id, j.priority, j.run_at
-        FROM jobs j
-        WHERE j.state = 'QUEUED'
-          AND j.type = wanted.type
-          AND j.run_at <= now()
-          AND (cardinality(:queues::text[]) = 0 OR j.queue = ANY (:queues::text[]))
-        ORDER BY j.priority DESC, j.run_at, j.id
+        SELECT r.tableoid AS part, r.seg, r.ctid AS entry, r.job_id, r.priority, r.run_at
+        FROM job_ready r
+        WHERE r.type = wanted.type
+          -- An entry of a job no longer queued (held or cancelled since) takes no place in the quota; it
+          -- stays until its segment's ready entries are moved, which drops it. A subquery, not a join:
+          -- one lookup by primary key per entry walked, whatever the planner thinks of the tables.
+          AND (SELECT j.state FROM live_jobs j WHERE j.id = r.job_id) = 'QUEUED' 
+          AND r.run_at <= now()
+          AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))
+        ORDER BY r.priority DESC, r.run_at, r.job_id
         LIMIT wanted.quota
         FOR UPDATE SKIP LOCKED
     ) c
-    ORDER BY c.priority DESC, c.run_at, c.id
+    ORDER BY c.priority DESC, c.run_at, c.job_id
     LIMIT :limit
+), taken AS (
+    -- By row address: each partition looks up the addresses (a TID scan), the pairs pick the right one.
+    DELETE FROM job_ready r
+    WHERE r.ctid = ANY (ARRAY(SELECT entry FROM picked)) AND r.seg = ANY (ARRAY(SELECT seg FROM picked))
+      AND (r.tableoid, r.ctid) IN (SELECT part, entry FROM picked)
 ), changed AS (
-    UPDATE jobs j
+    UPDATE live_jobs j
     SET state = 'RUNNING',
         attempt = j.attempt + 1,
         spent_attempts = j.spent_attempts + 1,
@@ -39,10 +47,12 @@ WITH wanted AS (
         progress_at = NULL,
         version = j.version + 1
     FROM picked
-    -- By primary key, whatever the statistics say: the array is a restriction of jobs itself, and
-    -- state || '' is hidden from the planner (see complete_jobs)
-    WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.id = picked.id AND (j.state || '') = 'QUEUED'
+    -- By primary key, whatever the statistics say: the array is a restriction of live_jobs itself
+    WHERE j.id = ANY (ARRAY(SELECT job_id FROM picked)) AND j.id = picked.job_id AND j.state = 'QUEUED'
     RETURNING j.*
+), leased AS (
+    -- @include lease_entry
+    FROM changed
 )
 SELECT * FROM changed
 ORDER BY priority DESC, run_at, id

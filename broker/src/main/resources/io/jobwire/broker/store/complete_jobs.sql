@@ -1,14 +1,17 @@
--- Finishes jobs successfully, for valid leases only. No attempt row: the job row keeps its last
+-- Finishes jobs successfully, for valid leases only: each leaves live_jobs for job_history in this
+-- statement (its lease entry is the reaper's to delete). No attempt row: the job row keeps its last
 -- attempt, and a job that succeeded never runs again (job_attempt_history reads it from there).
-UPDATE jobs j
-SET state = 'SUCCEEDED',
-    result = i.result::jsonb,
-    finished_at = now(),
-    updated_at = now(),
-    lease_token = NULL,
-    lease_expires_at = NULL,
-    version = j.version + 1
-FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
-     AS i(id, attempt, token, principal, result)
--- @lease-fence
-RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
+WITH input AS (
+    SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :results::text[])
+             AS i(id, attempt, token, principal, result)
+), finishing AS (
+    DELETE FROM live_jobs j
+    USING input i
+    -- @lease-fence
+    RETURNING j.*, 'SUCCEEDED'::text AS final_state, i.result::jsonb AS final_result, j.last_error AS final_error,
+              0 AS final_errors
+), moved AS (
+    -- @include finish_into_history
+    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+)
+SELECT * FROM moved

@@ -1,5 +1,6 @@
 -- Records failed attempts, for valid leases only. A retryable failure with attempts left is queued again
--- after min(max, initial * 2^(n-1)) * jitter (or the worker's own delay); anything else ends FAILED.
+-- after min(max, initial * 2^(n-1)) * jitter (or the worker's own delay), with a new ready entry;
+-- anything else ends FAILED and moves to job_history.
 WITH input AS (
     SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :errors::text[],
                          :retryable::boolean[], :delays::bigint[], :jitters::float8[])
@@ -13,30 +14,44 @@ WITH input AS (
                                * power(2::float8, least(greatest(j.spent_attempts - 1, 0), 40)))
                      * i.jitter)::bigint) AS backoff_ms
     FROM input i
-    JOIN jobs j ON j.id = i.id
+    JOIN live_jobs j ON j.id = i.id
     WHERE j.id = ANY (:ids::bigint[])
-), changed AS (
-    UPDATE jobs j
-    SET state = CASE WHEN i.will_retry THEN 'QUEUED' ELSE 'FAILED' END,
-        run_at = CASE WHEN i.will_retry THEN now() + i.backoff_ms * interval '1 millisecond' ELSE j.run_at END,
-        finished_at = CASE WHEN i.will_retry THEN NULL ELSE now() END,
+), requeued AS (
+    UPDATE live_jobs j
+    SET state = 'QUEUED',
+        run_at = now() + i.backoff_ms * interval '1 millisecond',
         last_error = i.error,
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
         updated_at = now(),
         version = j.version + 1
-    FROM decided i
+    FROM (SELECT * FROM decided WHERE will_retry) i
     -- @lease-fence
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.last_error, j.worker_id, j.started_at
+              j.last_error, j.worker_id, j.started_at, j.priority
+), finishing AS (
+    DELETE FROM live_jobs j
+    USING (SELECT * FROM decided WHERE NOT will_retry) i
+    -- @lease-fence
+    RETURNING j.*, 'FAILED'::text AS final_state, j.result AS final_result, i.error AS final_error, 1 AS final_errors
+), moved AS (
+    -- @include finish_into_history
+    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM requeued
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.
     INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, now(), 'failed', changed.last_error
-    FROM changed
+    SELECT c.id, c.attempt, c.worker_id, c.started_at, now(), 'failed', c.last_error
+    FROM (SELECT id, attempt, worker_id, started_at, last_error FROM requeued
+          UNION ALL
+          SELECT id, attempt, worker_id, started_at, last_error FROM moved) c
     ON CONFLICT (job_id, attempt) DO UPDATE
         SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
 )
-SELECT * FROM changed
+SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
+UNION ALL
+SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM moved

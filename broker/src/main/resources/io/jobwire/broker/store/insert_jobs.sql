@@ -1,7 +1,7 @@
--- Inserts a batch of jobs in one statement. Ids are drawn first so each input row knows its id; a row
--- whose (owner, idempotency_key) already exists is skipped and comes back with a null id. A batch
--- without idempotency keys is sent without the line marked @keyed: ON CONFLICT makes every row a
--- speculative insertion (an index probe and one more WAL record per row).
+-- Inserts a batch of jobs in one statement, each with its entry in the ready ring. Ids are drawn first so
+-- each input row knows its id. A batch with idempotency keys claims each key in job_keys first (ON
+-- CONFLICT DO NOTHING: one job per (owner, key), live or finished); a row whose key was taken is not
+-- inserted and comes back with a null id. A batch without keys is sent without the lines marked @keyed.
 -- The sequence is named as a constant ('jobs_id_seq', created with the identity column in V1): its
 -- lookup by pg_get_serial_sequence ran once per row and cost a third of the statement.
 WITH input AS (
@@ -12,17 +12,25 @@ WITH input AS (
                 :owners::text[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, ord)
+), keyed AS ( -- @keyed
+    INSERT INTO job_keys (owner, idempotency_key, job_id) -- @keyed
+    SELECT owner, idempotency_key, new_id FROM input WHERE idempotency_key IS NOT NULL ORDER BY ord -- @keyed
+    ON CONFLICT (owner, idempotency_key) DO NOTHING -- @keyed
+    RETURNING job_id -- @keyed
 ), changed AS (
-    INSERT INTO jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
-                      lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner)
+    INSERT INTO live_jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
+                           lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner)
     SELECT new_id, type, queue, payload::jsonb, priority,
            CASE WHEN run_at IS NULL THEN now() + delay_ms * interval '1 millisecond'
                 ELSE greatest(run_at::timestamptz, now()) END,
            idempotency_key, max_attempts, lease_duration_ms, labels::jsonb, retry_initial_ms, retry_max_ms, owner
     FROM input
+    WHERE idempotency_key IS NULL OR new_id IN (SELECT job_id FROM keyed) -- @keyed
     ORDER BY ord
-    ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING -- @keyed
     RETURNING *
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
 )
 SELECT input.ord AS input_ord, changed.*
 FROM input

@@ -1,21 +1,24 @@
--- Deletes up to :limit jobs that finished before :cutoff, oldest first, with their attempt history.
--- Small batches keep each transaction short, so pruning never holds locks that claims would wait on.
+-- Deletes up to :limit jobs that finished before :cutoff from job_history, oldest ids first, with their
+-- attempt history and idempotency keys. Small batches keep each transaction short.
 WITH doomed AS (
     SELECT id
-    FROM jobs
+    FROM job_history
     WHERE finished_at < :cutoff
-      AND state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
-    ORDER BY finished_at
+    ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), gone AS (
-    DELETE FROM jobs j
+    DELETE FROM job_history h
     USING doomed
-    WHERE j.id = doomed.id
-    RETURNING j.id
+    WHERE h.id = doomed.id
+    RETURNING h.id
 ), history AS (
     DELETE FROM job_attempts a
     USING gone
     WHERE a.job_id = gone.id
+), keys AS (
+    DELETE FROM job_keys k
+    USING gone
+    WHERE k.job_id = gone.id
 )
 SELECT count(*) FROM gone

@@ -1,26 +1,65 @@
--- Takes back the chosen jobs whose lease is still expired (checked again here: a completion may have
--- landed since they were chosen). Queued again at once, or FAILED when every attempt is spent.
-WITH reaped AS (
-    UPDATE jobs j
-    SET state = CASE WHEN j.spent_attempts >= j.max_attempts THEN 'FAILED' ELSE 'QUEUED' END,
-        run_at = CASE WHEN j.spent_attempts >= j.max_attempts THEN j.run_at ELSE now() END,
-        finished_at = CASE WHEN j.spent_attempts >= j.max_attempts THEN now() ELSE NULL END,
+-- Settles the chosen lease entries. An attempt whose lease is still expired (checked again here: a
+-- completion or a heartbeat may have landed since they were chosen) is taken back: queued again at once
+-- with a new ready entry, or FAILED into job_history when every attempt is spent. An attempt that still
+-- runs gets a new entry in the segment of now. The chosen entries are deleted; the entry of a job that
+-- finished or moved on is just deleted.
+WITH chosen AS (
+    SELECT * FROM unnest(:parts::bigint[], :entries::text[], :ids::bigint[], :attempts::int[])
+             AS c(part, entry, job_id, attempt)
+), requeued AS (
+    UPDATE live_jobs j
+    SET state = 'QUEUED',
+        run_at = now(),
         last_error = 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' sent no heartbeat in time',
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
         updated_at = now(),
         version = j.version + 1
-    WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()
+    FROM chosen c
+    WHERE j.id = ANY (:ids::bigint[]) AND j.id = c.job_id AND j.attempt = c.attempt
+      AND j.state = 'RUNNING' AND j.lease_expires_at <= now() AND j.spent_attempts < j.max_attempts
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.last_error, j.worker_id, j.started_at
+              j.last_error, j.worker_id, j.started_at, j.priority
+), finishing AS (
+    DELETE FROM live_jobs j
+    USING chosen c
+    WHERE j.id = ANY (:ids::bigint[]) AND j.id = c.job_id AND j.attempt = c.attempt
+      AND j.state = 'RUNNING' AND j.lease_expires_at <= now() AND j.spent_attempts >= j.max_attempts
+    RETURNING j.*, 'FAILED'::text AS final_state, j.result AS final_result,
+              'lease expired: worker ' || coalesce(j.worker_id, '?') || ' sent no heartbeat in time' AS final_error,
+              1 AS final_errors
+), moved AS (
+    -- @include finish_into_history
+    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+), still_running AS (
+    -- Running in this statement's snapshot and not taken back by it: a lease a heartbeat extended after
+    -- the snapshot keeps an entry too (due at once, looked at again next pass).
+    SELECT j.id, j.attempt, j.lease_expires_at
+    FROM live_jobs j
+    JOIN chosen c ON c.job_id = j.id AND c.attempt = j.attempt
+    WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING'
+      AND j.id NOT IN (SELECT id FROM requeued) AND j.id NOT IN (SELECT id FROM moved)
+), rearmed AS (
+    -- @include lease_entry
+    FROM still_running
+), gone AS (
+    DELETE FROM job_leases l
+    WHERE l.ctid = ANY (:entries::tid[]) AND (l.tableoid::bigint, l.ctid::text) IN (SELECT part, entry FROM chosen)
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM requeued
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.
     INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT reaped.id, reaped.attempt, reaped.worker_id, reaped.started_at, now(), 'lease_expired', reaped.last_error
-    FROM reaped
+    SELECT r.id, r.attempt, r.worker_id, r.started_at, now(), 'lease_expired', r.last_error
+    FROM (SELECT id, attempt, worker_id, started_at, last_error FROM requeued
+          UNION ALL
+          SELECT id, attempt, worker_id, started_at, last_error FROM moved) r
     ON CONFLICT (job_id, attempt) DO UPDATE
         SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
 )
-SELECT * FROM reaped
+SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
+UNION ALL
+SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM moved

@@ -1,9 +1,10 @@
--- Gives jobs back unharmed, for valid leases only: queued again at once, and the attempt is refunded.
+-- Gives jobs back unharmed, for valid leases only: queued again at once with a new ready entry, and the
+-- attempt is refunded.
 WITH input AS (
     SELECT * FROM unnest(:ids::bigint[], :attempts::int[], :tokens::uuid[], :principals::text[], :reasons::text[])
              AS i(id, attempt, token, principal, reason)
 ), changed AS (
-    UPDATE jobs j
+    UPDATE live_jobs j
     SET state = 'QUEUED',
         run_at = now(),
         releases = j.releases + 1,
@@ -15,7 +16,10 @@ WITH input AS (
     FROM input i
     -- @lease-fence
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
-              j.worker_id, j.started_at
+              j.worker_id, j.started_at, j.priority
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.
@@ -26,4 +30,4 @@ WITH input AS (
     ON CONFLICT (job_id, attempt) DO UPDATE
         SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
 )
-SELECT * FROM changed
+SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM changed

@@ -4,7 +4,7 @@ WITH input AS (
                          :messages::text[], :details::text[])
              AS i(id, attempt, token, principal, percent, message, details)
 ), changed AS (
-    UPDATE jobs j
+    UPDATE live_jobs j
     SET progress_percent = i.percent,
         progress_message = i.message,
         progress_details = i.details::jsonb,

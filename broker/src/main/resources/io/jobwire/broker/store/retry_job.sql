@@ -1,11 +1,37 @@
--- FAILED, CANCELLED or HELD → QUEUED, due now, with a fresh budget of max_attempts.
-UPDATE jobs
-SET state = 'QUEUED',
-    run_at = now(),
-    spent_attempts = 0,
-    finished_at = NULL,
-    result = NULL,
-    updated_at = now(),
-    version = version + 1
-WHERE id = :id AND state IN ('FAILED', 'CANCELLED', 'HELD') AND (:owner::text IS NULL OR owner = :owner::text)
-RETURNING *
+-- FAILED or CANCELLED (in job_history) or HELD → QUEUED, due now, with a fresh budget of max_attempts and a
+-- new ready entry. A finished job moves back from job_history to live_jobs in this statement.
+WITH revived AS (
+    DELETE FROM job_history h
+    WHERE h.id = :id AND h.state IN ('FAILED', 'CANCELLED') AND (:owner::text IS NULL OR h.owner = :owner::text)
+    RETURNING h.*
+), back AS (
+    INSERT INTO live_jobs (id, type, queue, state, priority, run_at, payload, labels, owner, idempotency_key,
+                           max_attempts, attempt, spent_attempts, releases, errors, lease_duration_ms,
+                           retry_initial_ms, retry_max_ms, lease_token, lease_expires_at, worker_id,
+                           progress_percent, progress_message, progress_details, progress_at, result, last_error,
+                           created_at, updated_at, started_at, finished_at, version, lease_principal)
+    SELECT id, type, queue, 'QUEUED', priority, now(), payload, labels, owner, idempotency_key,
+           max_attempts, attempt, 0, releases, errors, lease_duration_ms,
+           retry_initial_ms, retry_max_ms, NULL, NULL, worker_id,
+           progress_percent, progress_message, progress_details, progress_at, NULL, last_error,
+           created_at, now(), started_at, NULL, version + 1, lease_principal
+    FROM revived
+    RETURNING *
+), unheld AS (
+    UPDATE live_jobs
+    SET state = 'QUEUED',
+        run_at = now(),
+        spent_attempts = 0,
+        updated_at = now(),
+        version = version + 1
+    WHERE id = :id AND state = 'HELD' AND (:owner::text IS NULL OR owner = :owner::text)
+    RETURNING *
+), changed AS (
+    SELECT * FROM back
+    UNION ALL
+    SELECT * FROM unheld
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+)
+SELECT * FROM changed

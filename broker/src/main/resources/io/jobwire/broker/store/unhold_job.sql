@@ -1,5 +1,11 @@
--- HELD → QUEUED, keeping its run_at.
-UPDATE jobs
-SET state = 'QUEUED', updated_at = now(), version = version + 1
-WHERE id = :id AND state = 'HELD' AND (:owner::text IS NULL OR owner = :owner::text)
-RETURNING *
+-- HELD → QUEUED, keeping its run_at, with a new ready entry.
+WITH changed AS (
+    UPDATE live_jobs
+    SET state = 'QUEUED', updated_at = now(), version = version + 1
+    WHERE id = :id AND state = 'HELD' AND (:owner::text IS NULL OR owner = :owner::text)
+    RETURNING *
+), ready AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+)
+SELECT * FROM changed

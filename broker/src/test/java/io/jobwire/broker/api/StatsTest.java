@@ -102,7 +102,7 @@ class StatsTest {
             // The oldest due queued job of img.resize/default has waited 60 s; bulk mail has none due.
             String oldest = fixture.queryString("SELECT min(id) FROM jobs WHERE type = '" + RESIZE
                     + "' AND queue = 'default' AND state = 'QUEUED' AND run_at <= now() AND attempt = 0");
-            fixture.sql("UPDATE jobs SET run_at = now() - interval '60 seconds' WHERE id = " + oldest);
+            fixture.setRunAt(oldest, "now() - interval '60 seconds'");
             StatsResponse aged = fixture.jobs().stats(StatsRequest.getDefaultInstance());
             Duration age = oldestQueuedAge(aged, RESIZE, DEFAULT);
             assertThat(age).isBetween(Duration.ofSeconds(60), Duration.ofSeconds(65));

@@ -79,7 +79,7 @@ class ClaimWithSubmitTest {
             RawWorker worker = fixture.connectWorker("fair-worker", 1, "fair");
             worker.credit(1);
             worker.heartbeat(NO_SUCH_LEASE); // a round trip on the stream: the credit has arrived
-            fixture.sql("UPDATE jobs SET run_at = now() - interval '1 minute' WHERE id = " + older);
+            fixture.setRunAt(older, "now() - interval '1 minute'");
 
             String newer = fixture.submit("fair", "{}");
 
@@ -161,7 +161,7 @@ class ClaimWithSubmitTest {
             fixture.sql("""
                     CREATE FUNCTION refuse_claims() RETURNS trigger LANGUAGE plpgsql AS $$
                     BEGIN RAISE EXCEPTION 'claims refused by the test'; END $$""");
-            fixture.sql("CREATE TRIGGER refuse_claims BEFORE UPDATE ON jobs FOR EACH ROW "
+            fixture.sql("CREATE TRIGGER refuse_claims BEFORE UPDATE ON live_jobs FOR EACH ROW "
                     + "WHEN (NEW.state = 'RUNNING') EXECUTE FUNCTION refuse_claims()");
 
             String id = fixture.submit("refused", "{}");
@@ -170,7 +170,7 @@ class ClaimWithSubmitTest {
                     .as("inserted once, by the insert alone, after the insert with the claim rolled back")
                     .isEqualTo("QUEUED");
             assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300))).isFalse();
-            fixture.sql("DROP TRIGGER refuse_claims ON jobs");
+            fixture.sql("DROP TRIGGER refuse_claims ON live_jobs");
             assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(id);
         }
     }

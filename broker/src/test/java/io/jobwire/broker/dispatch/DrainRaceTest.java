@@ -31,10 +31,10 @@ class DrainRaceTest {
             try (Connection blocker = DriverManager.getConnection(fixture.jdbcUrl());
                  Statement sql = blocker.createStatement()) {
                 blocker.setAutoCommit(false);
-                sql.execute("LOCK TABLE jobs IN SHARE MODE"); // the claim's UPDATE waits for this
+                sql.execute("LOCK TABLE live_jobs IN SHARE MODE"); // the claim's UPDATE waits for this
                 worker.credit(1);
                 await().atMost(scaled(Duration.ofSeconds(10))).until(() -> fixture.queryLong(
-                        "SELECT count(*) FROM pg_locks WHERE relation = 'jobs'::regclass AND NOT granted") > 0);
+                        "SELECT count(*) FROM pg_locks WHERE relation = 'live_jobs'::regclass AND NOT granted") > 0);
                 closing = CompletableFuture.runAsync(fixture.broker()::close);
                 worker.await(BrokerMessage::hasDrain);
                 blocker.rollback(); // the claim now commits, after the Drain went out

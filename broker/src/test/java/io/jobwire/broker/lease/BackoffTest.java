@@ -38,7 +38,7 @@ class BackoffTest {
 
     /** Makes a queued retry due now, so the test need not wait out the backoff. */
     private static void dueNow(String id) {
-        fixture.sql("UPDATE jobs SET run_at = now() WHERE id = " + id);
+        fixture.setRunAt(id, "now()");
     }
 
     @Test

@@ -65,13 +65,15 @@ class ReaperTest {
     void completionLandingBetweenChoiceAndUpdateWins() {
         try (BrokerFixture quiet = BrokerFixture.start(c -> c.withReaperInterval(java.time.Duration.ofHours(1)))) {
             String id = quiet.submit("reap.race", "{}");
-            quiet.connectWorker("racer", 1, "reap.race").take(1);
+            RawWorker racer = quiet.connectWorker("racer", 1, "reap.race");
+            AssignedJob job = racer.take(1).get(0);
             quiet.expireLease(id);
             AtomicBoolean hookRan = new AtomicBoolean();
             quiet.broker().reaper().setBetweenChoiceAndUpdate(() -> {
-                // A completion commits after the reaper chose the job and before it updates it.
-                quiet.sql("UPDATE jobs SET state = 'SUCCEEDED', result = '\"won\"', lease_token = NULL, "
-                        + "finished_at = now(), version = version + 1 WHERE id = " + id);
+                // The worker's completion commits after the reaper chose the job and before it updates it
+                // (its lease made valid again first, as if the worker had been just in time).
+                quiet.sql("UPDATE live_jobs SET lease_expires_at = now() + interval '1 minute' WHERE id = " + id);
+                assertThat(racer.complete(job.getLease(), "\"won\"").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
                 hookRan.set(true);
             });
             assertThat(quiet.broker().reaper().reapAll()).isZero();

@@ -239,7 +239,7 @@ class FaultTest {
             broker.broker().reaper().setBetweenChoiceAndUpdate(() -> {
                 // The reaper has chosen the job. Now the worker's completion lands, as one that began just
                 // before the deadline would: its lease is still valid for it, and it commits first.
-                broker.sql("UPDATE jobs SET lease_expires_at = now() + interval '1 minute' WHERE id = " + id);
+                broker.sql("UPDATE live_jobs SET lease_expires_at = now() + interval '1 minute' WHERE id = " + id);
                 assertThat(worker.complete(lease, "\"won the race\"").getStatus())
                         .isEqualTo(io.jobwire.api.v1.AckStatus.ACK_STATUS_ACCEPTED);
             });

@@ -155,10 +155,16 @@ class ClaimTest {
         // attempts, so order and attempt numbers are really tested.
         int dueCount = due;
         db.jdbi().useHandle(handle -> handle.createUpdate("""
-                        UPDATE jobs SET run_at = now() - o.age * interval '1 millisecond',
-                                        attempt = o.attempt, spent_attempts = o.attempt
-                        FROM unnest(:ids::bigint[], :ages::bigint[], :attempts::int[]) AS o(id, age, attempt)
-                        WHERE jobs.id = o.id""")
+                        WITH o AS (
+                            SELECT * FROM unnest(:ids::bigint[], :ages::bigint[], :attempts::int[]) AS o(id, age, attempt)
+                        ), entries AS (
+                            UPDATE job_ready r SET run_at = now() - o.age * interval '1 millisecond'
+                            FROM o WHERE r.job_id = o.id
+                        )
+                        UPDATE live_jobs SET run_at = now() - o.age * interval '1 millisecond',
+                                             attempt = o.attempt, spent_attempts = o.attempt
+                        FROM o
+                        WHERE live_jobs.id = o.id""")
                 .bind("ids", java.util.Arrays.copyOf(dueIds, dueCount))
                 .bind("ages", java.util.Arrays.copyOf(ages, dueCount))
                 .bind("attempts", java.util.Arrays.copyOf(attempts, dueCount))

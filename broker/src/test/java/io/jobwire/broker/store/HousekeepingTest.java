@@ -33,13 +33,29 @@ class HousekeepingTest {
         return new Housekeeping(db.jdbi(), retention, Clock.fixed(NOW, ZoneOffset.UTC));
     }
 
-    /** Inserts {@code n} jobs in a state, finished (if at all) {@code age} before NOW, each with one attempt row. */
+    /**
+     * Inserts {@code n} jobs in a state, each with one attempt row: live ones into live_jobs, finished ones
+     * into job_history, finished {@code age} before NOW, each with an idempotency key.
+     */
     private void jobs(int n, String type, String state, Duration age) {
-        db.jdbi().useHandle(h -> h.createUpdate("""
+        boolean finished = java.util.Set.of("SUCCEEDED", "FAILED", "CANCELLED").contains(state);
+        db.jdbi().useHandle(h -> h.createUpdate(finished ? """
                 WITH made AS (
-                    INSERT INTO jobs (type, owner, state, attempt, finished_at)
-                    SELECT :type, 'tester', CAST(:state AS text), 1,
-                           CASE WHEN CAST(:state AS text) IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN CAST(:finishedAt AS timestamptz) END
+                    INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner,
+                                             idempotency_key, max_attempts, attempt, spent_attempts, releases, errors,
+                                             lease_duration_ms, created_at, updated_at, finished_at, version)
+                    SELECT nextval('jobs_id_seq'), :type, 'default', CAST(:state AS text), 0, now(), '{}', '{}', 'tester',
+                           NULL, 5, 1, 1, 0, 0, 30000, now(), now(), CAST(:finishedAt AS timestamptz), 1
+                    FROM generate_series(1, :n)
+                    RETURNING id
+                ), keys AS (
+                    INSERT INTO job_keys (owner, idempotency_key, job_id) SELECT 'tester', 'key-' || id, id FROM made
+                )
+                INSERT INTO job_attempts (job_id, attempt, worker_id) SELECT id, 1, 'w' FROM made
+                """ : """
+                WITH made AS (
+                    INSERT INTO live_jobs (type, owner, state, attempt)
+                    SELECT :type, 'tester', CAST(:state AS text), 1
                     FROM generate_series(1, :n)
                     RETURNING id
                 )
@@ -70,6 +86,7 @@ class HousekeepingTest {
         assertThat(count("SELECT count(*) FROM job_attempts")).as("history goes with its job").isEqualTo(40);
         assertThat(count("SELECT count(*) FROM job_attempts a WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = a.job_id)"))
                 .isZero();
+        assertThat(count("SELECT count(*) FROM job_keys")).as("keys go with their job").isEqualTo(10);
         assertThat(housekeeping(Duration.ofDays(7)).prune()).as("nothing left to prune").isZero();
     }
 
@@ -83,25 +100,25 @@ class HousekeepingTest {
     @Test
     void statisticsAreRefreshedWhenTheTableOutgrewThem() throws InterruptedException {
         // autovacuum (set to analyze after 2% of changes) could analyze first and leave nothing to find
-        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs SET (autovacuum_enabled = false); ANALYZE jobs"));
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE live_jobs SET (autovacuum_enabled = false); ANALYZE live_jobs"));
         jobs(20_000, "burst", "QUEUED", Duration.ZERO);
         Housekeeping housekeeping = housekeeping(Duration.ofDays(7));
         // the statistics collector reports changes asynchronously; give it a moment
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         java.util.List<String> analyzed = housekeeping.refreshStatistics();
-        while (!analyzed.contains("jobs") && System.nanoTime() < deadline) {
+        while (!analyzed.contains("live_jobs") && System.nanoTime() < deadline) {
             Thread.sleep(200);
             analyzed = housekeeping.refreshStatistics();
         }
-        assertThat(analyzed).contains("jobs");
-        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'jobs'")).isEqualTo(20_000);
-        assertThat(housekeeping.refreshStatistics()).as("fresh now").doesNotContain("jobs");
-        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs RESET (autovacuum_enabled)"));
+        assertThat(analyzed).contains("live_jobs");
+        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'live_jobs'")).isEqualTo(20_000);
+        assertThat(housekeeping.refreshStatistics()).as("fresh now").doesNotContain("live_jobs");
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE live_jobs RESET (autovacuum_enabled)"));
     }
 
     private void awaitChangesCounted(long changes) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (count("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'jobs'") < changes
+        while (count("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'live_jobs'") < changes
                 && System.nanoTime() < deadline) {
             Thread.sleep(100);
         }
@@ -109,18 +126,18 @@ class HousekeepingTest {
 
     @Test
     void aTableAnalyzedRecentlyIsNotAnalyzedAgainForChangesSmallerThanItself() throws InterruptedException {
-        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs SET (autovacuum_enabled = false)"));
-        jobs(20_000, "steady", "SUCCEEDED", Duration.ZERO);
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE live_jobs SET (autovacuum_enabled = false)"));
+        jobs(20_000, "steady", "QUEUED", Duration.ZERO);
         awaitChangesCounted(20_000); // the inserting session reports its counts a moment after its commit
-        db.jdbi().useHandle(h -> h.execute("ANALYZE jobs"));
+        db.jdbi().useHandle(h -> h.execute("ANALYZE live_jobs"));
         jobs(12_000, "steady", "QUEUED", Duration.ZERO); // 37% of the table, but fewer rows than it had
         awaitChangesCounted(12_000);
         assertThat(housekeeping(Duration.ofDays(7)).refreshStatistics())
-                .as("analyzed under a minute ago, and it has not outgrown that").doesNotContain("jobs");
+                .as("analyzed under a minute ago, and it has not outgrown that").doesNotContain("live_jobs");
         Housekeeping noInterval = new Housekeeping(db.jdbi(), Duration.ofDays(7), Clock.fixed(NOW, ZoneOffset.UTC),
                 Duration.ZERO);
-        assertThat(noInterval.refreshStatistics()).as("once the interval has passed").contains("jobs");
-        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'jobs'")).isEqualTo(32_000);
-        db.jdbi().useHandle(h -> h.execute("ALTER TABLE jobs RESET (autovacuum_enabled)"));
+        assertThat(noInterval.refreshStatistics()).as("once the interval has passed").contains("live_jobs");
+        assertThat(count("SELECT reltuples::bigint FROM pg_class WHERE relname = 'live_jobs'")).isEqualTo(32_000);
+        db.jdbi().useHandle(h -> h.execute("ALTER TABLE live_jobs RESET (autovacuum_enabled)"));
     }
 }

@@ -24,8 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The hot statements run on the keyed pool with one cached generic plan each, planned whenever the
- * connection first runs them, possibly against an empty table. Such a plan must still reach jobs only
- * by key: a plan that scans the table (or a whole index of it) would be cached and used on millions of
+ * connection first runs them, possibly against an empty table. Such a plan must still reach live jobs
+ * only by key, and the rings only by type or by a row's address: a plan that scans the table (or a whole index of it) would be cached and used on millions of
  * rows. Planned here against an empty, analyzed table, the worst statistics there are.
  */
 class PlanTest {
@@ -39,7 +39,7 @@ class PlanTest {
         url = TestPostgres.newDatabase();
         db = Database.connect(url, 4, Duration.ofSeconds(5), "test");
         db.migrate();
-        db.jdbi().useHandle(handle -> handle.execute("ANALYZE jobs; ANALYZE job_attempts"));
+        db.jdbi().useHandle(handle -> handle.execute("ANALYZE live_jobs; ANALYZE job_attempts; ANALYZE job_ready; ANALYZE job_leases; ANALYZE job_history"));
     }
 
     @AfterAll
@@ -59,17 +59,19 @@ class PlanTest {
         List<String> scans = new ArrayList<>();
         for (int i = 0; i < plan.size(); i++) {
             String line = plan.get(i);
-            if (line.contains(" on jobs ") && line.contains("Scan")) {
+            if (line.matches(".* on (live_jobs|job_ready|job_leases|job_history)\\w* .*") && line.contains("Scan")) {
                 String next = i + 1 < plan.size() ? plan.get(i + 1) : "";
                 scans.add(line.strip() + " | " + next.strip());
             }
         }
         assertThat(scans).as(String.join("\n", plan)).allSatisfy(scan -> assertThat(scan)
-                .matches(s -> s.contains("using jobs_pkey") && s.contains("Index Cond: (id = ")
-                        || s.contains("using jobs_claimable") && s.contains("Index Cond: ((type = "),
-                        "a primary key lookup or a claimable-index walk by type"));
-        assertThat(String.join("\n", plan)).doesNotContain("Seq Scan on jobs").doesNotContain("Bitmap");
-        if (!statement.equals("claim_jobs")) { // the claim walks jobs_claimable per type: a nested loop by design
+                .matches(s -> s.contains("using live_jobs_pkey") && s.contains("Index Cond: (id = ")
+                        || s.matches(".*Index Scan using job_ready_\\d+_type_\\w+ on job_ready_\\d+ .*")
+                                && s.contains("Index Cond: ((type = ")
+                        || s.matches(".*Tid Scan on job_(ready|leases)_\\d+ .*") && s.contains("TID Cond: (ctid = ANY"),
+                        "a primary key lookup, a ready segment's walk by type, or a ring entry by its address"));
+        assertThat(String.join("\n", plan)).doesNotContain("Seq Scan").doesNotContain("Bitmap");
+        if (!statement.equals("claim_jobs")) { // the claim walks the ready ring per type: a nested loop by design
             assertThat(String.join("\n", plan)).as("a batch meets its rows in a hash or merge join")
                     .doesNotContain("Nested Loop");
         }
@@ -88,7 +90,9 @@ class PlanTest {
         }
         List<String> plan = db.keyedJdbi().inTransaction(handle -> {
             Statement sql = handle.getConnection().createStatement();
-            sql.execute("INSERT INTO jobs (type, owner) VALUES ('jit.probe', 'test')");
+            sql.execute("WITH j AS (INSERT INTO live_jobs (type, owner) VALUES ('jit.probe', 'test') RETURNING *) "
+                    + "INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) "
+                    + "SELECT jobwire_segment(), id, type, queue, priority, run_at FROM j");
             List<String> lines = explainExecute(sql, "claim_jobs", Map.of("types", "'{jit.probe}'", "quotas", "'{1}'",
                     "queues", "'{}'", "limit", "1", "workerId", "'w'", "principal", "NULL"), "EXPLAIN (ANALYZE)");
             handle.rollback();

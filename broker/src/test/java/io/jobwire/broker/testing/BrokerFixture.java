@@ -139,7 +139,14 @@ public final class BrokerFixture implements AutoCloseable {
 
     /** Makes the job's lease expire now, as if its worker had stopped heartbeating long ago. */
     public void expireLease(String jobId) {
-        sql("UPDATE jobs SET lease_expires_at = now() - interval '1 hour' WHERE id = " + jobId);
+        sql("UPDATE live_jobs SET lease_expires_at = now() - interval '1 hour' WHERE id = " + jobId
+                + "; UPDATE job_leases SET check_at = now() - interval '1 hour' WHERE job_id = " + jobId);
+    }
+
+    /** Moves a queued job's run_at (its row and its ready entry) to the SQL expression {@code runAt}. */
+    public void setRunAt(String jobId, String runAt) {
+        sql("UPDATE live_jobs SET run_at = " + runAt + " WHERE id = " + jobId
+                + "; UPDATE job_ready SET run_at = " + runAt + " WHERE job_id = " + jobId);
     }
 
     @Override

@@ -1,0 +1,120 @@
+package io.jobwire.broker.store;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the ready and lease rings short (see migration V7): every second the database clock moves new
+ * entries to the next of 16 segments, and this empties the segments left behind with TRUNCATE once
+ * nothing is in them, so no claim or reaper scan ever walks the dead entries of more than a few
+ * seconds, however long a transaction elsewhere holds back vacuum. A segment still holding ready entries
+ * (jobs scheduled for later, or of a type no worker serves) has them moved to the segment of now when
+ * they are few; lease entries leave by themselves (the reaper looks at each within five seconds).
+ *
+ * <p>Every broker runs one; they take turns on a segment with an advisory lock, and TRUNCATE waits at
+ * most {@link #LOCK_TIMEOUT_MS} for the claims that hold the segment, then tries again next pass.
+ */
+public final class Ring implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(Ring.class);
+    static final int SEGMENTS = 16;
+    /** Ready entries moved out of an old segment at most; a fuller one (a backlog) is left to claims. */
+    static final int MAX_COMPACTED = 5_000;
+    static final int LOCK_TIMEOUT_MS = 100;
+    /** lock_not_available: the lock timeout expired. */
+    private static final Set<String> BUSY = Set.of("55P03");
+
+    private final Jdbi jdbi;
+
+    public Ring(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    @Override
+    public void run() {
+        try {
+            clear();
+        } catch (RuntimeException e) {
+            log.warn("ring pass failed ({}); will try again", e.getMessage());
+        }
+    }
+
+    /** One pass over the segments behind; returns those it emptied. */
+    public List<Integer> clear() {
+        List<Integer> used = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
+                .mapTo(Integer.class)
+                .list());
+        List<Integer> emptied = new ArrayList<>();
+        for (int seg : used) {
+            if (truncateIfEmpty(seg)) {
+                emptied.add(seg);
+            } else if (compact(seg) && truncateIfEmpty(seg)) {
+                emptied.add(seg);
+            }
+        }
+        return emptied;
+    }
+
+    /** TRUNCATE of the segment, if nothing in it is visible once no one else can write to it. */
+    private boolean truncateIfEmpty(int seg) {
+        try {
+            return jdbi.inTransaction(handle -> {
+                handle.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
+                boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.ring'), :seg)")
+                        .bind("seg", seg)
+                        .mapTo(Boolean.class)
+                        .one();
+                if (!mine) {
+                    return false;
+                }
+                handle.execute("LOCK TABLE job_ready_" + seg + ", job_leases_" + seg + " IN ACCESS EXCLUSIVE MODE");
+                boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM job_ready_" + seg + ") "
+                                + "AND NOT EXISTS (SELECT 1 FROM job_leases_" + seg + ")")
+                        .mapTo(Boolean.class)
+                        .one();
+                if (empty) {
+                    handle.execute("TRUNCATE job_ready_" + seg + ", job_leases_" + seg);
+                }
+                return empty;
+            });
+        } catch (JdbiException e) {
+            if (isBusy(e)) {
+                log.debug("ring segment {} is busy; next pass", seg);
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** Moves the segment's ready entries to the segment of now when they are few; true if it did. */
+    private boolean compact(int seg) {
+        int ready = jdbi.withHandle(handle -> handle.createQuery("SELECT count(*) FROM (SELECT 1 FROM job_ready_" + seg
+                        + " LIMIT " + (MAX_COMPACTED + 1) + ") r")
+                .mapTo(Integer.class)
+                .one());
+        if (ready == 0 || ready > MAX_COMPACTED) {
+            return false;
+        }
+        jdbi.useTransaction(handle -> handle.createQuery(String.format(Sql.load(Ring.class, "ring_compact"), seg))
+                .map((rs, ctx) -> {
+                    log.debug("ring segment {}: moved {} ready entries, kept {}", seg, rs.getLong("moved"), rs.getLong("kept"));
+                    return null;
+                })
+                .one());
+        return true;
+    }
+
+    private static boolean isBusy(Throwable error) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+            if (cause instanceof SQLException sql && BUSY.contains(sql.getSQLState())) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,17 @@
+-- Moves the ready entries still in an old segment (jobs scheduled for later, or waiting for a worker) to
+-- the segment of now, so the old one can be emptied; entries of jobs no longer queued are dropped. Entries
+-- a claim holds are left to it. The segment's table name is filled in by the caller.
+WITH moving AS (
+    SELECT ctid FROM job_ready_%1$s FOR UPDATE SKIP LOCKED
+), moved AS (
+    DELETE FROM job_ready_%1$s r
+    WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM moving))
+    RETURNING r.*
+), kept AS (
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
+    SELECT jobwire_segment(), m.job_id, m.type, m.queue, m.priority, m.run_at
+    FROM moved m
+    WHERE EXISTS (SELECT 1 FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED')
+    RETURNING job_id
+)
+SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM kept) AS kept

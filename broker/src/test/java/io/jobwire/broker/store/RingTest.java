@@ -1,0 +1,160 @@
+package io.jobwire.broker.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.broker.db.Database;
+import io.jobwire.broker.store.WorkerWrites.Completion;
+import io.jobwire.broker.testing.Slowness;
+import io.jobwire.broker.testing.TestPostgres;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The ready and lease rings (migration V7): with a transaction holding the MVCC horizon open, so that
+ * vacuum may remove nothing, jobs keep flowing and the segments they passed through are emptied with
+ * TRUNCATE, with no job lost or run twice; entries of jobs held or cancelled since take no claim's
+ * place; a job due later outlives the segment it was queued in.
+ */
+class RingTest {
+    private static String url;
+    private static Database db;
+    private static JobStore store;
+    private static Ring ring;
+
+    @BeforeAll
+    static void open() {
+        url = TestPostgres.newDatabase();
+        db = Database.connect(url, 4, Duration.ofSeconds(5), "test");
+        db.migrate();
+        store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), ChangeSink.NONE, RetryDefaults.STANDARD,
+                () -> 1.0);
+        ring = new Ring(db.jdbi());
+    }
+
+    @AfterAll
+    static void close() {
+        db.close();
+    }
+
+    private static NewJob job(String type, int priority, long delayMs) {
+        return new NewJob(type, "default", "{}", priority, null, delayMs, null, 5, 30_000, Map.of(), null, null, "test");
+    }
+
+    private static ClaimRequest claim(String type, int limit) {
+        return new ClaimRequest("ring-worker", null, List.of(new ClaimRequest.TypeQuota(type, limit)), List.of(), limit);
+    }
+
+    private static long query(String sql) {
+        return db.jdbi().withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
+    }
+
+    private static int segmentNow() {
+        return (int) query("SELECT jobwire_segment()");
+    }
+
+    /** Settles every due lease entry, as the reaper's passes do. */
+    private static void reap() {
+        while (store.reapExpired(2_000, () -> { }).entries() == 2_000) {
+            // more due
+        }
+    }
+
+    @Test
+    void underAPinnedHorizonSegmentsBehindAreEmptiedAndEveryJobRunsOnce() throws Exception {
+        String type = "ring.pinned";
+        try (Connection pin = DriverManager.getConnection(url); Statement statement = pin.createStatement()) {
+            pin.setAutoCommit(false);
+            pin.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            statement.execute("SELECT count(*) FROM pg_class");
+            try (ResultSet rs = statement.executeQuery(
+                    "SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = pg_backend_pid()")) {
+                rs.next();
+                assertThat(rs.getBoolean(1)).as("the open transaction holds a snapshot: the horizon").isTrue();
+            }
+            Set<Long> submitted = new HashSet<>();
+            Set<Long> ran = new HashSet<>();
+            Set<Integer> passedThrough = new TreeSet<>();
+            Set<Integer> emptied = new TreeSet<>();
+            long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(60)).toNanos();
+            // Until three segments that held this test's entries have been emptied while the pin is open.
+            while (emptied.stream().filter(passedThrough::contains).count() < 3) {
+                assertThat(System.nanoTime()).as("segments emptied by now: %s of %s", emptied, passedThrough)
+                        .isLessThan(deadline);
+                passedThrough.add(segmentNow());
+                List<NewJob> batch = new ArrayList<>();
+                for (int i = 0; i < 200; i++) {
+                    batch.add(job(type, 0, 0));
+                }
+                store.insert(batch).forEach(outcome -> submitted.add(outcome.job().id()));
+                List<JobRecord> claimed = store.claim(claim(type, 500));
+                List<Completion> done = new ArrayList<>();
+                for (JobRecord job : claimed) {
+                    assertThat(ran.add(job.id())).as("job %d claimed once", job.id()).isTrue();
+                    done.add(new Completion(new LeaseRef(job.id(), job.attempt(), job.leaseToken()), "null"));
+                }
+                assertThat(store.complete(null, done)).allMatch(result -> result.outcome() == WriteOutcome.ACCEPTED);
+                reap();
+                for (int seg : ring.clear()) {
+                    assertThat(query("SELECT pg_relation_size('job_ready_" + seg + "') + pg_relation_size('job_leases_"
+                            + seg + "')")).as("segment %d emptied, the pin still open", seg).isZero();
+                    emptied.add(seg);
+                }
+            }
+            pin.rollback();
+            assertThat(ran).isEqualTo(submitted);
+            assertThat(query("SELECT count(*) FROM jobs WHERE type = '" + type + "' AND state = 'SUCCEEDED' AND attempt = 1"))
+                    .isEqualTo(submitted.size());
+            assertThat(query("SELECT count(*) FROM live_jobs WHERE type = '" + type + "'")).isZero();
+        }
+    }
+
+    @Test
+    void entriesOfJobsHeldOrCancelledTakeNoPlaceAndARetriedJobRunsOnce() {
+        String type = "ring.stale";
+        long first = store.insert(List.of(job(type, 10, 0))).get(0).job().id();
+        long second = store.insert(List.of(job(type, 0, 0))).get(0).job().id();
+        long third = store.insert(List.of(job(type, 5, 0))).get(0).job().id();
+        assertThat(store.hold(first, null).applied()).isTrue();
+        assertThat(store.cancel(third, null, "not now").applied()).isTrue();
+
+        assertThat(store.claim(claim(type, 1))).extracting(JobRecord::id).containsExactly(second);
+
+        assertThat(store.unhold(first, null).applied()).isTrue();
+        assertThat(store.retry(third, null).applied()).isTrue();
+        assertThat(store.claim(claim(type, 10))).extracting(JobRecord::id).containsExactly(first, third);
+        assertThat(store.claim(claim(type, 10))).isEmpty();
+    }
+
+    @Test
+    void aJobDueLaterOutlivesTheSegmentItWasQueuedIn() throws InterruptedException {
+        String type = "ring.later";
+        long id = store.insert(List.of(job(type, 0, 3_600_000))).get(0).job().id();
+        int queuedIn = (int) query("SELECT seg FROM job_ready WHERE job_id = " + id);
+        long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(30)).toNanos();
+        // Two seconds on, the segment is behind; the pass moves the entry on and empties the segment.
+        while (!ring.clear().contains(queuedIn)) {
+            assertThat(System.nanoTime()).as("segment %d emptied", queuedIn).isLessThan(deadline);
+            Thread.sleep(200);
+        }
+        assertThat(query("SELECT count(*) FROM job_ready WHERE job_id = " + id)).isEqualTo(1);
+        assertThat(query("SELECT seg FROM job_ready WHERE job_id = " + id)).isNotEqualTo(queuedIn);
+        assertThat(store.claim(claim(type, 10))).as("not due yet").isEmpty();
+        db.jdbi().useHandle(h -> h.execute("UPDATE live_jobs SET run_at = now() WHERE id = " + id
+                + "; UPDATE job_ready SET run_at = now() WHERE job_id = " + id));
+        assertThat(store.claim(claim(type, 10))).extracting(JobRecord::id).containsExactly(id);
+    }
+}
