@@ -81,9 +81,12 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--growth-jobs", description = "Jobs drained to measure the growth rate (default: ${DEFAULT-VALUE}).")
     int growthJobs = 50_000;
 
-    @Option(names = "--horizon-pinned-minutes", description = "Minutes the horizon run holds a transaction open; "
-            + "0 is the control run (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--horizon-pinned-minutes", description = "Minutes the horizon run holds a transaction open "
+            + "(default: ${DEFAULT-VALUE}).")
     int horizonPinnedMinutes = 10;
+
+    @Option(names = "--horizon-control", description = "The horizon run without opening the transaction: the control.")
+    boolean horizonControl;
 
     @Option(names = "--horizon-window-seconds", description = "The horizon run's measuring window (default: ${DEFAULT-VALUE}).")
     int horizonWindowSeconds = 30;

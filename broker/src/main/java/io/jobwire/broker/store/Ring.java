@@ -11,8 +11,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the ready and lease rings short (see migration V7): every second the database clock moves new
- * entries to the next of 16 segments, and this empties the segments left behind with TRUNCATE once
- * nothing is in them, so no claim or reaper scan ever walks the dead entries of more than a few
+ * entries to the next of 16 segments, and this empties each segment table left behind with TRUNCATE as
+ * soon as nothing is in it, so no claim or reaper scan ever walks the dead entries of more than a few
  * seconds, however long a transaction elsewhere holds back vacuum. A segment still holding ready entries
  * (jobs scheduled for later, or of a type no worker serves) has them moved to the segment of now when
  * they are few; lease entries leave by themselves (the reaper looks at each within five seconds).
@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Ring implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Ring.class);
-    static final int SEGMENTS = 16;
+    private static final String READY = "job_ready_";
     /** Ready entries moved out of an old segment at most; a fuller one (a backlog) is left to claims. */
     static final int MAX_COMPACTED = 5_000;
     static final int LOCK_TIMEOUT_MS = 100;
@@ -44,65 +44,65 @@ public final class Ring implements Runnable {
         }
     }
 
-    /** One pass over the segments behind; returns those it emptied. */
-    public List<Integer> clear() {
-        List<Integer> used = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
-                .mapTo(Integer.class)
+    /** One pass over the segments behind; returns the segment tables it emptied. */
+    public List<String> clear() {
+        List<String> used = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
+                .mapTo(String.class)
                 .list());
-        List<Integer> emptied = new ArrayList<>();
-        for (int seg : used) {
-            if (truncateIfEmpty(seg)) {
-                emptied.add(seg);
-            } else if (compact(seg) && truncateIfEmpty(seg)) {
-                emptied.add(seg);
+        List<String> emptied = new ArrayList<>();
+        for (String table : used) {
+            if (truncateIfEmpty(table) || table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
+                emptied.add(table);
             }
         }
         return emptied;
     }
 
-    /** TRUNCATE of the segment, if nothing in it is visible once no one else can write to it. */
-    private boolean truncateIfEmpty(int seg) {
+    /**
+     * TRUNCATE of the segment table, if nothing in it is visible once no one else can write to it: the
+     * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end.
+     */
+    private boolean truncateIfEmpty(String table) {
         try {
             return jdbi.inTransaction(handle -> {
                 handle.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
-                boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.ring'), :seg)")
-                        .bind("seg", seg)
+                boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.ring'), hashtext(:table))")
+                        .bind("table", table)
                         .mapTo(Boolean.class)
                         .one();
                 if (!mine) {
                     return false;
                 }
-                handle.execute("LOCK TABLE job_ready_" + seg + ", job_leases_" + seg + " IN ACCESS EXCLUSIVE MODE");
-                boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM job_ready_" + seg + ") "
-                                + "AND NOT EXISTS (SELECT 1 FROM job_leases_" + seg + ")")
+                handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
+                boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
                         .mapTo(Boolean.class)
                         .one();
                 if (empty) {
-                    handle.execute("TRUNCATE job_ready_" + seg + ", job_leases_" + seg);
+                    handle.execute("TRUNCATE " + table);
                 }
                 return empty;
             });
         } catch (JdbiException e) {
             if (isBusy(e)) {
-                log.debug("ring segment {} is busy; next pass", seg);
+                log.debug("{} is busy; next pass", table);
                 return false;
             }
             throw e;
         }
     }
 
-    /** Moves the segment's ready entries to the segment of now when they are few; true if it did. */
-    private boolean compact(int seg) {
-        int ready = jdbi.withHandle(handle -> handle.createQuery("SELECT count(*) FROM (SELECT 1 FROM job_ready_" + seg
+    /** Moves the ready segment's entries to the segment of now when they are few; true if it did. */
+    private boolean compact(String table) {
+        int ready = jdbi.withHandle(handle -> handle.createQuery("SELECT count(*) FROM (SELECT 1 FROM " + table
                         + " LIMIT " + (MAX_COMPACTED + 1) + ") r")
                 .mapTo(Integer.class)
                 .one());
         if (ready == 0 || ready > MAX_COMPACTED) {
             return false;
         }
-        jdbi.useTransaction(handle -> handle.createQuery(String.format(Sql.load(Ring.class, "ring_compact"), seg))
+        jdbi.useTransaction(handle -> handle.createQuery(Sql.load(Ring.class, "ring_compact").replace("{segment}", table))
                 .map((rs, ctx) -> {
-                    log.debug("ring segment {}: moved {} ready entries, kept {}", seg, rs.getLong("moved"), rs.getLong("kept"));
+                    log.debug("{}: moved {} ready entries, kept {}", table, rs.getLong("moved"), rs.getLong("kept"));
                     return null;
                 })
                 .one());

@@ -1,10 +1,10 @@
--- Deletes up to :limit jobs that finished before :cutoff from job_history, oldest ids first, with their
--- attempt history and idempotency keys. Small batches keep each transaction short.
+-- Deletes up to :limit jobs that finished before :cutoff from job_history, with their attempt history and
+-- idempotency keys. The BRIN index on finished_at leads to the old page ranges only (no order: any of them
+-- will do, and sorting would read them all); small batches keep each transaction short.
 WITH doomed AS (
     SELECT id
     FROM job_history
     WHERE finished_at < :cutoff
-    ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), gone AS (

@@ -1,10 +1,10 @@
 -- Moves the ready entries still in an old segment (jobs scheduled for later, or waiting for a worker) to
 -- the segment of now, so the old one can be emptied; entries of jobs no longer queued are dropped. Entries
--- a claim holds are left to it. The segment's table name is filled in by the caller.
+-- a claim holds are left to it. The caller puts the segment's table in place of {segment}.
 WITH moving AS (
-    SELECT ctid FROM job_ready_%1$s FOR UPDATE SKIP LOCKED
+    SELECT ctid FROM {segment} FOR UPDATE SKIP LOCKED
 ), moved AS (
-    DELETE FROM job_ready_%1$s r
+    DELETE FROM {segment} r
     WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM moving))
     RETURNING r.*
 ), kept AS (

@@ -1,8 +1,8 @@
--- Segments of the ring that hold anything (a truncated segment has no pages), other than the one of now
--- and the one before it, which statements may still be writing to.
-SELECT s AS seg
+-- The ring's segment tables that hold anything (a truncated one has no pages), but those of now, which
+-- statements are writing to.
+SELECT t.name
 FROM generate_series(0, 15) AS s
-WHERE s NOT IN (jobwire_segment(), (jobwire_segment() + 15) % 16)
-  AND (pg_relation_size(format('job_ready_%s', s)::regclass) > 0
-       OR pg_relation_size(format('job_leases_%s', s)::regclass) > 0)
-ORDER BY s
+CROSS JOIN LATERAL (VALUES ('job_ready_' || s), ('job_leases_' || s)) AS t(name)
+WHERE s <> jobwire_segment()
+  AND pg_relation_size(t.name::regclass) > 0
+ORDER BY s, t.name

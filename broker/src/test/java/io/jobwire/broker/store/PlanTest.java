@@ -78,6 +78,22 @@ class PlanTest {
     }
 
     /**
+     * Retention finds old history through the BRIN index on finished_at (Housekeeping forbids sequential
+     * scans for it): a scan of the whole history, every pass, mostly finding nothing, was what slowed a
+     * broker down as its history grew.
+     */
+    @Test
+    void retentionReadsHistoryThroughItsBrinIndex() throws SQLException {
+        List<String> plan;
+        try (Connection connection = DriverManager.getConnection(url); Statement sql = connection.createStatement()) {
+            sql.execute(Database.SESSION + "; SET enable_seqscan = off");
+            plan = explainExecute(sql, "prune_finished", Map.of("cutoff", "now()", "limit", "1000"), "EXPLAIN");
+        }
+        assertThat(String.join("\n", plan)).contains("Bitmap Index Scan on job_history_default_finished_at_idx")
+                .doesNotContain("Seq Scan");
+    }
+
+    /**
      * The keyed pool's settings cost a disabled plan node near 1e10, far above jit_above_cost: on a server
      * built with LLVM (most distribution packages; the embedded one has none) every claim was compiled,
      * 0.3-0.7 s each. The broker's connections must never JIT, whatever the server's default.

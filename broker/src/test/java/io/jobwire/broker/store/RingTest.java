@@ -88,12 +88,14 @@ class RingTest {
             Set<Long> submitted = new HashSet<>();
             Set<Long> ran = new HashSet<>();
             Set<Integer> passedThrough = new TreeSet<>();
-            Set<Integer> emptied = new TreeSet<>();
+            Set<Integer> emptiedReady = new TreeSet<>();
+            Set<Integer> emptiedLeases = new TreeSet<>();
             long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(60)).toNanos();
-            // Until three segments that held this test's entries have been emptied while the pin is open.
-            while (emptied.stream().filter(passedThrough::contains).count() < 3) {
-                assertThat(System.nanoTime()).as("segments emptied by now: %s of %s", emptied, passedThrough)
-                        .isLessThan(deadline);
+            // Until three ready and three lease segments this test wrote to are emptied while the pin is open.
+            while (emptiedReady.stream().filter(passedThrough::contains).count() < 3
+                    || emptiedLeases.stream().filter(passedThrough::contains).count() < 3) {
+                assertThat(System.nanoTime()).as("ready segments %s and lease segments %s emptied by now, of %s",
+                        emptiedReady, emptiedLeases, passedThrough).isLessThan(deadline);
                 passedThrough.add(segmentNow());
                 List<NewJob> batch = new ArrayList<>();
                 for (int i = 0; i < 200; i++) {
@@ -108,10 +110,11 @@ class RingTest {
                 }
                 assertThat(store.complete(null, done)).allMatch(result -> result.outcome() == WriteOutcome.ACCEPTED);
                 reap();
-                for (int seg : ring.clear()) {
-                    assertThat(query("SELECT pg_relation_size('job_ready_" + seg + "') + pg_relation_size('job_leases_"
-                            + seg + "')")).as("segment %d emptied, the pin still open", seg).isZero();
-                    emptied.add(seg);
+                for (String table : ring.clear()) {
+                    assertThat(query("SELECT pg_relation_size('" + table + "')")).as("%s emptied, the pin still open", table)
+                            .isZero();
+                    int seg = Integer.parseInt(table.substring(table.lastIndexOf('_') + 1));
+                    (table.startsWith("job_ready_") ? emptiedReady : emptiedLeases).add(seg);
                 }
             }
             pin.rollback();
@@ -146,7 +149,7 @@ class RingTest {
         int queuedIn = (int) query("SELECT seg FROM job_ready WHERE job_id = " + id);
         long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(30)).toNanos();
         // Two seconds on, the segment is behind; the pass moves the entry on and empties the segment.
-        while (!ring.clear().contains(queuedIn)) {
+        while (!ring.clear().contains("job_ready_" + queuedIn)) {
             assertThat(System.nanoTime()).as("segment %d emptied", queuedIn).isLessThan(deadline);
             Thread.sleep(200);
         }
