@@ -2,7 +2,9 @@ package io.jobwire.broker.store;
 
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.JdbiException;
@@ -26,6 +28,8 @@ public final class Ring implements Runnable {
     /** Ready entries moved out of an old segment at most; a fuller one (a backlog) is left to claims. */
     static final int MAX_COMPACTED = 5_000;
     static final int LOCK_TIMEOUT_MS = 100;
+    /** Seconds since a ready segment was current before its remaining entries are moved on. */
+    private static final int MIN_AGE_TO_COMPACT = 2;
     /** lock_not_available: the lock timeout expired. */
     private static final Set<String> BUSY = Set.of("55P03");
 
@@ -46,15 +50,18 @@ public final class Ring implements Runnable {
 
     /** One pass over the segments behind; returns the segment tables it emptied. */
     public List<String> clear() {
-        List<String> used = jdbi.withHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
-                .mapTo(String.class)
+        Map<String, Integer> used = new LinkedHashMap<>();
+        jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
+                .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
                 .list());
         List<String> emptied = new ArrayList<>();
-        for (String table : used) {
-            if (truncateIfEmpty(table) || table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
+        used.forEach((table, age) -> {
+            // The segment just left still has entries claims are about to take: moving them would be churn.
+            boolean old = age >= MIN_AGE_TO_COMPACT;
+            if (truncateIfEmpty(table) || old && table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
                 emptied.add(table);
             }
-        }
+        });
         return emptied;
     }
 

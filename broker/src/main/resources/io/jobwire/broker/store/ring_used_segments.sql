@@ -1,6 +1,6 @@
 -- The ring's segment tables that hold anything (a truncated one has no pages), but those of now, which
--- statements are writing to.
-SELECT t.name
+-- statements are writing to, with how many seconds ago their segment was the segment of now.
+SELECT t.name, (jobwire_segment() - s + 16) % 16 AS age
 FROM generate_series(0, 15) AS s
 CROSS JOIN LATERAL (VALUES ('job_ready_' || s), ('job_leases_' || s)) AS t(name)
 WHERE s <> jobwire_segment()
