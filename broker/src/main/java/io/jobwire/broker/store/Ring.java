@@ -1,6 +1,5 @@
 package io.jobwire.broker.store;
 
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -90,7 +89,7 @@ public final class Ring implements Runnable {
                 return empty;
             });
         } catch (JdbiException e) {
-            if (isBusy(e)) {
+            if (Transactions.hasSqlState(e, BUSY)) {
                 log.debug("{} is busy; next pass", table);
                 return false;
             }
@@ -114,14 +113,5 @@ public final class Ring implements Runnable {
                 })
                 .one());
         return true;
-    }
-
-    private static boolean isBusy(Throwable error) {
-        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
-            if (cause instanceof SQLException sql && BUSY.contains(sql.getSQLState())) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -51,8 +51,13 @@ final class Transactions {
     }
 
     private static boolean isRetryable(Throwable error) {
+        return hasSqlState(error, RETRYABLE_STATES);
+    }
+
+    /** Whether the error, or any cause of it, is a database error with one of these SQLSTATEs. */
+    static boolean hasSqlState(Throwable error, Set<String> states) {
         for (Throwable cause = error; cause != null; cause = cause.getCause()) {
-            if (cause instanceof SQLException sql && RETRYABLE_STATES.contains(sql.getSQLState())) {
+            if (cause instanceof SQLException sql && states.contains(sql.getSQLState())) {
                 return true;
             }
         }

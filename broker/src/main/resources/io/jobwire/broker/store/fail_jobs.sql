@@ -39,8 +39,8 @@ WITH input AS (
     -- @include finish_into_history
     RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM requeued
+    -- @include ready_entry
+    FROM requeued
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.

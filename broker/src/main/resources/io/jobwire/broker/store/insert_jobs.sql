@@ -29,8 +29,8 @@ WITH input AS (
     ORDER BY ord
     RETURNING *
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+    -- @include ready_entry
+    FROM changed
 )
 SELECT input.ord AS input_ord, changed.*
 FROM input

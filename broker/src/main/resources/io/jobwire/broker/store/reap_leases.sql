@@ -47,8 +47,8 @@ WITH chosen AS (
     DELETE FROM job_leases l
     WHERE l.ctid = ANY (:entries::tid[]) AND (l.tableoid::bigint, l.ctid::text) IN (SELECT part, entry FROM chosen)
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM requeued
+    -- @include ready_entry
+    FROM requeued
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.

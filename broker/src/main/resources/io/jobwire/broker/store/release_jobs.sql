@@ -18,8 +18,8 @@ WITH input AS (
     RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
               j.worker_id, j.started_at, j.priority
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+    -- @include ready_entry
+    FROM changed
 ), history AS (
     -- An attempt's row is written once, when it ends (a running attempt is read from its job).
     -- ON CONFLICT: a row an older broker inserted when it claimed the job.

@@ -31,7 +31,7 @@ WITH revived AS (
     UNION ALL
     SELECT * FROM unheld
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+    -- @include ready_entry
+    FROM changed
 )
 SELECT * FROM changed

@@ -5,7 +5,7 @@ WITH changed AS (
     WHERE id = :id AND state = 'HELD' AND (:owner::text IS NULL OR owner = :owner::text)
     RETURNING *
 ), ready AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), id, type, queue, priority, run_at FROM changed
+    -- @include ready_entry
+    FROM changed
 )
 SELECT * FROM changed
