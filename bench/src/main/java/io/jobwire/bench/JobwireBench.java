@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, backlog, brokers "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -99,6 +99,17 @@ public final class JobwireBench implements Callable<Integer> {
             + "unfinished at most (default: ${DEFAULT-VALUE}).")
     int horizonOutstanding = 4000;
 
+    @Option(names = "--backlog-rows", description = "Jobs queued for the backlog run (default: ${DEFAULT-VALUE}).")
+    long backlogRows = 10_000_000;
+
+    @Option(names = "--backlog-jobs", description = "Jobs the backlog run drains, from an empty queue and from the "
+            + "backlog (default: ${DEFAULT-VALUE}).")
+    int backlogJobs = 200_000;
+
+    @Option(names = "--brokers-rounds", description = "Rounds of one broker then three in the brokers run "
+            + "(default: ${DEFAULT-VALUE}).")
+    int brokersRounds = 2;
+
     @Option(names = "--peer-dir", description = "The graphile-worker bench (default: ${DEFAULT-VALUE}).")
     Path peerDir = Path.of("bench/peer");
 
@@ -143,6 +154,12 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("horizon")) {
                     report(json, results, "horizon", run.horizon());
+                }
+                if (scenarios.contains("backlog")) {
+                    report(json, results, "backlog", run.backlog());
+                }
+                if (scenarios.contains("brokers")) {
+                    report(json, results, "brokers", run.brokers());
                 }
                 if (scenarios.contains("growth")) {
                     report(json, results, "growth", run.growth());

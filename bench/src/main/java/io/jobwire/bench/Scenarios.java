@@ -485,7 +485,7 @@ final class Scenarios {
         db.execute("VACUUM ANALYZE job_history");
         db.execute("VACUUM ANALYZE job_attempts");
         String size = db.queryString("SELECT pg_size_pretty(pg_total_relation_size('live_jobs') "
-                + "+ pg_total_relation_size('job_history_default') + (SELECT sum(pg_total_relation_size(c.oid)) "
+                + "+ (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('job_history')) + (SELECT sum(pg_total_relation_size(c.oid)) "
                 + "FROM pg_class c WHERE c.relname LIKE 'job_ready_%' AND c.relkind = 'r'))");
         checkpoint();
         double full = drainRate("bench.growth", g);
@@ -498,6 +498,187 @@ final class Scenarios {
         result.put("tableSize", size);
         result.put("fullPerSecond", round(full));
         result.put("ratio", round(full / empty));
+        return result;
+    }
+
+    // ---------------------------------------------------------------- brokers
+
+    /**
+     * The same load (3 SubmitBatch producers, 3 workers sharing the concurrency of {@code --workers}
+     * workers) through one broker, then spread over three broker processes on the same database, one
+     * producer and one worker each; rounds interleaved.
+     */
+    Map<String, Object> brokers() throws Exception {
+        int n = options.jobs;
+        List<Double> one = new ArrayList<>();
+        List<Double> three = new ArrayList<>();
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+        try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
+                options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-2.log"));
+             BrokerProcess third = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
+                     options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-3.log"))) {
+            List<String> all = List.of(broker.target(), second.target(), third.target());
+            // Both other brokers warm up their JIT once, as the first one did.
+            spread("bench.brokers.warmup", n / 2, all);
+            for (int round = 1; round <= options.brokersRounds; round++) {
+                one.add(spread("bench.brokers.one", n, List.of(broker.target())));
+                three.add(spread("bench.brokers.three", n, all));
+                log.info("brokers round {}: one {} jobs/s, three {} jobs/s", round, one.get(round - 1), three.get(round - 1));
+            }
+        }
+        double meanOne = one.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        double meanThree = three.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", n);
+        result.put("batch", options.batch);
+        result.put("producers", 3);
+        result.put("workers", 3);
+        result.put("concurrencyEach", Math.max(1, options.concurrency * options.workers / 3));
+        result.put("oneBrokerPerSecond", one.stream().map(Scenarios::round).toList());
+        result.put("threeBrokersPerSecond", three.stream().map(Scenarios::round).toList());
+        result.put("oneMean", round(meanOne));
+        result.put("threeMean", round(meanThree));
+        result.put("ratio", round(meanThree / meanOne));
+        return result;
+    }
+
+    /** n jobs by SubmitBatch from 3 producers and run by 3 workers, each on the next of the brokers in turn. */
+    private double spread(String type, int n, List<String> targets) throws Exception {
+        emptyTables();
+        checkpoint();
+        List<JobwireClient> clients = new ArrayList<>();
+        List<NoopWorkers> workers = new ArrayList<>();
+        AtomicLong handled = new AtomicLong();
+        int concurrency = Math.max(1, options.concurrency * options.workers / 3);
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            for (int i = 0; i < 3; i++) {
+                clients.add(JobwireClient.connect(targets.get(i % targets.size())));
+                workers.add(new NoopWorkers(targets.get(i % targets.size()), type, 1, concurrency,
+                        job -> handled.incrementAndGet()));
+            }
+            AtomicLong nextBatch = new AtomicLong();
+            int batches = (n + options.batch - 1) / options.batch;
+            long start = System.nanoTime();
+            List<Future<?>> done = new ArrayList<>();
+            for (int p = 0; p < 3; p++) {
+                JobwireClient client = clients.get(p);
+                done.add(pool.submit(() -> {
+                    for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                        int size = (int) Math.min(options.batch, n - b * options.batch);
+                        List<JobSpec> specs = new ArrayList<>(size);
+                        for (int i = 0; i < size; i++) {
+                            specs.add(noop(type));
+                        }
+                        client.submitBatch(specs);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> future : done) {
+                future.get();
+            }
+            long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+            while (handled.get() < n) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("only " + handled.get() + " of " + n + " jobs ran");
+                }
+                TimeUnit.MILLISECONDS.sleep(1);
+            }
+            awaitSucceeded(type, n);
+            return perSecond(n, System.nanoTime() - start);
+        } finally {
+            pool.shutdownNow();
+            workers.forEach(NoopWorkers::close);
+            clients.forEach(JobwireClient::close);
+        }
+    }
+
+    // ---------------------------------------------------------------- backlog
+
+    /**
+     * Ten million queued jobs: the rate at which workers drain jobs from them against the rate from an
+     * empty queue; how long Stats and ListJobTypes take with them; how long a second broker takes to start
+     * and answer its first call.
+     */
+    Map<String, Object> backlog() throws Exception {
+        String type = "bench.backlog";
+        int n = options.backlogJobs;
+        emptyTables();
+        queue(type, n);
+        db.execute("ANALYZE live_jobs");
+        checkpoint();
+        double empty = drainRate(type, n);
+        Map<String, Object> emptyCalls = timedCalls();
+
+        emptyTables();
+        long fillStart = System.nanoTime();
+        long chunk = 1_000_000;
+        for (long queued = 0; queued < options.backlogRows; queued += chunk) {
+            queue(type, Math.min(chunk, options.backlogRows - queued));
+            log.info("backlog: {} of {} jobs queued", Math.min(queued + chunk, options.backlogRows), options.backlogRows);
+        }
+        double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
+        db.execute("VACUUM ANALYZE live_jobs");
+        db.execute("VACUUM ANALYZE job_ready");
+        checkpoint();
+        Map<String, Object> fullCalls = timedCalls();
+
+        long startBegin = System.nanoTime();
+        double startSeconds;
+        double firstCallSeconds;
+        Path log2 = Path.of(System.getProperty("java.io.tmpdir"), "jobwire-bench-broker-2.log");
+        try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
+                options.brokerJavaOptions, log2);
+             JobwireClient client = JobwireClient.connect(second.target())) {
+            startSeconds = (System.nanoTime() - startBegin) / 1e9;
+            client.stats();
+            firstCallSeconds = (System.nanoTime() - startBegin) / 1e9;
+        }
+        double full = drainRate(type, n);
+        long left = db.queryLong("SELECT count(*) FROM live_jobs");
+        emptyTables();
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("queuedRows", options.backlogRows);
+        result.put("fillSeconds", round(fillSeconds));
+        result.put("jobs", n);
+        result.put("emptyPerSecond", round(empty));
+        result.put("fullPerSecond", round(full));
+        result.put("ratio", round(full / empty));
+        result.put("queuedAfter", left);
+        result.put("secondBrokerListeningSeconds", round(startSeconds));
+        result.put("secondBrokerFirstAnswerSeconds", round(firstCallSeconds));
+        emptyCalls.forEach((key, value) -> result.put("empty" + Character.toUpperCase(key.charAt(0)) + key.substring(1), value));
+        fullCalls.forEach((key, value) -> result.put("full" + Character.toUpperCase(key.charAt(0)) + key.substring(1), value));
+        return result;
+    }
+
+    /** Stats and ListJobTypes, 20 calls each after one unmeasured: p50 and max in ms, and the queued count. */
+    private Map<String, Object> timedCalls() {
+        Map<String, Object> result = new LinkedHashMap<>();
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            client.stats();
+            client.jobTypes();
+            long[] stats = new long[20];
+            long[] types = new long[20];
+            long queued = 0;
+            for (int i = 0; i < stats.length; i++) {
+                long t0 = System.nanoTime();
+                queued = client.stats().getQueuesList().stream().mapToLong(q -> q.getQueued()).sum();
+                stats[i] = System.nanoTime() - t0;
+                long t1 = System.nanoTime();
+                client.jobTypes();
+                types[i] = System.nanoTime() - t1;
+            }
+            java.util.Arrays.sort(stats);
+            java.util.Arrays.sort(types);
+            result.put("statsP50Ms", millis(stats[stats.length / 2]));
+            result.put("statsMaxMs", millis(stats[stats.length - 1]));
+            result.put("listJobTypesP50Ms", millis(types[types.length / 2]));
+            result.put("listJobTypesMaxMs", millis(types[types.length - 1]));
+            result.put("statsQueued", queued);
+        }
         return result;
     }
 

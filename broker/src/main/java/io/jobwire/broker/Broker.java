@@ -186,6 +186,8 @@ public final class Broker implements AutoCloseable {
             maintenance.scheduleWithFixedDelay(new Ring(database.jdbi()), RING_INTERVAL.toMillis(),
                     RING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
+            // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
+            housekeeping.partitions().ensureAhead();
             maintenance.scheduleWithFixedDelay(housekeeping, HOUSEKEEPING_INTERVAL.toMillis(),
                     HOUSEKEEPING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             maintenance.scheduleWithFixedDelay(watches::onResync, WATCH_RESYNC_INTERVAL.toMillis(),

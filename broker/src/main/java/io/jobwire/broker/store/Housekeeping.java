@@ -10,8 +10,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Keeps the queue tables healthy: deletes finished jobs past their retention in small batches (and worker
- * ids not seen for as long, so another principal may take them), and
+ * Keeps the queue tables healthy: keeps history partitions ready ahead of the clock and drops those past
+ * the retention (see {@link HistoryPartitions}); deletes the finished jobs past their retention that no
+ * such partition holds in small batches (and worker ids not seen for as long, so another principal may
+ * take them); and
  * refreshes planner statistics when the tables changed much faster than autovacuum's analyze keeps up
  * with (a burst of a million jobs in the first minute of a new deployment), but not every pass for a
  * steady stream through a small table: an ANALYZE takes a core for a third of a second.
@@ -30,6 +32,7 @@ public final class Housekeeping implements Runnable {
     private final Duration retention;
     private final Clock clock;
     private final Duration minAnalyzeInterval;
+    private final HistoryPartitions partitions;
 
     /** @param retention zero: keep finished jobs forever */
     public Housekeeping(Jdbi jdbi, Duration retention, Clock clock) {
@@ -41,11 +44,17 @@ public final class Housekeeping implements Runnable {
         this.retention = retention;
         this.clock = clock;
         this.minAnalyzeInterval = minAnalyzeInterval;
+        this.partitions = new HistoryPartitions(jdbi, retention);
+    }
+
+    public HistoryPartitions partitions() {
+        return partitions;
     }
 
     @Override
     public void run() {
         try {
+            partitions.ensureAhead();
             prune();
             refreshStatistics();
         } catch (RuntimeException e) {
@@ -53,18 +62,42 @@ public final class Housekeeping implements Runnable {
         }
     }
 
-    /** Deletes finished jobs older than the retention (by the injected clock). Returns how many. */
+    /**
+     * Removes finished jobs older than the retention (by the injected clock): whole history partitions, then
+     * row by row what the default partition (and the history found by migration V8) hold. Returns how many
+     * jobs went row by row.
+     */
     public long prune() {
         if (retention.isZero()) {
             return 0;
         }
         OffsetDateTime cutoff = OffsetDateTime.ofInstant(clock.instant().minus(retention), ZoneOffset.UTC);
+        partitions.dropBefore(cutoff.toInstant());
+        List<String> rowByRow = new java.util.ArrayList<>(List.of("job_history_default"));
+        partitions.parts().stream()
+                .filter(part -> part.starts().isEmpty())
+                .forEach(part -> rowByRow.add(part.name()));
+        long total = 0;
+        for (String partition : rowByRow) {
+            total += prune(partition, cutoff);
+        }
+        if (total > 0) {
+            log.info("pruned {} jobs finished before {}", total, cutoff.toInstant());
+        }
+        jdbi.useHandle(handle -> handle.createUpdate(Sql.load(Housekeeping.class, "prune_worker_ids"))
+                .bind("cutoff", cutoff)
+                .execute());
+        return total;
+    }
+
+    private long prune(String partition, OffsetDateTime cutoff) {
+        String sql = Sql.load(Housekeeping.class, "prune_finished").replace("{partition}", partition);
         long total = 0;
         for (int i = 0; i < MAX_BATCHES_PER_PASS; i++) {
             long deleted = jdbi.inTransaction(handle -> {
-                // Through the BRIN index, never a scan of the whole history (which finds nothing, mostly).
+                // Through the BRIN index, never a scan of the whole partition (which finds nothing, mostly).
                 handle.execute("SET LOCAL enable_seqscan = off");
-                return handle.createQuery(Sql.load(Housekeeping.class, "prune_finished"))
+                return handle.createQuery(sql)
                         .bind("cutoff", cutoff)
                         .bind("limit", PRUNE_BATCH)
                         .mapTo(Long.class)
@@ -75,12 +108,6 @@ public final class Housekeeping implements Runnable {
                 break;
             }
         }
-        if (total > 0) {
-            log.info("pruned {} jobs finished before {}", total, cutoff.toInstant());
-        }
-        jdbi.useHandle(handle -> handle.createUpdate(Sql.load(Housekeeping.class, "prune_worker_ids"))
-                .bind("cutoff", cutoff)
-                .execute());
         return total;
     }
 

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * soon as nothing is in it, so no claim or reaper scan ever walks the dead entries of more than a few
  * seconds, however long a transaction elsewhere holds back vacuum. A segment still holding ready entries
  * (jobs scheduled for later, or of a type no worker serves) has them moved to the segment of now when
- * they are few; lease entries leave by themselves (the reaper looks at each within five seconds).
+ * they are few; lease entries leave by themselves (the reaper looks at each within five seconds). The
+ * third ring, of count deltas, is rolled into job_counts at the start of each pass.
  *
  * <p>Every broker runs one; they take turns on a segment with an advisory lock, and TRUNCATE waits at
  * most {@link #LOCK_TIMEOUT_MS} for the claims that hold the segment, then tries again next pass.
@@ -49,6 +50,7 @@ public final class Ring implements Runnable {
 
     /** One pass over the segments behind; returns the segment tables it emptied. */
     public List<String> clear() {
+        rollUpCounts();
         Map<String, Integer> used = new LinkedHashMap<>();
         jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
                 .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
@@ -62,6 +64,28 @@ public final class Ring implements Runnable {
             }
         });
         return emptied;
+    }
+
+    /**
+     * Moves the count deltas (migration V8) into job_counts and deletes the counts left at zero, so that the
+     * delta segments behind are empty for TRUNCATE. Returns the deltas moved; -1 if another broker is at it.
+     */
+    public long rollUpCounts() {
+        return jdbi.inTransaction(handle -> {
+            boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.counts'))")
+                    .mapTo(Boolean.class)
+                    .one();
+            if (!mine) {
+                return -1L;
+            }
+            long deltas = handle.createQuery(Sql.load(Ring.class, "counts_roll_up"))
+                    .map((rs, ctx) -> rs.getLong("deltas"))
+                    .one();
+            if (deltas > 0) {
+                handle.execute("DELETE FROM job_counts WHERE jobs = 0");
+            }
+            return deltas;
+        });
     }
 
     /**

@@ -6,7 +6,8 @@
 SELECT s.relname
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
-WHERE s.relname IN ('live_jobs', 'job_attempts', 'job_history_default')
+WHERE (s.relname IN ('live_jobs', 'job_attempts', 'job_history_default')
+       OR s.relname IN (SELECT name FROM job_history_parts))
   AND s.schemaname = current_schema()
   AND s.n_mod_since_analyze > greatest(:minChanges, 0.1 * (s.n_live_tup + s.n_dead_tup))
   AND (s.n_mod_since_analyze > greatest(c.reltuples, 0)

@@ -1,5 +1,7 @@
 package io.jobwire.broker.dispatch;
 
+import io.jobwire.broker.testing.CountsCheck;
+import org.jdbi.v3.core.Jdbi;
 import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -100,6 +102,7 @@ class ExactlyOnceTest {
                 assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED' AND attempt = 1"))
                         .isEqualTo(JOBS);
                 assertThat(fixture.queryLong("SELECT count(*) FROM job_attempt_history")).isEqualTo(JOBS);
+                CountsCheck.assertCountsMatchJobs(Jdbi.create(fixture.jdbcUrl()));
                 assertThat(fixture.queryLong("""
                         SELECT count(*) FROM jobs j
                         WHERE (SELECT count(*) FROM job_attempt_history a

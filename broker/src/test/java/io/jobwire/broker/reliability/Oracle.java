@@ -1,5 +1,7 @@
 package io.jobwire.broker.reliability;
 
+import io.jobwire.broker.testing.CountsCheck;
+import org.jdbi.v3.core.Jdbi;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jobwire.api.v1.Job;
@@ -202,6 +204,8 @@ final class Oracle {
         assertThat(stats.getFailed()).isEqualTo(jobs.values().stream().filter(j -> j.state.equals("FAILED")).count());
         assertThat(stats.getAttempts()).isEqualTo(jobs.values().stream().mapToLong(j -> j.attempt).sum());
         assertThat(stats.getQueued() + stats.getRunning()).isZero();
+        // And so do the counts behind them, for every owner, type, queue, state and bucket.
+        CountsCheck.assertCountsMatchJobs(Jdbi.create(jdbcUrl));
     }
 
     private record Row(String id, String state, int attempt, long version) {

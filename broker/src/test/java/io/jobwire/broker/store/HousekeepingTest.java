@@ -3,6 +3,7 @@ package io.jobwire.broker.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jobwire.broker.db.Database;
+import io.jobwire.broker.testing.CountsCheck;
 import io.jobwire.broker.testing.TestPostgres;
 import java.time.Clock;
 import java.time.Duration;
@@ -88,6 +89,7 @@ class HousekeepingTest {
                 .isZero();
         assertThat(count("SELECT count(*) FROM job_keys")).as("keys go with their job").isEqualTo(10);
         assertThat(housekeeping(Duration.ofDays(7)).prune()).as("nothing left to prune").isZero();
+        CountsCheck.assertCountsMatchJobs(db.jdbi());
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.store.WorkerWrites.Completion;
+import io.jobwire.broker.testing.CountsCheck;
 import io.jobwire.broker.testing.TestPostgres;
 import java.time.Duration;
 import java.util.List;
@@ -59,6 +60,10 @@ class MigrationTest {
                     .containsExactly("failed");
             long finished = db.jdbi().withHandle(h -> h.createQuery("SELECT count(*) FROM job_history").mapTo(Long.class).one());
             assertThat(finished).isEqualTo(3);
+            assertThat(CountsCheck.assertCountsMatchJobs(db.jdbi())).as("buckets counted by the migration").isEqualTo(7);
+            assertThat(queries.queueCounts("m.failed", null, null)).singleElement()
+                    .satisfies(counts -> assertThat(counts.failed()).isEqualTo(1))
+                    .satisfies(counts -> assertThat(counts.attempts()).isEqualTo(5));
 
             // Queued: claimable. Held: not, until released.
             assertThat(store.claim(request("m.queued", "m.held"))).extracting(JobRecord::id)
@@ -82,6 +87,7 @@ class MigrationTest {
             // A finished job can be retried: back to the live table, claimable.
             assertThat(store.retry(before.get("m.failed"), null).applied()).isTrue();
             assertThat(store.claim(request("m.failed"))).extracting(JobRecord::id).containsExactly(before.get("m.failed"));
+            CountsCheck.assertCountsMatchJobs(db.jdbi());
         }
     }
 

@@ -1,0 +1,207 @@
+package io.jobwire.broker.store;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The partitions of job_history (migration V8): one per span of finish time, created ahead of the clock,
+ * and dropped whole, with the counts, attempt records and idempotency keys of their jobs, once every job in
+ * them finished before the retention's cutoff. No row-by-row DELETE, no dead rows, no vacuum afterwards.
+ *
+ * <p>The span is a seventh of the retention in whole hours (a day for the default 7 days), so about eight
+ * partitions hold the history and a Get by id probes about eight primary keys. Creating or dropping a
+ * partition takes the parent's lock for a moment: it waits at most {@link #LOCK_TIMEOUT_MS} for the
+ * statements holding it and tries again on the next pass. Brokers take turns with an advisory lock.
+ */
+public final class HistoryPartitions {
+    private static final Logger log = LoggerFactory.getLogger(HistoryPartitions.class);
+    static final Duration MIN_SPAN = Duration.ofHours(1);
+    static final Duration MAX_SPAN = Duration.ofDays(7);
+    /** Spans of finish time ahead of now that always have their partition. */
+    static final int SPANS_AHEAD = 2;
+    static final int LOCK_TIMEOUT_MS = 100;
+    private static final Set<String> BUSY = Set.of("55P03");
+    private static final DateTimeFormatter NAME = DateTimeFormatter.ofPattern("yyyyMMdd_HH").withZone(ZoneOffset.UTC);
+
+    private final Jdbi jdbi;
+    private final Duration span;
+
+    public HistoryPartitions(Jdbi jdbi, Duration retention) {
+        this.jdbi = jdbi;
+        this.span = spanFor(retention);
+    }
+
+    /** A seventh of the retention in whole hours, within [1 hour, 7 days]; 7 days for keep-forever. */
+    public static Duration spanFor(Duration retention) {
+        if (retention.isZero()) {
+            return MAX_SPAN;
+        }
+        long hours = Math.max(MIN_SPAN.toHours(), retention.dividedBy(7).toHours());
+        return Duration.ofHours(Math.min(hours, MAX_SPAN.toHours()));
+    }
+
+    public Duration span() {
+        return span;
+    }
+
+    /** One partition of job_history: finish times in [starts, ends); starts empty: from the beginning. */
+    public record Part(String name, Optional<Instant> starts, Instant ends) {
+    }
+
+    public List<Part> parts() {
+        return jdbi.withHandle(handle -> handle.createQuery("SELECT name, starts, ends FROM job_history_parts ORDER BY ends")
+                .map((rs, ctx) -> new Part(rs.getString("name"),
+                        Optional.ofNullable(JobRowMapper.instant(rs, "starts")), JobRowMapper.instant(rs, "ends")))
+                .list());
+    }
+
+    /** Partitions up to {@link #SPANS_AHEAD} spans past the database's clock; returns those it created. */
+    public List<String> ensureAhead() {
+        Instant now = jdbi.withHandle(handle -> handle.createQuery("SELECT now()")
+                .map((rs, ctx) -> JobRowMapper.instant(rs, "now"))
+                .one());
+        return ensureAhead(now);
+    }
+
+    /** Partitions for finish times up to {@code now} plus {@link #SPANS_AHEAD} spans. */
+    public List<String> ensureAhead(Instant now) {
+        Instant until = now.plus(span.multipliedBy(SPANS_AHEAD));
+        List<String> created = new ArrayList<>();
+        while (true) {
+            List<Part> parts = parts();
+            Instant last = parts.isEmpty() ? hourFloor(now) : parts.get(parts.size() - 1).ends();
+            if (!last.isBefore(until)) {
+                return created;
+            }
+            Optional<String> made = create(last.isBefore(hourFloor(now)) ? hourFloor(now) : last);
+            if (made.isEmpty()) {
+                return created;
+            }
+            created.add(made.get());
+        }
+    }
+
+    private static Instant hourFloor(Instant t) {
+        return Instant.ofEpochSecond(Math.floorDiv(t.getEpochSecond(), 3600) * 3600);
+    }
+
+    /**
+     * Creates the partition from {@code from} to the next multiple of the span since the epoch (or the one
+     * after, if that is less than half a span away). Finished jobs the default partition caught in that
+     * range (no partition was there for them) stay where they are: the new one starts after them.
+     */
+    private Optional<String> create(Instant from) {
+        try {
+            return jdbi.inTransaction(handle -> {
+                if (!mine(handle)) {
+                    return Optional.<String>empty();
+                }
+                long spanSeconds = span.toSeconds();
+                Instant start = from;
+                Instant caught = handle.createQuery("SELECT max(finished_at) AS at FROM job_history_default WHERE finished_at >= :from")
+                        .bind("from", at(from))
+                        .map((rs, ctx) -> JobRowMapper.instant(rs, "at"))
+                        .one();
+                if (caught != null) {
+                    start = hourFloor(caught).plus(MIN_SPAN);
+                }
+                Instant end = Instant.ofEpochSecond((Math.floorDiv(start.getEpochSecond(), spanSeconds) + 1) * spanSeconds);
+                if (Duration.between(start, end).compareTo(span.dividedBy(2)) < 0) {
+                    end = end.plus(span);
+                }
+                String name = "job_history_" + NAME.format(start);
+                handle.execute("CREATE TABLE " + name + " PARTITION OF job_history FOR VALUES FROM ('" + at(start)
+                        + "') TO ('" + at(end) + "')");
+                handle.createUpdate("INSERT INTO job_history_parts (name, starts, ends) VALUES (:name, :starts, :ends)")
+                        .bind("name", name)
+                        .bind("starts", at(start))
+                        .bind("ends", at(end))
+                        .execute();
+                log.info("created history partition {} for jobs finished from {} to {}", name, start, end);
+                return Optional.of(name);
+            });
+        } catch (JdbiException e) {
+            if (Transactions.hasSqlState(e, BUSY)) {
+                log.debug("job_history is busy; will create its next partition on the next pass");
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Drops each partition whose every job finished before {@code cutoff}, oldest first, with the attempt
+     * records and idempotency keys of its jobs and its counts (in the same transaction). Returns their names.
+     */
+    public List<String> dropBefore(Instant cutoff) {
+        List<String> dropped = new ArrayList<>();
+        for (Part part : parts()) {
+            if (part.ends().isAfter(cutoff) || !drop(part)) {
+                break;
+            }
+            dropped.add(part.name());
+        }
+        return dropped;
+    }
+
+    private boolean drop(Part part) {
+        try {
+            return jdbi.inTransaction(handle -> {
+                if (!mine(handle)) {
+                    return false;
+                }
+                // No write into it (a Retry of one of its jobs) from here on; readers go on.
+                handle.execute("LOCK TABLE " + part.name() + " IN SHARE MODE");
+                int attempts = handle.execute("DELETE FROM job_attempts a USING " + part.name() + " h WHERE a.job_id = h.id");
+                int keys = handle.execute("DELETE FROM job_keys k USING " + part.name() + " h WHERE k.job_id = h.id");
+                // Its jobs are counted in the hours of their finish, all within the partition's span.
+                handle.createQuery("SELECT pg_advisory_xact_lock(hashtext('jobwire.counts')) IS NULL")
+                        .mapTo(Boolean.class)
+                        .one();
+                String finishedThen = "state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND bucket < :ends"
+                        + (part.starts().isPresent() ? " AND bucket >= :starts" : "");
+                for (String table : List.of("job_counts", "job_count_deltas")) {
+                    handle.createUpdate("DELETE FROM " + table + " WHERE " + finishedThen)
+                            .bind("ends", at(part.ends()))
+                            .bind("starts", part.starts().map(HistoryPartitions::at).orElse(null))
+                            .execute();
+                }
+                handle.execute("DROP TABLE " + part.name());
+                handle.createUpdate("DELETE FROM job_history_parts WHERE name = :name").bind("name", part.name()).execute();
+                log.info("dropped history partition {} (jobs finished before {}), {} attempt records, {} keys",
+                        part.name(), part.ends(), attempts, keys);
+                return true;
+            });
+        } catch (JdbiException e) {
+            if (Transactions.hasSqlState(e, BUSY)) {
+                log.debug("job_history is busy; will drop {} on the next pass", part.name());
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** The turn of this broker, among all, to change the partitions; with the lock timeout set. */
+    private static boolean mine(Handle handle) {
+        handle.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
+        return handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.history'))")
+                .mapTo(Boolean.class)
+                .one();
+    }
+
+    private static OffsetDateTime at(Instant instant) {
+        return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+    }
+}

@@ -1,0 +1,148 @@
+package io.jobwire.broker.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jobwire.broker.db.Database;
+import io.jobwire.broker.testing.CountsCheck;
+import io.jobwire.broker.testing.TestPostgres;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * History partitioned by finish time on a real PostgreSQL: partitions made ahead of the clock, finished
+ * jobs in the partition of their finish time, and retention by dropping a partition whole, taking the
+ * attempt records, idempotency keys and counts of its jobs and nothing else.
+ */
+class HistoryPartitionsTest {
+    private static final Duration DAY = Duration.ofDays(1);
+
+    private Database db;
+    private HistoryPartitions partitions;
+
+    @BeforeEach
+    void open() {
+        db = Database.connect(TestPostgres.newDatabase(), 4, Duration.ofSeconds(5), "test");
+        db.migrate();
+        partitions = new HistoryPartitions(db.jdbi(), Duration.ofDays(7));
+    }
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    /** {@code n} finished jobs of a type, finished at {@code at}, each with a key and an attempt record. */
+    private void finished(int n, String type, Instant at) {
+        db.jdbi().useHandle(h -> h.createUpdate("""
+                WITH made AS (
+                    INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner,
+                                             idempotency_key, max_attempts, attempt, spent_attempts, releases, errors,
+                                             lease_duration_ms, created_at, updated_at, finished_at, version)
+                    SELECT nextval('jobs_id_seq'), :type, 'default', 'FAILED', 0, now(), '{}', '{}', 'tester',
+                           NULL, 5, 2, 2, 0, 2, 30000, now(), now(), :at, 1
+                    FROM generate_series(1, :n)
+                    RETURNING id
+                ), keys AS (
+                    INSERT INTO job_keys (owner, idempotency_key, job_id) SELECT 'tester', 'key-' || id, id FROM made
+                )
+                INSERT INTO job_attempts (job_id, attempt, worker_id, outcome) SELECT id, 1, 'w', 'failed' FROM made
+                """).bind("type", type).bind("n", n).bind("at", OffsetDateTime.ofInstant(at, ZoneOffset.UTC)).execute());
+    }
+
+    private long count(String sql) {
+        return db.jdbi().withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
+    }
+
+    private String partitionOf(String type) {
+        return db.jdbi().withHandle(h -> h.createQuery(
+                        "SELECT DISTINCT tableoid::regclass::text FROM job_history WHERE type = :type")
+                .bind("type", type).mapTo(String.class).one());
+    }
+
+    private Instant dbNow() {
+        return db.jdbi().withHandle(h -> h.createQuery("SELECT now()").mapTo(OffsetDateTime.class).one()).toInstant();
+    }
+
+    @Test
+    void partitionsAreMadeAheadOfTheClockOneSpanEachAndFinishedJobsLandInTheirs() {
+        assertThat(partitions.span()).isEqualTo(DAY);
+        Instant now = dbNow();
+
+        List<String> created = partitions.ensureAhead();
+
+        assertThat(created).isNotEmpty();
+        List<HistoryPartitions.Part> parts = partitions.parts();
+        assertThat(parts.get(0).name()).isEqualTo("job_history_before");
+        assertThat(parts.get(0).starts()).isEmpty();
+        for (int i = 1; i < parts.size(); i++) {
+            HistoryPartitions.Part part = parts.get(i);
+            assertThat(part.starts()).as(part.name()).contains(parts.get(i - 1).ends());
+            assertThat(part.ends().getEpochSecond() % DAY.toSeconds()).as("%s ends at midnight UTC", part.name()).isZero();
+            assertThat(Duration.between(part.starts().get(), part.ends())).as(part.name())
+                    .isGreaterThanOrEqualTo(DAY.dividedBy(2)).isLessThan(DAY.multipliedBy(2));
+        }
+        assertThat(parts.get(parts.size() - 1).ends()).isAfterOrEqualTo(now.plus(DAY.multipliedBy(HistoryPartitions.SPANS_AHEAD)));
+        assertThat(partitions.ensureAhead()).as("nothing more to make").isEmpty();
+
+        HistoryPartitions.Part second = parts.get(2);
+        finished(3, "then", second.starts().get().plusSeconds(1));
+        finished(2, "late", parts.get(parts.size() - 1).ends().plus(DAY)); // no partition yet: the default one
+        assertThat(partitionOf("then")).isEqualTo(second.name());
+        assertThat(partitionOf("late")).isEqualTo("job_history_default");
+
+        // The next partition starts after what the default one caught, and those jobs stay where they are.
+        List<String> later = partitions.ensureAhead(now.plus(DAY.multipliedBy(5)));
+        assertThat(later).isNotEmpty();
+        assertThat(partitionOf("late")).isEqualTo("job_history_default");
+        assertThat(count("SELECT count(*) FROM jobs WHERE type = 'late'")).isEqualTo(2);
+        CountsCheck.assertCountsMatchJobs(db.jdbi());
+    }
+
+    @Test
+    void aPartitionPastTheRetentionGoesWholeWithItsAttemptsKeysAndCountsAndNothingElseDoes() {
+        partitions.ensureAhead();
+        List<HistoryPartitions.Part> parts = partitions.parts();
+        HistoryPartitions.Part first = parts.get(1);
+        HistoryPartitions.Part second = parts.get(2);
+        finished(2_000, "first.day", first.starts().get().plus(Duration.ofHours(3)));
+        finished(5, "first.day.end", first.ends().minusMillis(1));
+        finished(7, "second.day", second.starts().get());
+        finished(4, "found.by.migration", Instant.parse("2020-01-01T00:00:00Z"));
+        db.jdbi().useHandle(h -> h.execute("INSERT INTO live_jobs (type, owner) VALUES ('still.queued', 'tester')"));
+        new Ring(db.jdbi()).rollUpCounts();
+        CountsCheck.assertCountsMatchJobs(db.jdbi());
+
+        assertThat(partitions.dropBefore(first.ends().minusSeconds(1))).as("its last hour is not past yet")
+                .containsExactly("job_history_before");
+        assertThat(count("SELECT count(*) FROM jobs WHERE type = 'found.by.migration'")).isZero();
+
+        List<String> dropped = partitions.dropBefore(first.ends());
+
+        assertThat(dropped).containsExactly(first.name());
+        assertThat(count("SELECT count(*) FROM jobs WHERE type LIKE 'first.day%'")).isZero();
+        assertThat(count("SELECT count(*) FROM jobs WHERE type = 'second.day'")).isEqualTo(7);
+        assertThat(count("SELECT count(*) FROM jobs WHERE type = 'still.queued'")).isEqualTo(1);
+        assertThat(count("SELECT count(*) FROM job_keys")).as("keys go with their jobs").isEqualTo(7);
+        assertThat(count("SELECT count(*) FROM job_attempts")).as("attempts go with their jobs").isEqualTo(7);
+        assertThat(count("SELECT count(*) FROM pg_class WHERE relname = '" + first.name() + "'")).isZero();
+        assertThat(partitions.parts()).extracting(HistoryPartitions.Part::name).doesNotContain(first.name())
+                .contains(second.name());
+        CountsCheck.assertCountsMatchJobs(db.jdbi());
+        assertThat(partitions.dropBefore(first.ends())).as("nothing more to drop").isEmpty();
+    }
+
+    @Test
+    void theSpanIsASeventhOfTheRetentionInWholeHoursWithinAnHourAndAWeek() {
+        assertThat(HistoryPartitions.spanFor(Duration.ofDays(7))).isEqualTo(DAY);
+        assertThat(HistoryPartitions.spanFor(Duration.ofDays(30))).isEqualTo(Duration.ofHours(102));
+        assertThat(HistoryPartitions.spanFor(Duration.ofHours(2))).isEqualTo(Duration.ofHours(1));
+        assertThat(HistoryPartitions.spanFor(Duration.ofDays(365))).isEqualTo(Duration.ofDays(7));
+        assertThat(HistoryPartitions.spanFor(Duration.ZERO)).as("keep forever").isEqualTo(Duration.ofDays(7));
+    }
+}
