@@ -95,6 +95,20 @@ final class BenchDatabase implements AutoCloseable {
         }
     }
 
+    /** The first column of every row. */
+    java.util.List<String> queryColumn(String sql) {
+        try (Connection connection = connect(); Statement statement = connection.createStatement();
+             ResultSet rs = statement.executeQuery(sql)) {
+            java.util.List<String> values = new java.util.ArrayList<>();
+            while (rs.next()) {
+                values.add(rs.getString(1));
+            }
+            return values;
+        } catch (SQLException e) {
+            throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The first row of a query, column name to value. */
     java.util.Map<String, Object> queryRow(String sql) {
         try (Connection connection = connect(); Statement statement = connection.createStatement();

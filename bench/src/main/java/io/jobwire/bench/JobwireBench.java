@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, backlog, brokers "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -106,6 +106,9 @@ public final class JobwireBench implements Callable<Integer> {
             + "backlog (default: ${DEFAULT-VALUE}).")
     int backlogJobs = 200_000;
 
+    @Option(names = "--history-rows", description = "Finished jobs written for the history run (default: ${DEFAULT-VALUE}).")
+    long historyRows = 10_000_000;
+
     @Option(names = "--brokers-rounds", description = "Rounds of one broker then three in the brokers run "
             + "(default: ${DEFAULT-VALUE}).")
     int brokersRounds = 2;
@@ -157,6 +160,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("backlog")) {
                     report(json, results, "backlog", run.backlog());
+                }
+                if (scenarios.contains("history")) {
+                    report(json, results, "history", run.history());
                 }
                 if (scenarios.contains("brokers")) {
                     report(json, results, "brokers", run.brokers());

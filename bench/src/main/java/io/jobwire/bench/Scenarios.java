@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.ListRequest;
+import io.jobwire.api.v1.ListResponse;
 import io.jobwire.api.v1.WatchFilter;
 import io.jobwire.api.v1.WatchRequest;
 import io.jobwire.client.JobwireClient;
@@ -137,12 +139,17 @@ final class Scenarios {
 
     /** N no-op jobs submitted with SubmitBatch by a few producers while the workers run them. */
     private Map<String, Object> throughputBatched(String type, int n) throws Exception {
+        emptyTables();
+        return throughputBatchedOnTables(type, n);
+    }
+
+    private Map<String, Object> throughputBatchedOnTables(String type, int n) throws Exception {
         AtomicLong nextBatch = new AtomicLong();
         int batches = (n + options.batch - 1) / options.batch;
         Map<String, Object> setup = new LinkedHashMap<>();
         setup.put("batch", options.batch);
         setup.put("producers", options.producers);
-        return throughput(type, n, options.producers, setup, client -> {
+        return throughputOnTables(type, n, options.producers, setup, client -> {
             for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
                 int size = (int) Math.min(options.batch, n - b * options.batch);
                 List<JobSpec> specs = new ArrayList<>(size);
@@ -192,6 +199,12 @@ final class Scenarios {
     private Map<String, Object> throughput(String type, int n, int threads, Map<String, Object> setup, Producer producer)
             throws Exception {
         emptyTables();
+        return throughputOnTables(type, n, threads, setup, producer);
+    }
+
+    /** {@link #throughput} on the tables as they are. */
+    private Map<String, Object> throughputOnTables(String type, int n, int threads, Map<String, Object> setup,
+                                                   Producer producer) throws Exception {
         checkpoint();
         try (JobwireClient client = JobwireClient.connect(broker.target());
              NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> { })) {
@@ -499,6 +512,99 @@ final class Scenarios {
         result.put("fullPerSecond", round(full));
         result.put("ratio", round(full / empty));
         return result;
+    }
+
+    // ---------------------------------------------------------------- history
+
+    /**
+     * Ten million finished jobs in history: batched throughput, List by type, state and owner (first
+     * and second page) and Get by id, against the same with an empty history.
+     */
+    Map<String, Object> history() throws Exception {
+        emptyTables();
+        Map<String, Object> empty = historyProbe("bench.history.empty");
+        long fillStart = System.nanoTime();
+        long chunk = 1_000_000;
+        for (long done = 0; done < options.historyRows; done += chunk) {
+            long rows = Math.min(chunk, options.historyRows - done);
+            // One in a thousand of a rare type, one in a hundred FAILED, fifty owners; finished over the last
+            // six days, newest with the highest ids.
+            db.execute("INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner, "
+                    + "max_attempts, attempt, spent_attempts, releases, errors, lease_duration_ms, result, created_at, "
+                    + "updated_at, started_at, finished_at, version) "
+                    + "SELECT id, CASE WHEN id % 1000 = 0 THEN 'bench.history.rare' ELSE 'bench.history.old' END, "
+                    + "'default', CASE WHEN id % 100 = 1 THEN 'FAILED' ELSE 'SUCCEEDED' END, 0, now(), "
+                    + "'{\"n\": 1}', '{}', 'owner-' || (id % 50), 5, 1, 1, 0, 0, 30000, 'null', now(), now(), now(), "
+                    + "now() - interval '6 days' + (g * interval '518400 milliseconds') / " + options.historyRows + ", 3 "
+                    + "FROM (SELECT nextval('jobs_id_seq') AS id, g FROM generate_series(" + (done + 1) + ", " + (done + rows)
+                    + ") AS g) AS s");
+            log.info("history: {} of {} finished jobs written", done + rows, options.historyRows);
+        }
+        double fillSeconds = (System.nanoTime() - fillStart) / 1e9;
+        db.execute("VACUUM ANALYZE job_history");
+        Map<String, Object> full = historyProbe("bench.history.full");
+        String size = db.queryString("SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('job_history')");
+        emptyTables();
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("historyRows", options.historyRows);
+        result.put("fillSeconds", round(fillSeconds));
+        result.put("historySize", size);
+        empty.forEach((key, value) -> result.put("empty" + Character.toUpperCase(key.charAt(0)) + key.substring(1), value));
+        full.forEach((key, value) -> result.put("full" + Character.toUpperCase(key.charAt(0)) + key.substring(1), value));
+        result.put("ratio", round(((Number) full.get("completedPerSecond")).doubleValue()
+                / ((Number) empty.get("completedPerSecond")).doubleValue()));
+        return result;
+    }
+
+    /** Batched throughput on the tables as they are, then List and Get timings. */
+    private Map<String, Object> historyProbe(String type) throws Exception {
+        Map<String, Object> run = throughputBatchedOnTables(type, options.jobs);
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("completedPerSecond", run.get("completedPerSecond"));
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            Map<String, ListRequest> lists = new LinkedHashMap<>();
+            lists.put("listRare", ListRequest.newBuilder().setType("bench.history.rare").build());
+            lists.put("listCommon", ListRequest.newBuilder().setType("bench.history.old").build());
+            lists.put("listFailed", ListRequest.newBuilder().addStates(JobState.JOB_STATE_FAILED).build());
+            lists.put("listOwner", ListRequest.newBuilder().setOwner("owner-7").build());
+            lists.put("listAll", ListRequest.getDefaultInstance());
+            for (Map.Entry<String, ListRequest> list : lists.entrySet()) {
+                long[] first = new long[11];
+                long[] second = new long[11];
+                for (int i = 0; i < first.length; i++) {
+                    long t0 = System.nanoTime();
+                    ListResponse page = client.list(list.getValue());
+                    first[i] = System.nanoTime() - t0;
+                    long t1 = System.nanoTime();
+                    if (!page.getNextPageToken().isEmpty()) {
+                        client.list(list.getValue().toBuilder().setPageToken(page.getNextPageToken()).build());
+                    }
+                    second[i] = System.nanoTime() - t1;
+                }
+                result.put(list.getKey() + "P50Ms", median(first));
+                result.put(list.getKey() + "Page2P50Ms", median(second));
+            }
+            List<Long> ids = new ArrayList<>();
+            db.queryColumn("SELECT id FROM job_history TABLESAMPLE SYSTEM (1) LIMIT 200").forEach(id -> ids.add(Long.parseLong(id)));
+            if (ids.isEmpty()) {
+                ids.add(db.queryLong("SELECT max(id) FROM jobs"));
+            }
+            long[] gets = new long[ids.size()];
+            for (int i = 0; i < gets.length; i++) {
+                long t0 = System.nanoTime();
+                client.get(Long.toString(ids.get(i)));
+                gets[i] = System.nanoTime() - t0;
+            }
+            result.put("getP50Ms", median(gets));
+        }
+        return result;
+    }
+
+    private static double median(long[] nanos) {
+        long[] sorted = nanos.clone();
+        java.util.Arrays.sort(sorted);
+        return millis(sorted[sorted.length / 2]);
     }
 
     // ---------------------------------------------------------------- brokers

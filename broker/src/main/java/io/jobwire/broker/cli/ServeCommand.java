@@ -42,8 +42,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--default-lease", description = "Lease of jobs submitted without one (default: 30s).")
     Duration defaultLease = BrokerConfig.DEFAULT_LEASE;
 
-    @Option(names = "--retention", description = "How long finished jobs are kept before they are deleted "
-            + "(default: 7d; 0s keeps them forever).")
+    @Option(names = "--retention", description = "How long finished jobs are kept before they are deleted, "
+            + "a seventh of it at a time (default: 7d; 0s keeps them forever).")
     Duration retention = BrokerConfig.DEFAULT_RETENTION;
 
     @Option(names = "--reaper-interval", description = "How often expired leases are taken back (default: 1s).")
