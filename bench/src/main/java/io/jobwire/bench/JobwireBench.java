@@ -113,11 +113,22 @@ public final class JobwireBench implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     int brokersRounds = 2;
 
-    @Option(names = "--peer-dir", description = "The graphile-worker bench (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--peer-dir", description = "The Node peer benches: graphile-worker, pg-boss, BullMQ (default: ${DEFAULT-VALUE}).")
     Path peerDir = Path.of("bench/peer");
 
-    @Option(names = "--peer-concurrency", description = "graphile-worker concurrentJobs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--peer-concurrency", description = "graphile-worker concurrentJobs, pg-boss localConcurrency and "
+            + "BullMQ worker concurrency (default: ${DEFAULT-VALUE}).")
     int peerConcurrency = 24;
+
+    @Option(names = "--peers", split = ",", description = "Peers of the peer scenario: any of graphile, pgboss, "
+            + "bullmq, jobrunr (default: all).")
+    List<String> peers = List.of("graphile", "pgboss", "bullmq", "jobrunr");
+
+    @Option(names = "--redis-server", description = "redis-server for BullMQ (default: ${DEFAULT-VALUE}).")
+    String redisServer = "/usr/bin/redis-server";
+
+    @Option(names = "--jobrunr-jar", description = "The JobRunr bench (default: ${DEFAULT-VALUE}).")
+    Path jobrunrJar = Path.of("bench/jobrunr/target/jobrunr-bench.jar");
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new JobwireBench()).execute(args));
@@ -175,14 +186,15 @@ public final class JobwireBench implements Callable<Integer> {
                 heap.put("peakUsedMiB", Scenarios.round(broker.peakHeapMiB()));
                 heap.put("peakOldGenMiB", Scenarios.round(broker.peakOldGenMiB()));
                 if (scenarios.contains("peer")) {
-                    Map<String, Object> peer = run.peer();
-                    Object theirs = peer.get("completedPerSecond");
-                    if (theirs instanceof Number number && number.doubleValue() > 0) {
-                        peer.put("jobwireCompletedPerSecond", batched.get("completedPerSecond"));
-                        peer.put("ratio", Scenarios.round(((Number) batched.get("completedPerSecond")).doubleValue()
-                                / number.doubleValue()));
+                    for (Map<String, Object> peer : run.peers()) {
+                        Object theirs = peer.get("completedPerSecond");
+                        if (theirs instanceof Number number && number.doubleValue() > 0) {
+                            peer.put("jobwireCompletedPerSecond", batched.get("completedPerSecond"));
+                            peer.put("ratio", Scenarios.round(((Number) batched.get("completedPerSecond")).doubleValue()
+                                    / number.doubleValue()));
+                        }
+                        report(json, results, "peer." + peer.get("system"), peer);
                     }
-                    report(json, results, "peer", peer);
                 }
                 report(json, results, "broker.heap", heap);
             }

