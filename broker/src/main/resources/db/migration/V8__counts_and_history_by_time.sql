@@ -16,13 +16,15 @@
 --                     no partition covers; its old rows (and those of job_history_before, the history
 --                     this migration found) are deleted in small batches as before.
 
--- The bucket a job is counted in: a queued one by the second it is due, a finished one by the hour it
--- finished (history partitions span whole hours), a running or held one in a single bucket.
+-- The bucket a job is counted in: a queued one by the second it is due, a finished one by the UTC hour it
+-- finished (history partitions span whole UTC hours), a running or held one in a single bucket. date_bin
+-- from the epoch, unlike date_trunc, does not depend on the session's time zone (a trigger runs in every
+-- session that writes, an operator's psql too), and is plain integer arithmetic.
 CREATE FUNCTION jobwire_bucket(state text, run_at timestamptz, finished_at timestamptz) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-SELECT CASE WHEN state = 'QUEUED' THEN date_trunc('second', run_at)
-            WHEN state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN date_trunc('hour', finished_at)
+SELECT CASE WHEN state = 'QUEUED' THEN date_bin('1 second', run_at, '1970-01-01 00:00:00+00')
+            WHEN state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN date_bin('1 hour', finished_at, '1970-01-01 00:00:00+00')
             ELSE '-infinity'::timestamptz END
 $$;
 
@@ -170,7 +172,7 @@ CREATE TABLE job_history_parts (
 
 DO $$
 DECLARE
-    upto timestamptz := date_trunc('hour', now()) + interval '1 hour';
+    upto timestamptz := date_bin('1 hour', now(), '1970-01-01 00:00:00+00') + interval '1 hour';
 BEGIN
     -- Validated by one scan here, so that attaching needs none.
     EXECUTE format('ALTER TABLE job_history_before ADD CONSTRAINT job_history_before_range CHECK (finished_at < %L)', upto);

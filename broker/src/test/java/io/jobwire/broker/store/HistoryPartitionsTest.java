@@ -37,9 +37,14 @@ class HistoryPartitionsTest {
         db.close();
     }
 
-    /** {@code n} finished jobs of a type, finished at {@code at}, each with a key and an attempt record. */
+    /**
+     * {@code n} finished jobs of a type, finished at {@code at}, each with a key and an attempt record, from a
+     * session in a time zone half an hour off UTC (the counts must still fall in the partitions' UTC hours).
+     */
     private void finished(int n, String type, Instant at) {
-        db.jdbi().useHandle(h -> h.createUpdate("""
+        db.jdbi().useTransaction(h -> {
+            h.execute("SET LOCAL TIME ZONE 'Asia/Kolkata'");
+            h.createUpdate("""
                 WITH made AS (
                     INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner,
                                              idempotency_key, max_attempts, attempt, spent_attempts, releases, errors,
@@ -52,7 +57,8 @@ class HistoryPartitionsTest {
                     INSERT INTO job_keys (owner, idempotency_key, job_id) SELECT 'tester', 'key-' || id, id FROM made
                 )
                 INSERT INTO job_attempts (job_id, attempt, worker_id, outcome) SELECT id, 1, 'w', 'failed' FROM made
-                """).bind("type", type).bind("n", n).bind("at", OffsetDateTime.ofInstant(at, ZoneOffset.UTC)).execute());
+                """).bind("type", type).bind("n", n).bind("at", OffsetDateTime.ofInstant(at, ZoneOffset.UTC)).execute();
+        });
     }
 
     private long count(String sql) {
