@@ -43,7 +43,8 @@ final class CpuMeter {
         return Math.round(value * 1000) / 1000.0;
     }
 
-    private static double seconds(long pid) {
+    /** CPU seconds used so far by the process, 0 where it cannot be read. */
+    static double seconds(long pid) {
         try {
             String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
@@ -54,7 +55,8 @@ final class CpuMeter {
         }
     }
 
-    private static double postgresSeconds() {
+    /** CPU seconds used so far by all running PostgreSQL processes. */
+    static double postgresSeconds() {
         try (Stream<Path> processes = Files.list(Path.of("/proc"))) {
             return processes.filter(p -> p.getFileName().toString().chars().allMatch(Character::isDigit))
                     .filter(CpuMeter::isPostgres)

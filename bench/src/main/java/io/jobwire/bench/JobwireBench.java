@@ -111,7 +111,7 @@ public final class JobwireBench implements Callable<Integer> {
 
     @Option(names = "--brokers-rounds", description = "Rounds of one broker then three in the brokers run "
             + "(default: ${DEFAULT-VALUE}).")
-    int brokersRounds = 2;
+    int brokersRounds = 3;
 
     @Option(names = "--peer-dir", description = "The Node peer benches: graphile-worker, pg-boss, BullMQ (default: ${DEFAULT-VALUE}).")
     Path peerDir = Path.of("bench/peer");

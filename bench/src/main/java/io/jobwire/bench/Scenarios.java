@@ -627,17 +627,27 @@ final class Scenarios {
         List<Double> three = new ArrayList<>();
         Map<String, Long> oneWaits = new java.util.TreeMap<>();
         Map<String, Long> threeWaits = new java.util.TreeMap<>();
+        Map<String, Double> oneCosts = new LinkedHashMap<>();
+        Map<String, Double> threeCosts = new LinkedHashMap<>();
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
         try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
                 options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-2.log"));
              BrokerProcess third = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
                      options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-3.log"))) {
             List<String> all = List.of(broker.target(), second.target(), third.target());
-            // Both other brokers warm up their JIT once, as the first one did.
-            spread("bench.brokers.warmup", n / 2, all, new java.util.HashMap<>());
+            List<Long> pids = List.of(broker.pid(), second.pid(), third.pid());
+            // Each broker warms up alone with a full round, then all three together: a JVM compiles its hot
+            // code for tens of seconds under load, and a broker still compiling spends as much CPU on that
+            // as on the jobs (measured: the C2 compiler threads of the two new brokers took a quarter of all
+            // broker CPU in the second round after a shorter warm-up). Steady state is what a deployment runs.
+            for (String target : all) {
+                spread("bench.brokers.warmup", n, List.of(target), pids, new java.util.HashMap<>(), new java.util.HashMap<>());
+            }
+            spread("bench.brokers.warmup", n, all, pids, new java.util.HashMap<>(), new java.util.HashMap<>());
             for (int round = 1; round <= options.brokersRounds; round++) {
-                one.add(spread("bench.brokers.one", n, List.of(broker.target()), oneWaits));
-                three.add(spread("bench.brokers.three", n, all, threeWaits));
+                // All three brokers run in both: the idle two cost what they cost in either.
+                one.add(spread("bench.brokers.one", n, List.of(broker.target()), pids, oneWaits, oneCosts));
+                three.add(spread("bench.brokers.three", n, all, pids, threeWaits, threeCosts));
                 log.info("brokers round {}: one {} jobs/s, three {} jobs/s", round, one.get(round - 1), three.get(round - 1));
             }
         }
@@ -657,9 +667,40 @@ final class Scenarios {
         // What the database sessions of the brokers were doing, sampled every 50 ms: running (on CPU, or
         // waiting for it), or waiting, and on what (Lock: a row or table lock; LWLock: a shared memory lock;
         // IO: the disk, the WAL flush of a commit among them). Contention would show as Lock and LWLock.
+        // Where the work went, per job: CPU of all three broker processes, of PostgreSQL and of this bench
+        // (producers and workers); commits, WAL flushes and WAL bytes.
+        result.put("oneBrokerCosts", perJobCosts(oneCosts));
+        result.put("threeBrokersCosts", perJobCosts(threeCosts));
         result.put("oneBrokerSessionStates", shares(oneWaits));
         result.put("threeBrokersSessionStates", shares(threeWaits));
         return result;
+    }
+
+    /**
+     * What the whole system has spent so far: CPU seconds of the brokers, of PostgreSQL and of this bench;
+     * the database's commits, and its WAL flushes (fsyncs) and bytes.
+     */
+    private Map<String, Double> costs(List<Long> brokerPids) {
+        Map<String, Double> costs = new LinkedHashMap<>();
+        costs.put("cpuMsBrokers", 1000 * brokerPids.stream().mapToDouble(CpuMeter::seconds).sum());
+        costs.put("cpuMsPostgres", 1000 * CpuMeter.postgresSeconds());
+        costs.put("cpuMsBench", 1000 * CpuMeter.seconds(ProcessHandle.current().pid()));
+        costs.put("commits", (double) db.queryLong("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
+        costs.put("walFlushes", (double) db.queryLong("SELECT wal_sync FROM pg_stat_wal"));
+        costs.put("walBytes", (double) db.queryLong("SELECT wal_bytes::bigint FROM pg_stat_wal"));
+        return costs;
+    }
+
+    /** Per-job costs summed over rounds, as means per round, rounded. */
+    private static Map<String, Double> perJobCosts(Map<String, Double> sums) {
+        double rounds = Math.max(1, sums.getOrDefault("rounds", 1.0));
+        Map<String, Double> means = new LinkedHashMap<>();
+        sums.forEach((name, sum) -> {
+            if (!name.equals("rounds")) {
+                means.put(name + "PerJob", Math.round(sum / rounds * 1000) / 1000.0);
+            }
+        });
+        return means;
     }
 
     private static Map<String, Double> shares(Map<String, Long> samples) {
@@ -695,7 +736,8 @@ final class Scenarios {
     }
 
     /** n jobs by SubmitBatch from 3 producers and run by 3 workers, each on the next of the brokers in turn. */
-    private double spread(String type, int n, List<String> targets, Map<String, Long> waits) throws Exception {
+    private double spread(String type, int n, List<String> targets, List<Long> brokerPids, Map<String, Long> waits,
+                          Map<String, Double> costs) throws Exception {
         emptyTables();
         checkpoint();
         java.util.concurrent.atomic.AtomicBoolean stopSampling = new java.util.concurrent.atomic.AtomicBoolean();
@@ -713,6 +755,8 @@ final class Scenarios {
             }
             AtomicLong nextBatch = new AtomicLong();
             int batches = (n + options.batch - 1) / options.batch;
+            Map<String, Double> before = costs(brokerPids);
+            log.info("{}: {} jobs through {} brokers", type, n, targets.size());
             long start = System.nanoTime();
             List<Future<?>> done = new ArrayList<>();
             for (int p = 0; p < 3; p++) {
@@ -740,7 +784,12 @@ final class Scenarios {
                 TimeUnit.MILLISECONDS.sleep(1);
             }
             awaitSucceeded(type, n);
-            return perSecond(n, System.nanoTime() - start);
+            double rate = perSecond(n, System.nanoTime() - start);
+            log.info("{}: done, {} jobs/s", type, round(rate));
+            Map<String, Double> after = costs(brokerPids);
+            after.forEach((name, value) -> costs.merge(name, (value - before.get(name)) / n, Double::sum));
+            costs.merge("rounds", 1.0, Double::sum);
+            return rate;
         } finally {
             stopSampling.set(true);
             sampler.join();

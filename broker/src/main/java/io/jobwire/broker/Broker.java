@@ -116,7 +116,7 @@ public final class Broker implements AutoCloseable {
             ChangeBus bus = new ChangeBus();
             this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
             this.announcer = new ChangeAnnouncer(database.jdbi(), brokerId, listener::peersListening,
-                    ANNOUNCE_BACKLOG);
+                    listener::peersWatching, ANNOUNCE_BACKLOG);
             this.store = new JobStore(database.jdbi(), database.keyedJdbi(), json, changes -> {
                 bus.publish(changes);
                 announcer.publish(changes);
@@ -128,6 +128,8 @@ public final class Broker implements AutoCloseable {
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
             this.watches = new WatchHub(queries);
+            watches.announceWith(listener::announceWatching);
+            listener.watchersFrom(watches::hasWatchers);
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);
             bus.subscribe(watches);

@@ -335,6 +335,19 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     + " watch streams open, the most one principal may hold").asRuntimeException());
             return;
         }
+        // The snapshot is read once other brokers send this one every change: nothing they commit after it is missed.
+        watches.whenOthersWillTell(() -> {
+            try {
+                startWatch(request, out, watcher, caller);
+            } catch (RuntimeException e) {
+                watches.unregister(watcher);
+                out.onError(Statuses.asException(e));
+            }
+        });
+    }
+
+    private void startWatch(WatchRequest request, ServerCallStreamObserver<WatchEvent> out, Watcher watcher,
+                            Principal caller) {
         if (request.getIdsCount() > 0) {
             List<Long> ids = request.getIdsList().stream().map(JobIds::parse).distinct().toList();
             watches.currentRows(ids).whenComplete((rows, error) -> {

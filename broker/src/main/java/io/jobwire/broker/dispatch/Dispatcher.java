@@ -200,6 +200,14 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         wakeForNews();
     }
 
+    @Override
+    public void onDue(boolean now, List<Instant> later) {
+        later.forEach(this::wakeAt);
+        if (now) {
+            wakeForNews();
+        }
+    }
+
     private void run() {
         while (running) {
             try {

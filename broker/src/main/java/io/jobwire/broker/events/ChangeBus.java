@@ -35,6 +35,17 @@ public final class ChangeBus implements ChangeSink {
         }
     }
 
+    /** Another broker's queued jobs became due now, or become due at those times. */
+    public void due(boolean now, List<java.time.Instant> later) {
+        for (ChangeListener listener : listeners) {
+            try {
+                listener.onDue(now, later);
+            } catch (RuntimeException e) {
+                log.error("change listener {} failed on due jobs", listener, e);
+            }
+        }
+    }
+
     public void resync() {
         for (ChangeListener listener : listeners) {
             try {

@@ -13,4 +13,12 @@ public interface ChangeListener {
      */
     default void onResync() {
     }
+
+    /**
+     * Another broker committed queued jobs that no lease holds (new, released or retried): they are due
+     * now, if {@code now}, and at each of {@code later}. Only the dispatcher needs this; the jobs
+     * themselves come as changes only while this broker has watchers.
+     */
+    default void onDue(boolean now, List<java.time.Instant> later) {
+    }
 }

@@ -11,8 +11,11 @@ import java.util.List;
  * body is one of:
  * <ul>
  *   <li>{@code id:version:STATE:attempt:runAtMillis;...}: jobs that changed;</li>
+ *   <li>{@code !0,runAtMillis,...}: queued jobs that no lease holds became due now ({@code 0}) or become
+ *       due at those times ({@link Kind#DUE}): all a dispatcher needs, without the jobs;</li>
  *   <li>{@code *}: changes were dropped, re-read everything ({@link Kind#RESYNC});</li>
- *   <li>{@code +}: a broker started listening and wants to hear about changes ({@link Kind#JOINED}).</li>
+ *   <li>{@code +}: a broker started listening and wants to hear about changes ({@link Kind#JOINED});</li>
+ *   <li>{@code =}: a broker has watchers and wants to hear about every change ({@link Kind#WATCHING}).</li>
  * </ul>
  * PostgreSQL caps a payload near 8000 bytes, so many changes go out in several payloads.
  */
@@ -25,10 +28,20 @@ public final class Notifications {
     }
 
     /** What a notification says. */
-    public enum Kind { CHANGES, RESYNC, JOINED }
+    public enum Kind { CHANGES, DUE, RESYNC, JOINED, WATCHING }
 
-    /** A decoded notification. */
-    public record Notification(String origin, Kind kind, List<JobChange> changes) {
+    /**
+     * A decoded notification.
+     *
+     * @param changes  the jobs that changed ({@link Kind#CHANGES})
+     * @param dueNow   jobs became due now ({@link Kind#DUE})
+     * @param dueLater times at which jobs become due ({@link Kind#DUE})
+     */
+    public record Notification(String origin, Kind kind, List<JobChange> changes, boolean dueNow,
+                               List<Instant> dueLater) {
+        Notification(String origin, Kind kind, List<JobChange> changes) {
+            this(origin, kind, changes, false, List.of());
+        }
     }
 
     /** Throws if the broker id cannot be an origin. */
@@ -62,6 +75,37 @@ public final class Notifications {
         return payloads;
     }
 
+    /**
+     * The payloads that say jobs became due: now, and at each of {@code laterMillis} (epoch milliseconds),
+     * each payload under the size PostgreSQL accepts.
+     */
+    public static List<String> due(String origin, boolean now, java.util.Collection<Long> laterMillis) {
+        List<String> payloads = new ArrayList<>();
+        StringBuilder payload = new StringBuilder(origin).append("|!");
+        int emptyLength = payload.length();
+        if (now) {
+            payload.append('0');
+        }
+        for (long millis : laterMillis) {
+            if (payload.length() > MAX_PAYLOAD_CHARS) {
+                payloads.add(payload.toString());
+                payload.setLength(emptyLength);
+            }
+            if (payload.length() > emptyLength) {
+                payload.append(',');
+            }
+            payload.append(millis);
+        }
+        if (payload.length() > emptyLength) {
+            payloads.add(payload.toString());
+        }
+        return payloads;
+    }
+
+    public static String watching(String origin) {
+        return origin + "|=";
+    }
+
     public static String resync(String origin) {
         return origin + "|*";
     }
@@ -83,6 +127,22 @@ public final class Notifications {
         }
         if (body.equals("+")) {
             return new Notification(origin, Kind.JOINED, List.of());
+        }
+        if (body.equals("=")) {
+            return new Notification(origin, Kind.WATCHING, List.of());
+        }
+        if (body.startsWith("!")) {
+            boolean now = false;
+            List<Instant> later = new ArrayList<>();
+            for (String field : body.substring(1).split(",")) {
+                long millis = Long.parseLong(field);
+                if (millis == 0) {
+                    now = true;
+                } else {
+                    later.add(Instant.ofEpochMilli(millis));
+                }
+            }
+            return new Notification(origin, Kind.DUE, List.of(), now, List.copyOf(later));
         }
         List<JobChange> changes = new ArrayList<>();
         if (!body.isEmpty()) {

@@ -6,7 +6,11 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.TimeUnit;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -25,20 +29,29 @@ import org.slf4j.LoggerFactory;
  * {@code pg_locks}. A broker that starts listening says so on the channel ({@link Notifications.Kind#JOINED}),
  * so the others start announcing at once rather than at their next count; it resyncs once more after
  * {@link #SETTLE} to pick up what they committed before they heard it.
+ *
+ * <p>Watchers work the same way: while this broker has any (and for {@link #WATCH_LINGER} after the last
+ * leaves), the connection also holds {@link #WATCH_LOCK}, and the others, counting its holders or told by
+ * a {@link Notifications.Kind#WATCHING} message, send every change rather than only what their dispatchers
+ * need. A watch starts its snapshot only once the lock is held and the message sent ({@link #announceWatching}).
  */
 public final class PgChangeListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PgChangeListener.class);
     /** The advisory lock key (shared) held by every listening broker: "jobwire" in ASCII. */
     public static final long PRESENCE_LOCK = 0x6A6F6277697265L;
+    /** The advisory lock key (shared) held by every broker that has watchers. */
+    public static final long WATCH_LOCK = PRESENCE_LOCK + 1;
+    /** How long the watch lock is kept after the last watcher left: watches come and go in bursts. */
+    static final Duration WATCH_LINGER = Duration.ofSeconds(30);
     private static final int WAIT_MILLIS = 250;
     static final Duration PEER_CHECK = Duration.ofSeconds(1);
     static final Duration SETTLE = Duration.ofSeconds(1);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
-    private static final String COUNT_PEERS = "SELECT count(*) FROM pg_locks"
+    private static final String COUNT_PEERS = "SELECT count(*) FILTER (WHERE objid::bigint = " + (PRESENCE_LOCK & 0xFFFFFFFFL)
+            + "), count(*) FILTER (WHERE objid::bigint = " + (WATCH_LOCK & 0xFFFFFFFFL) + ") FROM pg_locks"
             + " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
             + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            + " AND classid::bigint = " + (PRESENCE_LOCK >>> 32) + " AND objid::bigint = " + (PRESENCE_LOCK & 0xFFFFFFFFL)
-            + " AND objsubid = 1";
+            + " AND classid::bigint = " + (PRESENCE_LOCK >>> 32) + " AND objsubid = 1";
 
     /** Opens a fresh connection outside the pool, held for as long as it works. */
     @FunctionalInterface
@@ -53,7 +66,14 @@ public final class PgChangeListener implements AutoCloseable {
     private final CountDownLatch firstConnect = new CountDownLatch(1);
     private volatile boolean running = true;
     private volatile boolean peersListening = true;
+    private volatile boolean peersWatching = true;
     private volatile Connection current;
+    private volatile BooleanSupplier watching = () -> false;
+    /** Watches waiting for the watch lock and message; completed by the listening thread. */
+    private final List<CompletableFuture<Void>> watchAnnounced = new ArrayList<>();
+    /** Listening thread only: whether this connection holds the watch lock, and since when it had no watchers. */
+    private volatile boolean holdingWatchLock;
+    private long unwatchedSince;
 
     public PgChangeListener(ConnectionFactory connections, String ownOrigin, ChangeBus bus) {
         this.connections = connections;
@@ -83,6 +103,36 @@ public final class PgChangeListener implements AutoCloseable {
         return peersListening;
     }
 
+    /**
+     * Whether another broker has watchers, as of the last count or WATCHING message. True when unknown
+     * (this listener is not connected).
+     */
+    public boolean peersWatching() {
+        return peersWatching;
+    }
+
+    /** Where this listener learns whether this broker has watchers (checked each time round its loop). */
+    public void watchersFrom(BooleanSupplier localWatchers) {
+        this.watching = localWatchers;
+    }
+
+    /**
+     * Makes sure other brokers send this one every change: completes once this connection holds the watch
+     * lock and has said so on the channel (at once if it already does). A caller should not wait for it
+     * longer than a few of the listener's rounds: while the connection is down it does not complete.
+     */
+    public CompletableFuture<Void> announceWatching() {
+        if (holdingWatchLock) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> announced = new CompletableFuture<>();
+        synchronized (watchAnnounced) {
+            watchAnnounced.removeIf(CompletableFuture::isDone); // given up on while the connection was down
+            watchAnnounced.add(announced);
+        }
+        return announced;
+    }
+
     private void run() {
         long backoffMillis = 100;
         while (running) {
@@ -97,7 +147,8 @@ public final class PgChangeListener implements AutoCloseable {
                     joined.setString(2, Notifications.joined(ownOrigin));
                     joined.execute();
                 }
-                peersListening = countPeers(connection) > 0;
+                holdingWatchLock = false;
+                countPeers(connection);
                 firstConnect.countDown();
                 backoffMillis = 100;
                 bus.resync();
@@ -111,6 +162,7 @@ public final class PgChangeListener implements AutoCloseable {
             } finally {
                 current = null;
                 peersListening = true;
+                peersWatching = true;
             }
         }
     }
@@ -127,22 +179,74 @@ public final class PgChangeListener implements AutoCloseable {
                 }
             }
             long now = System.nanoTime();
+            if (syncWatchLock(connection, now)) {
+                // What the others committed before they heard: re-read once they surely have.
+                settleAt = now + SETTLE.toNanos();
+            }
             if (settleAt != 0 && now - settleAt >= 0) {
                 settleAt = 0;
                 bus.resync();
             }
             if (now - lastCheck >= PEER_CHECK.toNanos()) {
-                peersListening = countPeers(connection) > 0;
+                countPeers(connection);
                 lastCheck = now;
             }
         }
     }
 
-    /** The other sessions holding the presence lock; doubles as the connection's ping. */
-    private static long countPeers(Connection connection) throws SQLException {
+    /**
+     * Takes the watch lock (and says so) when this broker has watchers or a watch waits for it; lets it go
+     * {@link #WATCH_LINGER} after the last watcher left. Returns true when it took the lock.
+     */
+    private boolean syncWatchLock(Connection connection, long now) throws SQLException {
+        boolean waiting;
+        synchronized (watchAnnounced) {
+            waiting = !watchAnnounced.isEmpty();
+        }
+        boolean watchers = waiting || watching.getAsBoolean();
+        if (watchers) {
+            unwatchedSince = 0;
+        } else if (holdingWatchLock && unwatchedSince == 0) {
+            unwatchedSince = now;
+        }
+        boolean took = false;
+        if (watchers && !holdingWatchLock) {
+            try (Statement statement = connection.createStatement()) {
+                statement.execute("SELECT pg_advisory_lock_shared(" + WATCH_LOCK + ")");
+            }
+            try (PreparedStatement said = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+                said.setString(1, Notifications.CHANNEL);
+                said.setString(2, Notifications.watching(ownOrigin));
+                said.execute();
+            }
+            holdingWatchLock = true;
+            took = true;
+        } else if (!watchers && holdingWatchLock && now - unwatchedSince >= WATCH_LINGER.toNanos()) {
+            try (Statement statement = connection.createStatement()) {
+                statement.execute("SELECT pg_advisory_unlock_shared(" + WATCH_LOCK + ")");
+            }
+            holdingWatchLock = false;
+        }
+        if (waiting && holdingWatchLock) {
+            List<CompletableFuture<Void>> done;
+            synchronized (watchAnnounced) {
+                done = List.copyOf(watchAnnounced);
+                watchAnnounced.clear();
+            }
+            done.forEach(future -> future.complete(null));
+        }
+        return took;
+    }
+
+    /**
+     * Counts the other sessions holding the presence lock and the watch lock; doubles as the connection's
+     * ping.
+     */
+    private void countPeers(Connection connection) throws SQLException {
         try (PreparedStatement count = connection.prepareStatement(COUNT_PEERS); ResultSet rows = count.executeQuery()) {
             rows.next();
-            return rows.getLong(1);
+            peersListening = rows.getLong(1) > 0;
+            peersWatching = rows.getLong(2) > 0;
         }
     }
 
@@ -154,8 +258,13 @@ public final class PgChangeListener implements AutoCloseable {
             }
             switch (notification.kind()) {
                 case CHANGES -> bus.publish(notification.changes());
+                case DUE -> bus.due(notification.dueNow(), notification.dueLater());
                 case RESYNC -> bus.resync();
                 case JOINED -> peersListening = true;
+                case WATCHING -> {
+                    peersListening = true;
+                    peersWatching = true;
+                }
             }
         } catch (IllegalArgumentException e) {
             log.warn("ignoring malformed change notification: {}", e.getMessage());

@@ -5,6 +5,10 @@ import java.time.Instant;
 /**
  * A committed change to a job. Changes made through this broker carry type, queue and owner; changes
  * learnt from another broker's notification carry only what fits in it, and those fields are null.
+ *
+ * @param byHolder made for the lease holder's own stream, on the broker that holds it: a claim, or a
+ *                 heartbeat, progress report, completion, failure or release under the lease. No other
+ *                 broker holds that job, so only their watchers need to hear of it.
  */
 public record JobChange(
         long id,
@@ -14,9 +18,20 @@ public record JobChange(
         Instant runAt,
         String type,
         String queue,
-        String owner) {
+        String owner,
+        boolean byHolder) {
+
+    public JobChange(long id, long version, JobStatus state, int attempt, Instant runAt, String type, String queue,
+                     String owner) {
+        this(id, version, state, attempt, runAt, type, queue, owner, false);
+    }
 
     public boolean isRemote() {
         return type == null;
+    }
+
+    /** This change, as made by the lease holder's own stream. */
+    public JobChange fromHolder() {
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true);
     }
 }

@@ -135,7 +135,7 @@ public final class JobStore {
             return new Submitted(List.of(results), claimed);
         });
         List<JobChange> changes = createdChanges(submitted.outcomes());
-        submitted.claimed().forEach(job -> changes.add(job.change()));
+        submitted.claimed().forEach(job -> changes.add(job.change().fromHolder()));
         sink.publish(changes);
         return submitted;
     }
@@ -231,7 +231,7 @@ public final class JobStore {
         List<JobRecord> claimed = transactions.keyed(false, handle -> bindClaim(handle.createQuery(CLAIM), request, "")
                 .map(jobs)
                 .list());
-        sink.publish(claimed.stream().map(JobRecord::change).toList());
+        sink.publish(claimed.stream().map(job -> job.change().fromHolder()).toList());
         return claimed;
     }
 
@@ -343,7 +343,7 @@ public final class JobStore {
                         .bind("principals", batch.stream().map(Fenced::principal).toArray(String[]::new));
                 binder.accept(query, plain);
                 Map<Long, AppliedRow> applied = new HashMap<>();
-                query.map((rs, ctx) -> AppliedRow.read(rs)).forEach(row -> applied.put(row.change().id(), row));
+                query.map((rs, ctx) -> AppliedRow.read(rs, true)).forEach(row -> applied.put(row.change().id(), row));
                 List<WriteResult> roundAnswers = explain(handle, batch, leases, applied, kind);
                 for (int i = 0; i < round.size(); i++) {
                     answers[round.get(i)] = roundAnswers.get(i);
@@ -376,11 +376,12 @@ public final class JobStore {
 
     /** One row returned by a fenced write. */
     private record AppliedRow(JobChange change, Instant leaseExpiresAt) {
-        static AppliedRow read(ResultSet rs) throws SQLException {
+        /** @param byHolder the write came from the lease holder's stream (not the reaper) */
+        static AppliedRow read(ResultSet rs, boolean byHolder) throws SQLException {
             JobChange change = new JobChange(rs.getLong("id"), rs.getLong("version"),
                     JobStatus.valueOf(rs.getString("state")), rs.getInt("attempt"),
                     JobRowMapper.instant(rs, "run_at"), rs.getString("type"), rs.getString("queue"),
-                    rs.getString("owner"));
+                    rs.getString("owner"), byHolder);
             return new AppliedRow(change, JobRowMapper.instant(rs, "lease_expires_at"));
         }
     }
@@ -499,7 +500,7 @@ public final class JobStore {
                     .bind("entries", entries.toArray(String[]::new))
                     .bind("ids", ids.toArray(Long[]::new))
                     .bind("attempts", attempts.toArray(Integer[]::new))
-                    .map((rs, ctx) -> AppliedRow.read(rs).change())
+                    .map((rs, ctx) -> AppliedRow.read(rs, false).change())
                     .list();
             return new Reaped(ids.size(), changes);
         });

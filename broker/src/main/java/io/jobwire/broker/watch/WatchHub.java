@@ -22,6 +22,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +37,8 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
     private static final int LOAD_BATCH = 500;
     private static final int SNAPSHOT_BATCH = 2_000;
     private static final long RETRY_DELAY_MS = 500;
+    /** The longest a watch waits for other brokers to be told (their notifications are hints anyway). */
+    private static final long ANNOUNCE_WAIT_MS = 2_000;
 
     private final JobQueries queries;
     private final Map<Long, Set<Watcher>> byId = new ConcurrentHashMap<>();
@@ -56,10 +59,40 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
      */
     private final GroupCommit<Long, Optional<JobRecord>> snapshotReads;
 
+    /** Makes other brokers send this one every change (see {@link #announceWith}); at once by default. */
+    private volatile Supplier<CompletableFuture<Void>> announcer = () -> CompletableFuture.completedFuture(null);
+
     public WatchHub(JobQueries queries) {
         this.queries = queries;
         this.snapshotReads = new GroupCommit<>("watch snapshots", this::readRows, Statuses::isDatabaseUnavailable,
                 SNAPSHOT_BATCH, 1, loader);
+    }
+
+    /**
+     * How a watch makes sure the other brokers send this one every change, not only what dispatchers
+     * need: the change listener's watch lock ({@code PgChangeListener#announceWatching}).
+     */
+    public void announceWith(Supplier<CompletableFuture<Void>> announce) {
+        this.announcer = announce;
+    }
+
+    /** Whether any watch is open here. */
+    public boolean hasWatchers() {
+        return !filtered.isEmpty() || !byId.isEmpty();
+    }
+
+    /**
+     * Runs {@code start} (a new watch's snapshot) once other brokers will send every change from then on:
+     * at once when they already do, else on the loader thread when they have been told, or after {@link
+     * #ANNOUNCE_WAIT_MS} if that cannot be known (the change listener is reconnecting; it resyncs then).
+     */
+    public void whenOthersWillTell(Runnable start) {
+        CompletableFuture<Void> told = announcer.get();
+        if (told.isDone()) {
+            start.run();
+            return;
+        }
+        told.completeOnTimeout(null, ANNOUNCE_WAIT_MS, TimeUnit.MILLISECONDS).thenRunAsync(start, loader);
     }
 
     /** The current rows of {@code ids}, in order (empty where no job has the id), read in shared batches. */
