@@ -623,6 +623,7 @@ final class Scenarios {
      */
     Map<String, Object> brokers() throws Exception {
         int n = options.jobs;
+        int warmupRounds;
         List<Double> one = new ArrayList<>();
         List<Double> three = new ArrayList<>();
         Map<String, Long> oneWaits = new java.util.TreeMap<>();
@@ -636,14 +637,29 @@ final class Scenarios {
                      options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-3.log"))) {
             List<String> all = List.of(broker.target(), second.target(), third.target());
             List<Long> pids = List.of(broker.pid(), second.pid(), third.pid());
-            // Each broker warms up alone with a full round, then all three together: a JVM compiles its hot
-            // code for tens of seconds under load, and a broker still compiling spends as much CPU on that
-            // as on the jobs (measured: the C2 compiler threads of the two new brokers took a quarter of all
-            // broker CPU in the second round after a shorter warm-up). Steady state is what a deployment runs.
+            // Each broker warms up alone with a full round, then all three together in rounds until the
+            // brokers' CPU per job stops falling (by 10%, at most 6 rounds), as the first broker did in the
+            // warm-up of the submit paths. A JVM compiles its hot code for a minute under load, and a broker
+            // still compiling spends as much CPU on that as on the jobs (measured: after one round alone and
+            // one together, the C2 compiler threads of the two new brokers took half of all broker CPU in
+            // the first measured round). Steady state is what a deployment runs.
             for (String target : all) {
                 spread("bench.brokers.warmup", n, List.of(target), pids, new java.util.HashMap<>(), new java.util.HashMap<>());
             }
-            spread("bench.brokers.warmup", n, all, pids, new java.util.HashMap<>(), new java.util.HashMap<>());
+            double previous = Double.MAX_VALUE;
+            int warmups = 0;
+            while (warmups < 6) {
+                Map<String, Double> costs = new LinkedHashMap<>();
+                spread("bench.brokers.warmup", n, all, pids, new java.util.HashMap<>(), costs);
+                warmups++;
+                double perJob = costs.get("cpuMsBrokers");
+                log.info("brokers warm-up round {}: brokers' CPU {} ms/job", warmups, round(perJob));
+                if (perJob >= previous * 0.9) {
+                    break;
+                }
+                previous = perJob;
+            }
+            warmupRounds = warmups;
             for (int round = 1; round <= options.brokersRounds; round++) {
                 // All three brokers run in both: the idle two cost what they cost in either.
                 one.add(spread("bench.brokers.one", n, List.of(broker.target()), pids, oneWaits, oneCosts));
@@ -656,6 +672,7 @@ final class Scenarios {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("jobs", n);
         result.put("batch", options.batch);
+        result.put("warmupRoundsTogether", warmupRounds);
         result.put("producers", 3);
         result.put("workers", 3);
         result.put("concurrencyEach", Math.max(1, options.concurrency * options.workers / 3));

@@ -71,8 +71,9 @@ public final class PgChangeListener implements AutoCloseable {
     private volatile BooleanSupplier watching = () -> false;
     /** Watches waiting for the watch lock and message; completed by the listening thread. */
     private final List<CompletableFuture<Void>> watchAnnounced = new ArrayList<>();
-    /** Listening thread only: whether this connection holds the watch lock, and since when it had no watchers. */
+    /** Whether this connection holds the watch lock (written by the listening thread only). */
     private volatile boolean holdingWatchLock;
+    /** Listening thread only: since when this broker has had no watchers while holding the lock (0: it has). */
     private long unwatchedSince;
 
     public PgChangeListener(ConnectionFactory connections, String ownOrigin, ChangeBus bus) {
@@ -147,7 +148,6 @@ public final class PgChangeListener implements AutoCloseable {
                     joined.setString(2, Notifications.joined(ownOrigin));
                     joined.execute();
                 }
-                holdingWatchLock = false;
                 countPeers(connection);
                 firstConnect.countDown();
                 backoffMillis = 100;
@@ -161,6 +161,8 @@ public final class PgChangeListener implements AutoCloseable {
                 }
             } finally {
                 current = null;
+                holdingWatchLock = false; // the lock went with the connection
+                unwatchedSince = 0;
                 peersListening = true;
                 peersWatching = true;
             }

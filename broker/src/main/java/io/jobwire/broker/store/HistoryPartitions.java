@@ -8,10 +8,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
-import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +29,8 @@ public final class HistoryPartitions {
     /** Spans of finish time ahead of now that always have their partition. */
     static final int SPANS_AHEAD = 2;
     static final int LOCK_TIMEOUT_MS = 100;
-    private static final Set<String> BUSY = Set.of("55P03");
+    /** The advisory lock brokers take turns with at creating and dropping partitions. */
+    private static final String HISTORY = "jobwire.history";
     private static final DateTimeFormatter NAME = DateTimeFormatter.ofPattern("yyyyMMdd_HH").withZone(ZoneOffset.UTC);
 
     private final Jdbi jdbi;
@@ -103,42 +101,35 @@ public final class HistoryPartitions {
      * range (no partition was there for them) stay where they are: the new one starts after them.
      */
     private Optional<String> create(Instant from) {
-        try {
-            return jdbi.inTransaction(handle -> {
-                if (!mine(handle)) {
-                    return Optional.<String>empty();
-                }
-                long spanSeconds = span.toSeconds();
-                Instant start = from;
-                Instant caught = handle.createQuery("SELECT max(finished_at) AS at FROM job_history_default WHERE finished_at >= :from")
-                        .bind("from", at(from))
-                        .map((rs, ctx) -> JobRowMapper.instant(rs, "at"))
-                        .one();
-                if (caught != null) {
-                    start = hourFloor(caught).plus(MIN_SPAN);
-                }
-                Instant end = Instant.ofEpochSecond((Math.floorDiv(start.getEpochSecond(), spanSeconds) + 1) * spanSeconds);
-                if (Duration.between(start, end).compareTo(span.dividedBy(2)) < 0) {
-                    end = end.plus(span);
-                }
-                String name = "job_history_" + NAME.format(start);
-                handle.execute("CREATE TABLE " + name + " PARTITION OF job_history FOR VALUES FROM ('" + at(start)
-                        + "') TO ('" + at(end) + "')");
-                handle.createUpdate("INSERT INTO job_history_parts (name, starts, ends) VALUES (:name, :starts, :ends)")
-                        .bind("name", name)
-                        .bind("starts", at(start))
-                        .bind("ends", at(end))
-                        .execute();
-                log.info("created history partition {} for jobs finished from {} to {}", name, start, end);
-                return Optional.of(name);
-            });
-        } catch (JdbiException e) {
-            if (Transactions.hasSqlState(e, BUSY)) {
-                log.debug("job_history is busy; will create its next partition on the next pass");
-                return Optional.empty();
+        Optional<String> made = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
+            long spanSeconds = span.toSeconds();
+            Instant start = from;
+            Instant caught = handle.createQuery("SELECT max(finished_at) AS at FROM job_history_default WHERE finished_at >= :from")
+                    .bind("from", at(from))
+                    .map((rs, ctx) -> JobRowMapper.instant(rs, "at"))
+                    .one();
+            if (caught != null) {
+                start = hourFloor(caught).plus(MIN_SPAN);
             }
-            throw e;
+            Instant end = Instant.ofEpochSecond((Math.floorDiv(start.getEpochSecond(), spanSeconds) + 1) * spanSeconds);
+            if (Duration.between(start, end).compareTo(span.dividedBy(2)) < 0) {
+                end = end.plus(span);
+            }
+            String name = "job_history_" + NAME.format(start);
+            handle.execute("CREATE TABLE " + name + " PARTITION OF job_history FOR VALUES FROM ('" + at(start)
+                    + "') TO ('" + at(end) + "')");
+            handle.createUpdate("INSERT INTO job_history_parts (name, starts, ends) VALUES (:name, :starts, :ends)")
+                    .bind("name", name)
+                    .bind("starts", at(start))
+                    .bind("ends", at(end))
+                    .execute();
+            log.info("created history partition {} for jobs finished from {} to {}", name, start, end);
+            return name;
+        });
+        if (made.isEmpty()) {
+            log.debug("another broker is at job_history's partitions, or it is busy: next pass");
         }
+        return made;
     }
 
     /**
@@ -157,48 +148,33 @@ public final class HistoryPartitions {
     }
 
     private boolean drop(Part part) {
-        try {
-            return jdbi.inTransaction(handle -> {
-                if (!mine(handle)) {
-                    return false;
-                }
-                // No write into it (a Retry of one of its jobs) from here on; readers go on.
-                handle.execute("LOCK TABLE " + part.name() + " IN SHARE MODE");
-                int attempts = handle.execute("DELETE FROM job_attempts a USING " + part.name() + " h WHERE a.job_id = h.id");
-                int keys = handle.execute("DELETE FROM job_keys k USING " + part.name() + " h WHERE k.job_id = h.id");
-                // Its jobs are counted in the hours of their finish, all within the partition's span.
-                handle.createQuery("SELECT pg_advisory_xact_lock(hashtext('jobwire.counts')) IS NULL")
-                        .mapTo(Boolean.class)
-                        .one();
-                String finishedThen = "state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND bucket < :ends"
-                        + (part.starts().isPresent() ? " AND bucket >= :starts" : "");
-                for (String table : List.of("job_counts", "job_count_deltas")) {
-                    handle.createUpdate("DELETE FROM " + table + " WHERE " + finishedThen)
-                            .bind("ends", at(part.ends()))
-                            .bind("starts", part.starts().map(HistoryPartitions::at).orElse(null))
-                            .execute();
-                }
-                handle.execute("DROP TABLE " + part.name());
-                handle.createUpdate("DELETE FROM job_history_parts WHERE name = :name").bind("name", part.name()).execute();
-                log.info("dropped history partition {} (jobs finished before {}), {} attempt records, {} keys",
-                        part.name(), part.ends(), attempts, keys);
-                return true;
-            });
-        } catch (JdbiException e) {
-            if (Transactions.hasSqlState(e, BUSY)) {
-                log.debug("job_history is busy; will drop {} on the next pass", part.name());
-                return false;
+        boolean dropped = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
+            // No write into it (a Retry of one of its jobs) from here on; readers go on.
+            handle.execute("LOCK TABLE " + part.name() + " IN SHARE MODE");
+            int attempts = handle.execute("DELETE FROM job_attempts a USING " + part.name() + " h WHERE a.job_id = h.id");
+            int keys = handle.execute("DELETE FROM job_keys k USING " + part.name() + " h WHERE k.job_id = h.id");
+            // Its jobs are counted in the hours of their finish, all within the partition's span.
+            handle.createQuery("SELECT pg_advisory_xact_lock(hashtext('" + Ring.COUNTS + "')) IS NULL")
+                    .mapTo(Boolean.class)
+                    .one();
+            String finishedThen = "state IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND bucket < :ends"
+                    + (part.starts().isPresent() ? " AND bucket >= :starts" : "");
+            for (String table : List.of("job_counts", "job_count_deltas")) {
+                handle.createUpdate("DELETE FROM " + table + " WHERE " + finishedThen)
+                        .bind("ends", at(part.ends()))
+                        .bind("starts", part.starts().map(HistoryPartitions::at).orElse(null))
+                        .execute();
             }
-            throw e;
+            handle.execute("DROP TABLE " + part.name());
+            handle.createUpdate("DELETE FROM job_history_parts WHERE name = :name").bind("name", part.name()).execute();
+            log.info("dropped history partition {} (jobs finished before {}), {} attempt records, {} keys",
+                    part.name(), part.ends(), attempts, keys);
+            return true;
+        }).orElse(false);
+        if (!dropped) {
+            log.debug("another broker is at job_history's partitions, or {} is busy: next pass", part.name());
         }
-    }
-
-    /** The turn of this broker, among all, to change the partitions; with the lock timeout set. */
-    private static boolean mine(Handle handle) {
-        handle.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
-        return handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.history'))")
-                .mapTo(Boolean.class)
-                .one();
+        return dropped;
     }
 
     private static OffsetDateTime at(Instant instant) {

@@ -4,9 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +28,8 @@ public final class Ring implements Runnable {
     static final int LOCK_TIMEOUT_MS = 100;
     /** Seconds since a ready segment was current before its remaining entries are moved on. */
     private static final int MIN_AGE_TO_COMPACT = 2;
-    /** lock_not_available: the lock timeout expired. */
-    private static final Set<String> BUSY = Set.of("55P03");
+    /** The advisory lock of the counts: the roll-up, and whatever deletes counts, hold it. */
+    static final String COUNTS = "jobwire.counts";
 
     private final Jdbi jdbi;
 
@@ -71,13 +69,7 @@ public final class Ring implements Runnable {
      * delta segments behind are empty for TRUNCATE. Returns the deltas moved; -1 if another broker is at it.
      */
     public long rollUpCounts() {
-        return jdbi.inTransaction(handle -> {
-            boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.counts'))")
-                    .mapTo(Boolean.class)
-                    .one();
-            if (!mine) {
-                return -1L;
-            }
+        return Turns.take(jdbi, COUNTS, null, 0, handle -> {
             long deltas = handle.createQuery(Sql.load(Ring.class, "counts_roll_up"))
                     .map((rs, ctx) -> rs.getLong("deltas"))
                     .one();
@@ -85,7 +77,7 @@ public final class Ring implements Runnable {
                 handle.execute("DELETE FROM job_counts WHERE jobs = 0");
             }
             return deltas;
-        });
+        }).orElse(-1L);
     }
 
     /**
@@ -93,32 +85,16 @@ public final class Ring implements Runnable {
      * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end.
      */
     private boolean truncateIfEmpty(String table) {
-        try {
-            return jdbi.inTransaction(handle -> {
-                handle.execute("SET LOCAL lock_timeout = " + LOCK_TIMEOUT_MS);
-                boolean mine = handle.createQuery("SELECT pg_try_advisory_xact_lock(hashtext('jobwire.ring'), hashtext(:table))")
-                        .bind("table", table)
-                        .mapTo(Boolean.class)
-                        .one();
-                if (!mine) {
-                    return false;
-                }
-                handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
-                boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
-                        .mapTo(Boolean.class)
-                        .one();
-                if (empty) {
-                    handle.execute("TRUNCATE " + table);
-                }
-                return empty;
-            });
-        } catch (JdbiException e) {
-            if (Transactions.hasSqlState(e, BUSY)) {
-                log.debug("{} is busy; next pass", table);
-                return false;
+        return Turns.take(jdbi, "jobwire.ring", table, LOCK_TIMEOUT_MS, handle -> {
+            handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
+            boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
+                    .mapTo(Boolean.class)
+                    .one();
+            if (empty) {
+                handle.execute("TRUNCATE " + table);
             }
-            throw e;
-        }
+            return empty;
+        }).orElse(false);
     }
 
     /** Moves the ready segment's entries to the segment of now when they are few; true if it did. */

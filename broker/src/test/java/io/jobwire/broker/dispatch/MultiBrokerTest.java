@@ -151,6 +151,37 @@ class MultiBrokerTest {
     }
 
     @Test
+    void aFilterWatchOnABrokerWithoutWatchersSeesEveryChangeMadeThroughTheOther() {
+        // Fresh brokers: the watching one has had no watch yet, so the other sends only due hints until
+        // it hears that this one has watchers. The watch's snapshot waits for that.
+        String url = TestPostgres.newDatabase();
+        try (BrokerFixture watching = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)));
+             BrokerFixture working = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)))) {
+            Iterator<WatchEvent> watch = JobServiceGrpc.newBlockingStub(watching.channel())
+                    .withDeadlineAfter(30, TimeUnit.SECONDS)
+                    .watch(WatchRequest.newBuilder().setFilter(io.jobwire.api.v1.WatchFilter.newBuilder()
+                            .addTypes("cross.filter")).build());
+            assertThat(watch.next().getCaughtUp()).isTrue();
+
+            String id = working.submit("cross.filter", "{}");
+            Job queued = promptly(watch).getJob();
+            assertThat(queued.getId()).isEqualTo(id);
+            assertThat(queued.getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
+
+            try (RawWorker worker = working.connectWorker("filter-worker", 1, "cross.filter")) {
+                AssignedJob job = worker.take(1).get(0);
+                assertThat(worker.complete(job.getLease(), "{}").getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+                Job last = promptly(watch).getJob();
+                while (last.getState() != JobState.JOB_STATE_SUCCEEDED) {
+                    assertThat(last.getState()).isEqualTo(JobState.JOB_STATE_RUNNING);
+                    last = promptly(watch).getJob();
+                }
+                assertThat(last.getId()).isEqualTo(id);
+            }
+        }
+    }
+
+    @Test
     void statsOnEitherBrokerListTheWorkersOfBoth() {
         try (RawWorker onA = a.connectWorker("stats-on-a", 3, "cross.stats");
              RawWorker onB = b.connectWorker("stats-on-b", 4, "cross.stats")) {
