@@ -54,25 +54,12 @@ public final class Notifications {
 
     /** The payloads that carry these changes, each under the size PostgreSQL accepts. */
     public static List<String> changes(String origin, List<JobChange> changes) {
-        List<String> payloads = new ArrayList<>();
-        StringBuilder payload = new StringBuilder(origin).append('|');
-        int emptyLength = payload.length();
+        List<String> entries = new ArrayList<>(changes.size());
         for (JobChange change : changes) {
-            if (payload.length() > MAX_PAYLOAD_CHARS) {
-                payloads.add(payload.toString());
-                payload.setLength(emptyLength);
-            }
-            if (payload.length() > emptyLength) {
-                payload.append(';');
-            }
-            payload.append(change.id()).append(':').append(change.version()).append(':')
-                    .append(change.state().name()).append(':').append(change.attempt()).append(':')
-                    .append(change.runAt() == null ? 0 : change.runAt().toEpochMilli());
+            entries.add(change.id() + ":" + change.version() + ":" + change.state().name() + ":" + change.attempt()
+                    + ":" + (change.runAt() == null ? 0 : change.runAt().toEpochMilli()));
         }
-        if (payload.length() > emptyLength) {
-            payloads.add(payload.toString());
-        }
-        return payloads;
+        return pack(origin + "|", entries, ';');
     }
 
     /**
@@ -80,23 +67,29 @@ public final class Notifications {
      * each payload under the size PostgreSQL accepts.
      */
     public static List<String> due(String origin, boolean now, java.util.Collection<Long> laterMillis) {
-        List<String> payloads = new ArrayList<>();
-        StringBuilder payload = new StringBuilder(origin).append("|!");
-        int emptyLength = payload.length();
+        List<String> entries = new ArrayList<>(laterMillis.size() + 1);
         if (now) {
-            payload.append('0');
+            entries.add("0");
         }
-        for (long millis : laterMillis) {
+        laterMillis.forEach(millis -> entries.add(Long.toString(millis)));
+        return pack(origin + "|!", entries, ',');
+    }
+
+    /** The entries after {@code head}, separated, in as many payloads as the size limit needs; none for none. */
+    private static List<String> pack(String head, List<String> entries, char separator) {
+        List<String> payloads = new ArrayList<>();
+        StringBuilder payload = new StringBuilder(head);
+        for (String entry : entries) {
             if (payload.length() > MAX_PAYLOAD_CHARS) {
                 payloads.add(payload.toString());
-                payload.setLength(emptyLength);
+                payload.setLength(head.length());
             }
-            if (payload.length() > emptyLength) {
-                payload.append(',');
+            if (payload.length() > head.length()) {
+                payload.append(separator);
             }
-            payload.append(millis);
+            payload.append(entry);
         }
-        if (payload.length() > emptyLength) {
+        if (payload.length() > head.length()) {
             payloads.add(payload.toString());
         }
         return payloads;
