@@ -104,7 +104,7 @@ public final class JobwireBench implements Callable<Integer> {
 
     @Option(names = "--backlog-jobs", description = "Jobs the backlog run drains, from an empty queue and from the "
             + "backlog (default: ${DEFAULT-VALUE}).")
-    int backlogJobs = 200_000;
+    int backlogJobs = 1_000_000;
 
     @Option(names = "--history-rows", description = "Finished jobs written for the history run (default: ${DEFAULT-VALUE}).")
     long historyRows = 10_000_000;

@@ -20,12 +20,18 @@ import org.slf4j.LoggerFactory;
  * <p>Every broker runs one; they take turns on a segment with an advisory lock, and TRUNCATE waits at
  * most {@link #LOCK_TIMEOUT_MS} for the claims that hold the segment, then tries again next pass.
  */
-public final class Ring implements Runnable {
+public final class Ring {
     private static final Logger log = LoggerFactory.getLogger(Ring.class);
     private static final String READY = "job_ready_";
     /** Ready entries moved out of an old segment at most; a fuller one (a backlog) is left to claims. */
     static final int MAX_COMPACTED = 5_000;
     static final int LOCK_TIMEOUT_MS = 100;
+    /**
+     * Rows the statistics must show in a segment for a pass to leave it alone: a backlog, which claims
+     * drain. Locking it to look would only hold up the claims (the lock waits for those in flight and
+     * every claim behind it waits for the lock) and read past the entries they deleted.
+     */
+    static final long BACKLOG_ROWS = 2L * MAX_COMPACTED;
     /** Seconds since a ready segment was current before its remaining entries are moved on. */
     private static final int MIN_AGE_TO_COMPACT = 2;
     /** The advisory lock of the counts: the roll-up, and whatever deletes counts, hold it. */
@@ -37,24 +43,11 @@ public final class Ring implements Runnable {
         this.jdbi = jdbi;
     }
 
-    @Override
-    public void run() {
-        try {
-            clear();
-        } catch (RuntimeException e) {
-            log.warn("ring pass failed ({}); will try again", e.getMessage());
-        }
-    }
-
     /** One pass over the segments behind; returns the segment tables it emptied. */
     public List<String> clear() {
         rollUpCounts();
-        Map<String, Integer> used = new LinkedHashMap<>();
-        jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
-                .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
-                .list());
         List<String> emptied = new ArrayList<>();
-        used.forEach((table, age) -> {
+        segmentsToLookAt().forEach((table, age) -> {
             // The segment just left still has entries claims are about to take: moving them would be churn.
             boolean old = age >= MIN_AGE_TO_COMPACT;
             if (truncateIfEmpty(table) || old && table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
@@ -62,6 +55,19 @@ public final class Ring implements Runnable {
             }
         });
         return emptied;
+    }
+
+    /**
+     * The segment tables behind the one of now that hold anything, with their age in seconds, but those
+     * the statistics say hold a backlog ({@link #BACKLOG_ROWS}).
+     */
+    Map<String, Integer> segmentsToLookAt() {
+        Map<String, Integer> used = new LinkedHashMap<>();
+        jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
+                .map((rs, ctx) -> rs.getLong("rows_estimate") > BACKLOG_ROWS ? null
+                        : used.put(rs.getString("name"), rs.getInt("age")))
+                .list());
+        return used;
     }
 
     /**

@@ -1,6 +1,7 @@
 -- The ring's segment tables that hold anything (a truncated one has no pages), but those of now, which
--- statements are writing to, with how many seconds ago their segment was the segment of now.
-SELECT t.name, (jobwire_segment() - s + 16) % 16 AS age
+-- statements are writing to, with how many seconds ago their segment was the segment of now, and the rows
+-- the statistics say it holds (inserted less deleted, reset by TRUNCATE; a second or so behind).
+SELECT t.name, (jobwire_segment() - s + 16) % 16 AS age, pg_stat_get_live_tuples(t.name::regclass) AS rows_estimate
 FROM generate_series(0, 15) AS s
 CROSS JOIN LATERAL (VALUES ('job_ready_' || s), ('job_leases_' || s), ('job_count_deltas_' || s)) AS t(name)
 WHERE s <> jobwire_segment()

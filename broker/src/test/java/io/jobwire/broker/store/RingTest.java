@@ -126,6 +126,37 @@ class RingTest {
     }
 
     @Test
+    void aSegmentHoldingABacklogIsLeftToClaims() {
+        // Two segments behind the one of now: one with a backlog, one with a few entries.
+        int backlog = (segmentNow() + 13) % 16;
+        int few = (segmentNow() + 12) % 16;
+        long rows = Ring.BACKLOG_ROWS + 1_000;
+        db.jdbi().useHandle(handle -> {
+            handle.execute("INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) SELECT " + backlog
+                    + ", -g, 'ring.backlog', 'default', 0, now() FROM generate_series(1, " + rows + ") g");
+            handle.execute("INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) SELECT " + few
+                    + ", -g, 'ring.backlog', 'default', 0, now() FROM generate_series(1, 10) g");
+            // This session's counts reach the statistics when it next goes idle.
+            handle.execute("SELECT pg_stat_force_next_flush()");
+        });
+        try {
+            long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(30)).toNanos();
+            while (query("SELECT pg_stat_get_live_tuples('job_ready_" + backlog + "'::regclass)") < rows) {
+                assertThat(System.nanoTime()).as("the statistics count the backlog").isLessThan(deadline);
+                db.jdbi().useHandle(handle -> handle.execute("SELECT pg_stat_force_next_flush()"));
+            }
+
+            Map<String, Integer> looked = ring.segmentsToLookAt();
+            assertThat(looked).as("the few entries are looked at").containsKey("job_ready_" + few);
+            assertThat(looked).as("the backlog is left to claims").doesNotContainKey("job_ready_" + backlog);
+            assertThat(ring.clear()).doesNotContain("job_ready_" + backlog);
+            assertThat(query("SELECT count(*) FROM job_ready_" + backlog)).isEqualTo(rows);
+        } finally {
+            db.jdbi().useHandle(handle -> handle.execute("TRUNCATE job_ready_" + backlog + ", job_ready_" + few));
+        }
+    }
+
+    @Test
     void entriesOfJobsHeldOrCancelledTakeNoPlaceAndARetriedJobRunsOnce() {
         String type = "ring.stale";
         long first = store.insert(List.of(job(type, 10, 0))).get(0).job().id();
