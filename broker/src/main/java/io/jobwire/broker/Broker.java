@@ -15,7 +15,7 @@ import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.broker.api.InlineCalls;
 import io.jobwire.broker.api.Services;
-import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.auth.TokenStore;
@@ -27,7 +27,8 @@ import io.jobwire.broker.dispatch.SessionRegistry;
 import io.jobwire.broker.events.ChangeAnnouncer;
 import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
-import io.jobwire.broker.lease.Reaper;
+import io.jobwire.broker.maintenance.Maintenance;
+import io.jobwire.broker.maintenance.Reaper;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
 import io.jobwire.broker.store.Ring;
@@ -41,10 +42,8 @@ import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,11 +68,7 @@ public final class Broker implements AutoCloseable {
     private static final int STALE_PRESENCE_FACTOR = 5;
     private static final int MAX_METADATA_BYTES = 16 * 1024;
     private static final int MAX_CALLS_PER_CONNECTION = 1000;
-    /**
-     * Group commits of one kind applied at once. One: requests that arrive during a commit all go in the
-     * next. Two overlapped commits but halved the batches, and cost more per job than they saved in the
-     * bench (batched 20k vs 22k jobs/s, single 9k vs 10k).
-     */
+    /** Worker writes of one kind applied at once (one, as for submits: see Dispatcher.SUBMIT_WRITERS). */
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
@@ -95,7 +90,7 @@ public final class Broker implements AutoCloseable {
     private final PgChangeListener listener;
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
-    private final ScheduledExecutorService maintenance;
+    private final Maintenance maintenance;
     /** Runs the handlers that may block (all but Submit, see {@link InlineCalls}). */
     private final ExecutorService callPool;
     private final HealthStatusManager health = new HealthStatusManager();
@@ -123,7 +118,7 @@ public final class Broker implements AutoCloseable {
             }, config.retry(), builder.jitter);
             this.sessions = new SessionRegistry(brokerId);
             this.dispatcher = new Dispatcher(store, sessions, config.pollInterval(), builder.clock);
-            this.writes = new GroupWrites(store, dispatcher::submit, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
+            this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
@@ -134,11 +129,15 @@ public final class Broker implements AutoCloseable {
             bus.subscribe(sessions);
             bus.subscribe(watches);
             this.reaper = new Reaper(store);
-            this.maintenance = Executors.newScheduledThreadPool(2, runnable -> {
-                Thread thread = new Thread(runnable, "jobwire-maintenance");
-                thread.setDaemon(true);
-                return thread;
-            });
+            Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
+            Ring ring = new Ring(database.jdbi());
+            SessionPresence presence = new SessionPresence(sessions, registry);
+            this.maintenance = new Maintenance(2)
+                    .every(Maintenance.REAPER, config.reaperInterval(), reaper::reapAll)
+                    .every(Maintenance.PRESENCE, config.presenceInterval(), presence::refresh)
+                    .every(Maintenance.RING, RING_INTERVAL, ring::clear)
+                    .every(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
+                    .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync);
 
             AtomicInteger callThreads = new AtomicInteger();
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
@@ -180,20 +179,9 @@ public final class Broker implements AutoCloseable {
             announcer.start();
             listener.start(DB_CONNECTION_TIMEOUT);
             dispatcher.start();
-            Duration reaperEvery = config.reaperInterval();
-            maintenance.scheduleWithFixedDelay(reaper, reaperEvery.toMillis(), reaperEvery.toMillis(), TimeUnit.MILLISECONDS);
-            Duration presenceEvery = config.presenceInterval();
-            maintenance.scheduleWithFixedDelay(new SessionPresence(sessions, registry), presenceEvery.toMillis(),
-                    presenceEvery.toMillis(), TimeUnit.MILLISECONDS);
-            maintenance.scheduleWithFixedDelay(new Ring(database.jdbi()), RING_INTERVAL.toMillis(),
-                    RING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
-            Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
             // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
             housekeeping.partitions().ensureAhead();
-            maintenance.scheduleWithFixedDelay(housekeeping, HOUSEKEEPING_INTERVAL.toMillis(),
-                    HOUSEKEEPING_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
-            maintenance.scheduleWithFixedDelay(watches::onResync, WATCH_RESYNC_INTERVAL.toMillis(),
-                    WATCH_RESYNC_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+            maintenance.start();
             server.start();
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
@@ -298,6 +286,11 @@ public final class Broker implements AutoCloseable {
         return reaper;
     }
 
+    /** The background passes, so tests can run one now ({@link Maintenance#runNow}). */
+    public Maintenance maintenance() {
+        return maintenance;
+    }
+
     /** The dispatcher, so tests can see how many claims it made. */
     public Dispatcher dispatcher() {
         return dispatcher;
@@ -349,16 +342,7 @@ public final class Broker implements AutoCloseable {
             Thread.currentThread().interrupt();
             server.shutdownNow();
         }
-        // Let a maintenance pass that is running finish: interrupted, it fails (and logs) half way.
-        maintenance.shutdown();
-        try {
-            if (!maintenance.awaitTermination(5, TimeUnit.SECONDS)) {
-                maintenance.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            maintenance.shutdownNow();
-        }
+        maintenance.close();
         callPool.shutdown();
         writes.close();
         dispatcher.close();

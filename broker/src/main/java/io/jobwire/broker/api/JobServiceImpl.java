@@ -1,6 +1,9 @@
 package io.jobwire.broker.api;
 
 import io.grpc.Status;
+import io.jobwire.broker.convert.ProtoJobs;
+import io.jobwire.broker.dispatch.Dispatcher;
+import io.jobwire.broker.convert.Statuses;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.jobwire.api.v1.CancelRequest;
@@ -29,7 +32,6 @@ import io.jobwire.api.v1.WatchRequest;
 import io.jobwire.api.v1.WorkerInfo;
 import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.auth.Role;
-import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobFilter;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobRecord;
@@ -65,7 +67,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
 
     private final JobStore store;
-    private final GroupWrites writes;
+    private final Dispatcher dispatcher;
     private final JobQueries queries;
     private final RegistryStore registry;
     private final WatchHub watches;
@@ -74,10 +76,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final int maxWatchBacklog;
     private final int maxWatches;
 
-    JobServiceImpl(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
+    JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
                    JsonText json, int maxWatchBacklog, int maxWatches) {
         this.store = store;
-        this.writes = writes;
+        this.dispatcher = dispatcher;
         this.queries = queries;
         this.registry = registry;
         this.watches = watches;
@@ -95,7 +97,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             }
             Principal caller = caller(Role.SUBMIT, "submit jobs");
             NewJob job = specs.toNewJob("job", request.getJob(), caller);
-            return writes.submits().submit(List.of(job)).thenApply(outcomes -> toResponse(outcomes.get(0)));
+            return dispatcher.submit(List.of(job)).thenApply(outcomes -> toResponse(outcomes.get(0)));
         });
     }
 
@@ -111,7 +113,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             for (int i = 0; i < count; i++) {
                 jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
             }
-            return writes.submits().submit(jobs).thenApply(outcomes -> {
+            return dispatcher.submit(jobs).thenApply(outcomes -> {
                 SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
                 outcomes.forEach(outcome -> batch.addResults(toResponse(outcome)));
                 return batch.build();

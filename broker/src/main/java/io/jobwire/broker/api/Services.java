@@ -22,7 +22,7 @@ public final class Services {
                     Duration defaultLease, int maxWatchBacklog, int maxWatches, Clock clock) {
         JsonText json = new JsonText(mapper);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease), json);
-        this.jobService = new JobServiceImpl(store, writes, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
+        this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, sessions, dispatcher,
                 json, maxPayloadBytes, heartbeatInterval, clock));

@@ -1,6 +1,8 @@
 package io.jobwire.broker.api;
 
 import io.grpc.Status;
+import io.jobwire.broker.convert.ProtoJobs;
+import io.jobwire.broker.convert.Statuses;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.jobwire.api.v1.Ack;

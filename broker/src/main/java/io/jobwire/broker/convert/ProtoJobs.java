@@ -1,4 +1,4 @@
-package io.jobwire.broker.api;
+package io.jobwire.broker.convert;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;

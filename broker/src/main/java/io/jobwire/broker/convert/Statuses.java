@@ -1,4 +1,4 @@
-package io.jobwire.broker.api;
+package io.jobwire.broker.convert;
 
 import io.grpc.Status;
 import io.grpc.StatusException;

@@ -5,7 +5,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.CancelJob;
 import io.jobwire.api.v1.Drain;
-import io.jobwire.broker.api.ProtoJobs;
+import io.jobwire.broker.convert.ProtoJobs;
 import io.jobwire.broker.events.ChangeListener;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;

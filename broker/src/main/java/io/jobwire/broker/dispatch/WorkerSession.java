@@ -6,7 +6,7 @@ import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.Assign;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.LeaseRef;
-import io.jobwire.broker.api.ProtoJobs;
+import io.jobwire.broker.convert.ProtoJobs;
 import io.jobwire.broker.store.ClaimRequest;
 import io.jobwire.broker.store.JobRecord;
 import io.jobwire.broker.store.NewJob;

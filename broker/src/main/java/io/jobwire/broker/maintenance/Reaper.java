@@ -1,6 +1,5 @@
-package io.jobwire.broker.lease;
+package io.jobwire.broker.maintenance;
 
-import io.jobwire.broker.api.Statuses;
 import io.jobwire.broker.store.JobStore;
 import java.util.List;
 import org.slf4j.Logger;
@@ -11,7 +10,7 @@ import org.slf4j.LoggerFactory;
  * once, or FAILED when attempts are spent. Run it every reaper interval; every broker runs one and they
  * never conflict, because each update re-checks the expiry of the rows it touches.
  */
-public final class Reaper implements Runnable {
+public final class Reaper {
     private static final Logger log = LoggerFactory.getLogger(Reaper.class);
     /** Lease entries per transaction: most are of attempts that ended, and only dropped. */
     static final int BATCH = 2_000;
@@ -26,19 +25,6 @@ public final class Reaper implements Runnable {
     /** Test seam: runs after the reaper chose its jobs and before it updates them. */
     public void setBetweenChoiceAndUpdate(Runnable hook) {
         this.betweenChoiceAndUpdate = hook;
-    }
-
-    @Override
-    public void run() {
-        try {
-            reapAll();
-        } catch (RuntimeException e) {
-            if (Statuses.isDatabaseUnavailable(e)) {
-                log.warn("reaper cannot reach the database ({}); will try again", e.getMessage());
-            } else {
-                log.error("reaper pass failed; will try again", e);
-            }
-        }
     }
 
     /** Reaps every job expired now, in batches. Returns how many were taken back. */

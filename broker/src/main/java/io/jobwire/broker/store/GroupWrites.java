@@ -9,19 +9,18 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
- * The broker's hot writes, each kind gathered across all callers into one statement and one commit
- * ({@link GroupCommit}): submits, heartbeats, progress, completions, failures and releases.
+ * The worker streams' writes, each kind gathered across all streams into one statement and one commit
+ * ({@link GroupCommit}): heartbeats, progress, completions, failures and releases. (Submits are gathered
+ * by the dispatcher, which may claim with them.)
  */
 public final class GroupWrites implements AutoCloseable {
     /** Rows per statement: big enough to amortise a commit, small enough to keep a commit short. */
     private static final int MAX_ROWS = 2_000;
 
     private final ExecutorService executor;
-    private final GroupCommit<NewJob, SubmitOutcome> submits;
     private final GroupCommit<Fenced<LeaseRef>, WriteResult> heartbeats;
     private final GroupCommit<Fenced<ProgressReport>, WriteResult> progress;
     private final GroupCommit<Fenced<Completion>, WriteResult> completions;
@@ -34,31 +33,17 @@ public final class GroupWrites implements AutoCloseable {
      * @param writers       batches of one kind applied at once (each holds a connection meanwhile)
      */
     public GroupWrites(JobStore store, Predicate<Throwable> sharedFailure, int writers) {
-        this(store, store::insert, sharedFailure, writers);
-    }
-
-    /**
-     * @param submit writes a batch of submits (the dispatcher's, which may claim with them); by default
-     *               {@link JobStore#insert}
-     */
-    public GroupWrites(JobStore store, Function<List<NewJob>, List<SubmitOutcome>> submit,
-                       Predicate<Throwable> sharedFailure, int writers) {
         AtomicInteger threads = new AtomicInteger();
         this.executor = Executors.newCachedThreadPool(runnable -> {
             Thread thread = new Thread(runnable, "jobwire-commit-" + threads.incrementAndGet());
             thread.setDaemon(true);
             return thread;
         });
-        this.submits = new GroupCommit<>("submits", submit, sharedFailure, MAX_ROWS, writers, executor);
         this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor);
         this.progress = new GroupCommit<>("progress", store::progressAll, sharedFailure, MAX_ROWS, 1, executor);
         this.completions = new GroupCommit<>("completions", store::completeAll, sharedFailure, MAX_ROWS, writers, executor);
         this.failures = new GroupCommit<>("failures", store::failAll, sharedFailure, MAX_ROWS, writers, executor);
         this.releases = new GroupCommit<>("releases", store::releaseAll, sharedFailure, MAX_ROWS, 1, executor);
-    }
-
-    public GroupCommit<NewJob, SubmitOutcome> submits() {
-        return submits;
     }
 
     public GroupCommit<Fenced<LeaseRef>, WriteResult> heartbeats() {
@@ -82,7 +67,7 @@ public final class GroupWrites implements AutoCloseable {
     }
 
     private List<GroupCommit<?, ?>> all() {
-        return List.of(submits, heartbeats, progress, completions, failures, releases);
+        return List.of(heartbeats, progress, completions, failures, releases);
     }
 
     /** Lets queued writes commit (up to the timeout each), then stops the commit threads. */

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * with (a burst of a million jobs in the first minute of a new deployment), but not every pass for a
  * steady stream through a small table: an ANALYZE takes a core for a third of a second.
  */
-public final class Housekeeping implements Runnable {
+public final class Housekeeping {
     private static final Logger log = LoggerFactory.getLogger(Housekeeping.class);
     /** Rows deleted per transaction. */
     static final int PRUNE_BATCH = 1_000;
@@ -51,15 +51,11 @@ public final class Housekeeping implements Runnable {
         return partitions;
     }
 
-    @Override
-    public void run() {
-        try {
-            partitions.ensureAhead();
-            prune();
-            refreshStatistics();
-        } catch (RuntimeException e) {
-            log.warn("housekeeping pass failed ({}); will try again", e.getMessage());
-        }
+    /** One pass: partitions ahead, retention, statistics. */
+    public void pass() {
+        partitions.ensureAhead();
+        prune();
+        refreshStatistics();
     }
 
     /**

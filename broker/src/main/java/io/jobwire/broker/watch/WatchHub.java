@@ -1,8 +1,8 @@
 package io.jobwire.broker.watch;
 
 import io.jobwire.api.v1.Job;
-import io.jobwire.broker.api.ProtoJobs;
-import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.convert.ProtoJobs;
+import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.events.ChangeListener;
 import io.jobwire.broker.store.GroupCommit;
 import io.jobwire.broker.store.JobChange;

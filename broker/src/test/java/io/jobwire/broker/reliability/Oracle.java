@@ -36,7 +36,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * Records what producers were told and what workers ran, then checks the promises of DESIGN.md against
+ * Records what producers were told and what workers ran, then checks the promises of docs/ARCHITECTURE.md against
  * the database once the run has drained: no acknowledged job lost, none invented, exactly one accepted
  * finish per job and never from a stale attempt, no overlapping leases, no more executions than attempts,
  * one job per idempotency key, watch streams in order ending in the stored state, Stats equal to the rows.

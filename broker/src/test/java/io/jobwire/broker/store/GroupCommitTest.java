@@ -3,7 +3,7 @@ package io.jobwire.broker.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.jobwire.broker.api.Statuses;
+import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.store.WorkerWrites.Completion;
 import io.jobwire.broker.testing.TestPostgres;
@@ -32,6 +32,9 @@ class GroupCommitTest {
     private static Database db;
     private static JobStore store;
     private static GroupWrites writes;
+    /** Submits as the dispatcher gathers them, without its claims. */
+    private static GroupCommit<NewJob, SubmitOutcome> submits;
+    private static ExecutorService submitThreads;
 
     @BeforeAll
     static void open() {
@@ -40,11 +43,15 @@ class GroupCommitTest {
         store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), ChangeSink.NONE,
                 RetryDefaults.STANDARD, () -> 1.0);
         writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, 2);
+        submitThreads = Executors.newCachedThreadPool();
+        submits = new GroupCommit<>("submits", store::insert, Statuses::isDatabaseUnavailable, 2_000, 2, submitThreads);
     }
 
     @AfterAll
     static void close() {
         writes.close();
+        submits.close();
+        submitThreads.shutdown();
         db.close();
     }
 
@@ -55,7 +62,7 @@ class GroupCommitTest {
     @Test
     void concurrentSubmitsShareCommitsAndEachCallerGetsItsOwnJob() throws Exception {
         int callers = 64;
-        long batchesBefore = writes.submits().batches();
+        long batchesBefore = submits.batches();
         ExecutorService pool = Executors.newFixedThreadPool(callers);
         CountDownLatch go = new CountDownLatch(1);
         List<Future<List<SubmitOutcome>>> answers = new ArrayList<>();
@@ -63,7 +70,7 @@ class GroupCommitTest {
             int n = i;
             answers.add(pool.submit(() -> {
                 go.await();
-                return writes.submits().apply(List.of(job("group.submit", "key-" + n), job("group.submit", null)));
+                return submits.apply(List.of(job("group.submit", "key-" + n), job("group.submit", null)));
             }));
         }
         go.countDown();
@@ -81,13 +88,13 @@ class GroupCommitTest {
         long rows = db.jdbi().withHandle(h -> h.createQuery("SELECT count(*) FROM jobs WHERE type = 'group.submit'")
                 .mapTo(Long.class).one());
         assertThat(rows).isEqualTo(2L * callers);
-        long batches = writes.submits().batches() - batchesBefore;
+        long batches = submits.batches() - batchesBefore;
         assertThat(batches).as("64 concurrent callers were gathered into fewer commits").isLessThan(callers / 2);
     }
 
     @Test
     void aLoneRequestDoesNotWaitForABatchToFill() {
-        List<SubmitOutcome> outcome = writes.submits().submit(List.of(job("group.lone", null)))
+        List<SubmitOutcome> outcome = submits.submit(List.of(job("group.lone", null)))
                 .orTimeout(5, TimeUnit.SECONDS).join();
         assertThat(outcome).hasSize(1);
         assertThat(outcome.get(0).created()).isTrue();
@@ -135,7 +142,7 @@ class GroupCommitTest {
 
     @Test
     void twoFinishesOfOneLeaseInOneBatchAreAppliedInOrder() {
-        writes.submits().apply(List.of(job("group.twice", null)));
+        submits.apply(List.of(job("group.twice", null)));
         JobRecord claimed = store.claim(new ClaimRequest("w", null,
                 List.of(new ClaimRequest.TypeQuota("group.twice", 1)), List.of(), 1)).get(0);
         List<WriteResult> results = store.completeAll(List.of(
@@ -150,7 +157,7 @@ class GroupCommitTest {
 
     @Test
     void eachWriteInABatchIsFencedByItsOwnPrincipal() {
-        writes.submits().apply(List.of(job("group.principal", null), job("group.principal", null)));
+        submits.apply(List.of(job("group.principal", null), job("group.principal", null)));
         JobRecord ofAlice = store.claim(new ClaimRequest("w", "alice",
                 List.of(new ClaimRequest.TypeQuota("group.principal", 1)), List.of(), 1)).get(0);
         JobRecord ofBob = store.claim(new ClaimRequest("w", "bob",

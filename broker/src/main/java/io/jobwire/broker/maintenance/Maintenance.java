@@ -1,0 +1,107 @@
+package io.jobwire.broker.maintenance;
+
+import io.jobwire.broker.convert.Statuses;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The broker's background passes, one shape for all: each is a named {@link Runnable} run every so often
+ * on the maintenance threads, a failed pass is logged (a warning when the database is out of reach, an
+ * error otherwise) and tried again at the next one, and {@link #close} lets a running pass finish.
+ * Tests run a pass on demand with {@link #runNow} instead of waiting for its interval.
+ *
+ * <pre>{@code
+ * Maintenance maintenance = new Maintenance(2);
+ * maintenance.every("reaper", Duration.ofSeconds(1), reaper::reapAll);
+ * maintenance.start();
+ * }</pre>
+ */
+public final class Maintenance implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Maintenance.class);
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    /** The broker's passes, by name. */
+    public static final String REAPER = "reaper";
+    public static final String PRESENCE = "presence";
+    public static final String RING = "ring";
+    public static final String HOUSEKEEPING = "housekeeping";
+    public static final String WATCH_RESYNC = "watch-resync";
+
+    private record Pass(Duration interval, Runnable work) {
+    }
+
+    private final Map<String, Pass> passes = new LinkedHashMap<>();
+    private final ScheduledExecutorService threads;
+    private boolean started;
+
+    public Maintenance(int threads) {
+        this.threads = Executors.newScheduledThreadPool(threads, runnable -> {
+            Thread thread = new Thread(runnable, "jobwire-maintenance");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /** Runs {@code work} every {@code interval} (the first time one interval after {@link #start}). */
+    public synchronized Maintenance every(String name, Duration interval, Runnable work) {
+        if (started) {
+            throw new IllegalStateException("maintenance already started; add " + name + " before");
+        }
+        if (passes.putIfAbsent(name, new Pass(interval, work)) != null) {
+            throw new IllegalArgumentException("two maintenance passes named " + name);
+        }
+        return this;
+    }
+
+    public synchronized void start() {
+        started = true;
+        passes.forEach((name, pass) -> threads.scheduleWithFixedDelay(() -> runLogged(name, pass.work()),
+                pass.interval().toMillis(), pass.interval().toMillis(), TimeUnit.MILLISECONDS));
+    }
+
+    /**
+     * Runs the pass now on the caller's thread and lets its failure through (the scheduled runs of it
+     * go on meanwhile; every pass is safe to run twice at once, as it is when brokers share a database).
+     */
+    public void runNow(String name) {
+        Pass pass;
+        synchronized (this) {
+            pass = passes.get(name);
+        }
+        if (pass == null) {
+            throw new IllegalArgumentException("no maintenance pass named " + name + " (have " + passes.keySet() + ")");
+        }
+        pass.work().run();
+    }
+
+    private static void runLogged(String name, Runnable work) {
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            if (Statuses.isDatabaseUnavailable(e)) {
+                log.warn("{} pass cannot reach the database ({}); will try again", name, e.getMessage());
+            } else {
+                log.error("{} pass failed; will try again", name, e);
+            }
+        }
+    }
+
+    /** Stops scheduling; waits up to five seconds for a running pass (interrupted, it fails half way). */
+    @Override
+    public void close() {
+        threads.shutdown();
+        try {
+            if (!threads.awaitTermination(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                threads.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            threads.shutdownNow();
+        }
+    }
+}
