@@ -41,6 +41,8 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -56,7 +58,7 @@ import org.slf4j.LoggerFactory;
  * reaping expired leases, recording worker sessions, listening to other brokers).
  *
  * <pre>{@code
- * try (Broker broker = Broker.builder(BrokerConfig.defaults()).start()) {
+ * try (Broker broker = Broker.builder(BrokerConfig.builder().port(7070).build()).start()) {
  *     broker.awaitTermination();
  * }
  * }</pre>
@@ -102,42 +104,54 @@ public final class Broker implements AutoCloseable {
         String brokerId = config.brokerId();
         TokenStore tokens = tokens(config);
         ServerCredentials credentials = credentials(config);
-        this.embedded = config.databaseUrl() == null ? EmbeddedPostgresServer.start(config.dataDir()) : null;
+        this.embedded = config.database().url() == null ? EmbeddedPostgresServer.start(config.database().dataDir()) : null;
+        // What a failed start must give back, last taken first.
+        Deque<AutoCloseable> taken = new ArrayDeque<>();
+        if (embedded != null) {
+            taken.push(embedded);
+        }
         try {
-            String url = embedded != null ? embedded.jdbcUrl() : config.databaseUrl();
-            this.database = Database.connect(url, config.poolSize(), DB_CONNECTION_TIMEOUT, "jobwire " + brokerId);
+            String url = embedded != null ? embedded.jdbcUrl() : config.database().url();
+            this.database = Database.connect(url, config.database().poolSize(), DB_CONNECTION_TIMEOUT, "jobwire " + brokerId);
+            taken.push(database);
             database.migrate();
             ObjectMapper json = new ObjectMapper();
             ChangeBus bus = new ChangeBus();
             this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
+            taken.push(listener::close);
             this.announcer = new ChangeAnnouncer(database.jdbi(), brokerId, listener::peersListening,
                     listener::peersWatching, ANNOUNCE_BACKLOG);
+            taken.push(announcer::close);
             this.store = new JobStore(database.jdbi(), database.keyedJdbi(), json, changes -> {
                 bus.publish(changes);
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
             this.sessions = new SessionRegistry(brokerId);
-            this.dispatcher = new Dispatcher(store, sessions, config.pollInterval(), builder.clock);
+            this.dispatcher = new Dispatcher(store, sessions, config.timing().pollInterval(), builder.clock);
+            taken.push(dispatcher);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
+            taken.push(writes);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
-                    config.presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
+                    config.timing().presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
             this.watches = new WatchHub(queries);
+            taken.push(watches::close);
             watches.announceWith(listener::announceWatching);
             listener.watchersFrom(watches::hasWatchers);
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);
             bus.subscribe(watches);
             this.reaper = new Reaper(store);
-            Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.retention(), builder.clock);
+            Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi());
             SessionPresence presence = new SessionPresence(sessions, registry);
             this.maintenance = new Maintenance(2)
-                    .every(Maintenance.REAPER, config.reaperInterval(), reaper::reapAll)
-                    .every(Maintenance.PRESENCE, config.presenceInterval(), presence::refresh)
+                    .every(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
+                    .every(Maintenance.PRESENCE, config.timing().presenceInterval(), presence::refresh)
                     .every(Maintenance.RING, RING_INTERVAL, ring::clear)
                     .every(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
                     .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync);
+            taken.push(maintenance);
 
             AtomicInteger callThreads = new AtomicInteger();
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
@@ -149,11 +163,12 @@ public final class Broker implements AutoCloseable {
                         return thread;
                     },
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
+            taken.push(callPool::shutdownNow);
             Services services = new Services(store, writes, queries, registry, sessions, dispatcher, watches, json,
-                    config.maxPayloadBytes(), config.defaultLease(), config.maxWatchBacklog(),
-                    config.maxWatchesPerPrincipal(), builder.clock);
+                    config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().maxWatchBacklog(),
+                    config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
-                    : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.port()), credentials)
+                    : NettyServerBuilder.forAddress(new InetSocketAddress(config.listen().host(), config.listen().port()), credentials)
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)
                             .permitKeepAliveWithoutCalls(true)
                             .maxInboundMetadataSize(MAX_METADATA_BYTES)
@@ -173,7 +188,7 @@ public final class Broker implements AutoCloseable {
                     .addService(health.getHealthService())
                     .addService(ProtoReflectionServiceV1.newInstance())
                     .addService(reflectionV1Alpha())
-                    .maxInboundMessageSize(config.maxPayloadBytes() * 8 + 1024 * 1024)
+                    .maxInboundMessageSize(config.limits().maxPayloadBytes() * 8 + 1024 * 1024)
                     .build();
 
             announcer.start();
@@ -186,19 +201,28 @@ public final class Broker implements AutoCloseable {
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
                         + "submit, run and cancel any job. Set --tokens-file (see 'jobwire token') before exposing "
-                        + "the broker. ***", config.host(), server.getPort());
+                        + "the broker. ***", config.listen().host(), server.getPort());
             } else {
                 log.info("authentication on: {} token(s)", tokens.size());
             }
             health.setStatus("", io.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING);
-            log.info("Jobwire broker {} listening on {}:{}{}{}", brokerId, config.host(), server.getPort(),
-                    config.tlsCert() == null ? "" : config.tlsClientCa() == null ? " with TLS" : " with mutual TLS",
-                    embedded != null ? " (embedded PostgreSQL in " + config.dataDir().toAbsolutePath() + ")" : "");
+            log.info("Jobwire broker {} listening on {}:{}{}{}", brokerId, config.listen().host(), server.getPort(),
+                    config.listen().tlsCert() == null ? "" : config.listen().tlsClientCa() == null ? " with TLS" : " with mutual TLS",
+                    embedded != null ? " (embedded PostgreSQL in " + config.database().dataDir().toAbsolutePath() + ")" : "");
         } catch (IOException | RuntimeException e) {
-            if (embedded != null) {
-                embedded.close();
-            }
+            giveBack(taken, e);
             throw e;
+        }
+    }
+
+    /** Closes what a failed start took, last first; a failure to close one is added to the start's error. */
+    private static void giveBack(Deque<AutoCloseable> taken, Exception failure) {
+        while (!taken.isEmpty()) {
+            try {
+                taken.pop().close();
+            } catch (Exception e) {
+                failure.addSuppressed(e);
+            }
         }
     }
 
@@ -213,20 +237,20 @@ public final class Broker implements AutoCloseable {
 
     /** Plaintext, TLS, or mutual TLS when client certificates must chain to {@code --tls-client-ca}. */
     static ServerCredentials credentials(BrokerConfig config) {
-        if ((config.tlsCert() == null) != (config.tlsKey() == null)) {
+        if ((config.listen().tlsCert() == null) != (config.listen().tlsKey() == null)) {
             throw new IllegalArgumentException("--tls-cert and --tls-key go together");
         }
-        if (config.tlsClientCa() != null && config.tlsCert() == null) {
+        if (config.listen().tlsClientCa() != null && config.listen().tlsCert() == null) {
             throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key");
         }
-        if (config.tlsCert() == null) {
+        if (config.listen().tlsCert() == null) {
             return InsecureServerCredentials.create();
         }
         try {
             TlsServerCredentials.Builder tls = TlsServerCredentials.newBuilder()
-                    .keyManager(config.tlsCert().toFile(), config.tlsKey().toFile());
-            if (config.tlsClientCa() != null) {
-                tls.trustManager(config.tlsClientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+                    .keyManager(config.listen().tlsCert().toFile(), config.listen().tlsKey().toFile());
+            if (config.listen().tlsClientCa() != null) {
+                tls.trustManager(config.listen().tlsClientCa().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
             }
             return tls.build();
         } catch (IOException e) {
@@ -240,13 +264,13 @@ public final class Broker implements AutoCloseable {
      * address: an open broker on a reachable interface is refused at start.
      */
     static TokenStore tokens(BrokerConfig config) {
-        TokenStore fromFile = config.tokensFile() == null ? TokenStore.empty() : TokenStore.fromFile(config.tokensFile());
-        TokenStore inline = config.tokens() == null || config.tokens().isBlank() ? TokenStore.empty()
-                : TokenStore.parse(config.tokens(), "JOBWIRE_TOKENS");
+        TokenStore fromFile = config.auth().tokensFile() == null ? TokenStore.empty() : TokenStore.fromFile(config.auth().tokensFile());
+        TokenStore inline = config.auth().tokens() == null || config.auth().tokens().isBlank() ? TokenStore.empty()
+                : TokenStore.parse(config.auth().tokens(), "JOBWIRE_TOKENS");
         TokenStore tokens = fromFile.isEmpty() ? inline : inline.isEmpty() ? fromFile
-                : TokenStore.parse(readAll(config.tokensFile()) + "\n" + config.tokens(), "tokens");
-        if (tokens.isEmpty() && !isLoopback(config.host())) {
-            throw new IllegalArgumentException("--host " + config.host() + " is reachable from other machines, but no "
+                : TokenStore.parse(readAll(config.auth().tokensFile()) + "\n" + config.auth().tokens(), "tokens");
+        if (tokens.isEmpty() && !isLoopback(config.listen().host())) {
+            throw new IllegalArgumentException("--host " + config.listen().host() + " is reachable from other machines, but no "
                     + "tokens are configured: set --tokens-file (or JOBWIRE_TOKENS), or bind to 127.0.0.1");
         }
         return tokens;
@@ -316,11 +340,11 @@ public final class Broker implements AutoCloseable {
             return;
         }
         closed = true;
-        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
-        log.info("broker {} shutting down: draining workers for up to {}", config.brokerId(), config.drainTimeout());
+        long deadline = System.nanoTime() + config.timing().drainTimeout().toNanos();
+        log.info("broker {} shutting down: draining workers for up to {}", config.brokerId(), config.timing().drainTimeout());
         health.enterTerminalState();
         server.shutdown();
-        sessions.drainAll(config.drainTimeout());
+        sessions.drainAll(config.timing().drainTimeout());
         watches.endAll(Status.UNAVAILABLE.withDescription("the broker is shutting down; watch again on another broker"));
         while (!sessions.sessions().isEmpty() && System.nanoTime() < deadline) {
             sleep(50);

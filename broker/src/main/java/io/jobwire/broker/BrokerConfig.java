@@ -8,53 +8,23 @@ import java.util.Objects;
 import java.util.UUID;
 
 /**
- * Everything an operator can set, validated once at start; each error names its command-line flag.
+ * Everything an operator can set, in groups, validated once when built; each error names its
+ * command-line flag. Built by name:
  *
- * @param host              address to bind ({@code --host})
- * @param port              gRPC port, 0 for any free port ({@code --port})
- * @param dataDir           where the embedded PostgreSQL keeps its data ({@code --data-dir})
- * @param databaseUrl       an external PostgreSQL instead of the embedded one, or null ({@code --database-url})
- * @param maxPayloadBytes   largest payload or result accepted ({@code --max-payload-bytes})
- * @param defaultLease      lease of jobs submitted without one ({@code --default-lease})
- * @param reaperInterval    how often expired leases are taken back ({@code --reaper-interval})
- * @param pollInterval      how often the dispatcher looks for due jobs without being woken ({@code --poll-interval})
- * @param presenceInterval  how often worker sessions are recorded for Stats ({@code --presence-interval})
- * @param drainTimeout      how long a shutting-down broker lets workers and calls finish ({@code --drain-timeout})
- * @param retry             backoff for jobs without their own retry policy
- * @param poolSize          database connections ({@code --db-pool-size})
- * @param brokerId          this instance's name in Stats and notifications ({@code --broker-id})
- * @param maxWatchBacklog   distinct jobs a filter watch may fall behind by before it is ended
- * @param tokensFile        file of accepted bearer tokens (hashed), or null ({@code --tokens-file})
- * @param tokens            token lines given inline, e.g. from {@code JOBWIRE_TOKENS}, or null
- * @param tlsCert           PEM certificate chain to serve TLS with, or null for plaintext ({@code --tls-cert})
- * @param tlsKey            PEM private key of that certificate ({@code --tls-key})
- * @param tlsClientCa       PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
- * @param maxWatchesPerPrincipal  Watch streams one principal may hold open at once ({@code --max-watches})
- * @param retention         how long finished jobs are kept before they are deleted; zero keeps them forever
- *                          ({@code --retention})
+ * <pre>{@code
+ * BrokerConfig config = BrokerConfig.builder().port(0).databaseUrl(url).reaperInterval(Duration.ofMillis(200)).build();
+ * }</pre>
+ *
+ * @param listen   where and how the gRPC server listens
+ * @param database which PostgreSQL, how many connections, how long finished jobs are kept
+ * @param timing   leases and the intervals of the background work
+ * @param limits   sizes and counts a caller may not exceed
+ * @param auth     the accepted tokens; none: open, which only a loopback address allows
+ * @param retry    backoff for jobs without their own retry policy
+ * @param brokerId this instance's name in Stats and notifications ({@code --broker-id})
  */
-public record BrokerConfig(
-        String host,
-        int port,
-        Path dataDir,
-        String databaseUrl,
-        int maxPayloadBytes,
-        Duration defaultLease,
-        Duration reaperInterval,
-        Duration pollInterval,
-        Duration presenceInterval,
-        Duration drainTimeout,
-        RetryDefaults retry,
-        int poolSize,
-        String brokerId,
-        int maxWatchBacklog,
-        Path tokensFile,
-        String tokens,
-        Path tlsCert,
-        Path tlsKey,
-        Path tlsClientCa,
-        int maxWatchesPerPrincipal,
-        Duration retention) {
+public record BrokerConfig(Listen listen, Database database, Timing timing, Limits limits, Auth auth,
+                           RetryDefaults retry, String brokerId) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -71,159 +41,266 @@ public record BrokerConfig(
     public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
 
     public BrokerConfig {
-        Objects.requireNonNull(host, "--host");
-        Objects.requireNonNull(dataDir, "--data-dir");
+        Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(database, "database");
+        Objects.requireNonNull(timing, "timing");
+        Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(auth, "auth");
         Objects.requireNonNull(retry, "retry");
-        require(port >= 0 && port <= 65535, "--port must be between 0 and 65535, got " + port);
-        require(maxPayloadBytes >= 1024 && maxPayloadBytes <= 64 * 1024 * 1024,
-                "--max-payload-bytes must be between 1024 and 67108864, got " + maxPayloadBytes);
-        requirePositive(defaultLease, "--default-lease");
-        require(defaultLease.compareTo(Duration.ofSeconds(1)) >= 0 && defaultLease.compareTo(Duration.ofHours(24)) <= 0,
-                "--default-lease must be between 1s and 24h, got " + defaultLease);
-        requirePositive(reaperInterval, "--reaper-interval");
-        requirePositive(pollInterval, "--poll-interval");
-        requirePositive(presenceInterval, "--presence-interval");
-        require(drainTimeout != null && !drainTimeout.isNegative(), "--drain-timeout must not be negative");
-        require(poolSize >= 2 && poolSize <= 1000, "--db-pool-size must be between 2 and 1000, got " + poolSize);
         require(brokerId != null && !brokerId.isBlank() && brokerId.indexOf('|') < 0 && brokerId.length() <= 128,
                 "--broker-id must be 1-128 characters without '|'");
-        require(maxWatchBacklog >= 1, "maxWatchBacklog must be positive");
-        require(retention != null && !retention.isNegative(), "--retention must not be negative");
-        require(maxWatchesPerPrincipal >= 1, "--max-watches must be positive, got " + maxWatchesPerPrincipal);
+    }
+
+    /**
+     * @param host        address to bind ({@code --host})
+     * @param port        gRPC port, 0 for any free port ({@code --port})
+     * @param tlsCert     PEM certificate chain to serve TLS with, or null for plaintext ({@code --tls-cert})
+     * @param tlsKey      PEM private key of that certificate ({@code --tls-key})
+     * @param tlsClientCa PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
+     */
+    public record Listen(String host, int port, Path tlsCert, Path tlsKey, Path tlsClientCa) {
+        public Listen {
+            Objects.requireNonNull(host, "--host");
+            require(port >= 0 && port <= 65535, "--port must be between 0 and 65535, got " + port);
+        }
+    }
+
+    /**
+     * @param dataDir   where the embedded PostgreSQL keeps its data ({@code --data-dir})
+     * @param url       an external PostgreSQL instead of the embedded one, or null ({@code --database-url})
+     * @param poolSize  database connections ({@code --db-pool-size})
+     * @param retention how long finished jobs are kept; zero keeps them forever ({@code --retention})
+     */
+    public record Database(Path dataDir, String url, int poolSize, Duration retention) {
+        public Database {
+            Objects.requireNonNull(dataDir, "--data-dir");
+            require(poolSize >= 2 && poolSize <= 1000, "--db-pool-size must be between 2 and 1000, got " + poolSize);
+            require(retention != null && !retention.isNegative(), "--retention must not be negative");
+        }
+    }
+
+    /**
+     * @param defaultLease     lease of jobs submitted without one ({@code --default-lease})
+     * @param reaperInterval   how often expired leases are taken back ({@code --reaper-interval})
+     * @param pollInterval     how often the dispatcher looks for due jobs without being woken ({@code --poll-interval})
+     * @param presenceInterval how often worker sessions are recorded for Stats ({@code --presence-interval})
+     * @param drainTimeout     how long a shutting-down broker lets workers and calls finish ({@code --drain-timeout})
+     */
+    public record Timing(Duration defaultLease, Duration reaperInterval, Duration pollInterval, Duration presenceInterval,
+                         Duration drainTimeout) {
+        public Timing {
+            requirePositive(defaultLease, "--default-lease");
+            require(defaultLease.compareTo(Duration.ofSeconds(1)) >= 0 && defaultLease.compareTo(Duration.ofHours(24)) <= 0,
+                    "--default-lease must be between 1s and 24h, got " + defaultLease);
+            requirePositive(reaperInterval, "--reaper-interval");
+            requirePositive(pollInterval, "--poll-interval");
+            requirePositive(presenceInterval, "--presence-interval");
+            require(drainTimeout != null && !drainTimeout.isNegative(), "--drain-timeout must not be negative");
+        }
+    }
+
+    /**
+     * @param maxPayloadBytes        largest payload or result accepted ({@code --max-payload-bytes})
+     * @param maxWatchBacklog        distinct jobs a filter watch may fall behind by before it is ended
+     * @param maxWatchesPerPrincipal Watch streams one principal may hold open at once ({@code --max-watches})
+     */
+    public record Limits(int maxPayloadBytes, int maxWatchBacklog, int maxWatchesPerPrincipal) {
+        public Limits {
+            require(maxPayloadBytes >= 1024 && maxPayloadBytes <= 64 * 1024 * 1024,
+                    "--max-payload-bytes must be between 1024 and 67108864, got " + maxPayloadBytes);
+            require(maxWatchBacklog >= 1, "maxWatchBacklog must be positive");
+            require(maxWatchesPerPrincipal >= 1, "--max-watches must be positive, got " + maxWatchesPerPrincipal);
+        }
+    }
+
+    /**
+     * @param tokensFile file of accepted bearer tokens (hashed), or null ({@code --tokens-file})
+     * @param tokens     token lines given inline, e.g. from {@code JOBWIRE_TOKENS}, or null
+     */
+    public record Auth(Path tokensFile, String tokens) {
     }
 
     /** The defaults: embedded PostgreSQL in ./jobwire-data, port 7070 on loopback. */
     public static BrokerConfig defaults() {
-        return new BrokerConfig(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATA_DIR, null, DEFAULT_MAX_PAYLOAD_BYTES,
-                DEFAULT_LEASE, DEFAULT_REAPER_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_PRESENCE_INTERVAL,
-                DEFAULT_DRAIN_TIMEOUT, RetryDefaults.STANDARD, DEFAULT_POOL_SIZE, defaultBrokerId(),
-                DEFAULT_MAX_WATCH_BACKLOG, null, null, null, null, null, DEFAULT_MAX_WATCHES_PER_PRINCIPAL, DEFAULT_RETENTION);
+        return builder().build();
     }
 
-    public BrokerConfig withHost(String value) {
-        return new BrokerConfig(value, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public BrokerConfig withPort(int value) {
-        return new BrokerConfig(host, value, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
+    /** A builder holding this configuration, to change some of it. */
+    public Builder toBuilder() {
+        Builder builder = new Builder();
+        builder.host = listen.host();
+        builder.port = listen.port();
+        builder.tlsCert = listen.tlsCert();
+        builder.tlsKey = listen.tlsKey();
+        builder.tlsClientCa = listen.tlsClientCa();
+        builder.dataDir = database.dataDir();
+        builder.databaseUrl = database.url();
+        builder.poolSize = database.poolSize();
+        builder.retention = database.retention();
+        builder.defaultLease = timing.defaultLease();
+        builder.reaperInterval = timing.reaperInterval();
+        builder.pollInterval = timing.pollInterval();
+        builder.presenceInterval = timing.presenceInterval();
+        builder.drainTimeout = timing.drainTimeout();
+        builder.maxPayloadBytes = limits.maxPayloadBytes();
+        builder.maxWatchBacklog = limits.maxWatchBacklog();
+        builder.maxWatchesPerPrincipal = limits.maxWatchesPerPrincipal();
+        builder.tokensFile = auth.tokensFile();
+        builder.tokens = auth.tokens();
+        builder.retry = retry;
+        builder.brokerId = brokerId;
+        return builder;
     }
 
-    public BrokerConfig withDataDir(Path value) {
-        return new BrokerConfig(host, port, value, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+    /** Each setting by the name of its flag; {@link #build} checks them all. */
+    public static final class Builder {
+        private String host = DEFAULT_HOST;
+        private int port = DEFAULT_PORT;
+        private Path tlsCert;
+        private Path tlsKey;
+        private Path tlsClientCa;
+        private Path dataDir = DEFAULT_DATA_DIR;
+        private String databaseUrl;
+        private int poolSize = DEFAULT_POOL_SIZE;
+        private Duration retention = DEFAULT_RETENTION;
+        private Duration defaultLease = DEFAULT_LEASE;
+        private Duration reaperInterval = DEFAULT_REAPER_INTERVAL;
+        private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+        private Duration presenceInterval = DEFAULT_PRESENCE_INTERVAL;
+        private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+        private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
+        private int maxWatchBacklog = DEFAULT_MAX_WATCH_BACKLOG;
+        private int maxWatchesPerPrincipal = DEFAULT_MAX_WATCHES_PER_PRINCIPAL;
+        private Path tokensFile;
+        private String tokens;
+        private RetryDefaults retry = RetryDefaults.STANDARD;
+        private String brokerId;
 
-    public BrokerConfig withDatabaseUrl(String value) {
-        return new BrokerConfig(host, port, dataDir, value, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        private Builder() {
+        }
 
-    public BrokerConfig withMaxPayloadBytes(int value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, value, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder host(String value) {
+            host = value;
+            return this;
+        }
 
-    public BrokerConfig withDefaultLease(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, value, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder port(int value) {
+            port = value;
+            return this;
+        }
 
-    public BrokerConfig withReaperInterval(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, value,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder tlsCert(Path value) {
+            tlsCert = value;
+            return this;
+        }
 
-    public BrokerConfig withPollInterval(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                value, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder tlsKey(Path value) {
+            tlsKey = value;
+            return this;
+        }
 
-    public BrokerConfig withPresenceInterval(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, value, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder tlsClientCa(Path value) {
+            tlsClientCa = value;
+            return this;
+        }
 
-    public BrokerConfig withDrainTimeout(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, value, retry, poolSize, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder dataDir(Path value) {
+            dataDir = value;
+            return this;
+        }
 
-    public BrokerConfig withRetry(RetryDefaults value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, value, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        /** Null or blank: the embedded PostgreSQL. */
+        public Builder databaseUrl(String value) {
+            databaseUrl = value == null || value.isBlank() ? null : value;
+            return this;
+        }
 
-    public BrokerConfig withPoolSize(int value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, value, brokerId, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder poolSize(int value) {
+            poolSize = value;
+            return this;
+        }
 
-    public BrokerConfig withBrokerId(String value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, value, maxWatchBacklog, tokensFile,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder retention(Duration value) {
+            retention = value;
+            return this;
+        }
 
-    public BrokerConfig withMaxWatchBacklog(int value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, value, tokensFile, tokens,
-                tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder defaultLease(Duration value) {
+            defaultLease = value;
+            return this;
+        }
 
-    public BrokerConfig withTokensFile(Path value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog, value,
-                tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder reaperInterval(Duration value) {
+            reaperInterval = value;
+            return this;
+        }
 
-    public BrokerConfig withTokens(String value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, value, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder pollInterval(Duration value) {
+            pollInterval = value;
+            return this;
+        }
 
-    public BrokerConfig withTlsCert(Path value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, value, tlsKey, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder presenceInterval(Duration value) {
+            presenceInterval = value;
+            return this;
+        }
 
-    public BrokerConfig withTlsKey(Path value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, value, tlsClientCa, maxWatchesPerPrincipal, retention);
-    }
+        public Builder drainTimeout(Duration value) {
+            drainTimeout = value;
+            return this;
+        }
 
-    public BrokerConfig withTlsClientCa(Path value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, value, maxWatchesPerPrincipal, retention);
-    }
+        public Builder maxPayloadBytes(int value) {
+            maxPayloadBytes = value;
+            return this;
+        }
 
-    public BrokerConfig withMaxWatchesPerPrincipal(int value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, value, retention);
-    }
+        public Builder maxWatchBacklog(int value) {
+            maxWatchBacklog = value;
+            return this;
+        }
 
-    public BrokerConfig withRetention(Duration value) {
-        return new BrokerConfig(host, port, dataDir, databaseUrl, maxPayloadBytes, defaultLease, reaperInterval,
-                pollInterval, presenceInterval, drainTimeout, retry, poolSize, brokerId, maxWatchBacklog,
-                tokensFile, tokens, tlsCert, tlsKey, tlsClientCa, maxWatchesPerPrincipal, value);
+        public Builder maxWatchesPerPrincipal(int value) {
+            maxWatchesPerPrincipal = value;
+            return this;
+        }
+
+        public Builder tokensFile(Path value) {
+            tokensFile = value;
+            return this;
+        }
+
+        public Builder tokens(String value) {
+            tokens = value;
+            return this;
+        }
+
+        public Builder retry(RetryDefaults value) {
+            retry = value;
+            return this;
+        }
+
+        /** Null: host, pid and a random suffix. */
+        public Builder brokerId(String value) {
+            brokerId = value;
+            return this;
+        }
+
+        public BrokerConfig build() {
+            return new BrokerConfig(
+                    new Listen(host, port, tlsCert, tlsKey, tlsClientCa),
+                    new Database(dataDir, databaseUrl, poolSize, retention),
+                    new Timing(defaultLease, reaperInterval, pollInterval, presenceInterval, drainTimeout),
+                    new Limits(maxPayloadBytes, maxWatchBacklog, maxWatchesPerPrincipal),
+                    new Auth(tokensFile, tokens),
+                    retry,
+                    brokerId == null ? defaultBrokerId() : brokerId);
+        }
     }
 
     /** host-pid-random: unique per process, readable in Stats. */

@@ -23,7 +23,7 @@ class WorkerRefusalTest {
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start(config -> config.withTokens(String.join("\n",
+        fixture = BrokerFixture.start(config -> config.tokens(String.join("\n",
                 TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
                 TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of()))));
     }

@@ -83,25 +83,26 @@ final class ServeCommand implements Callable<Integer> {
     String brokerId;
 
     BrokerConfig config() {
-        BrokerConfig config = BrokerConfig.defaults()
-                .withHost(host)
-                .withPort(port)
-                .withDataDir(dataDir)
-                .withDatabaseUrl(databaseUrl == null || databaseUrl.isBlank() ? null : databaseUrl)
-                .withMaxPayloadBytes(maxPayloadBytes)
-                .withDefaultLease(defaultLease)
-                .withRetention(retention)
-                .withReaperInterval(reaperInterval)
-                .withPollInterval(pollInterval)
-                .withDrainTimeout(drainTimeout)
-                .withPoolSize(poolSize)
-                .withTokensFile(tokensFile)
-                .withTokens(tokens)
-                .withTlsCert(tlsCert)
-                .withTlsKey(tlsKey)
-                .withTlsClientCa(tlsClientCa)
-                .withMaxWatchesPerPrincipal(maxWatches);
-        return brokerId == null ? config : config.withBrokerId(brokerId);
+        return BrokerConfig.builder()
+                .host(host)
+                .port(port)
+                .dataDir(dataDir)
+                .databaseUrl(databaseUrl)
+                .maxPayloadBytes(maxPayloadBytes)
+                .defaultLease(defaultLease)
+                .retention(retention)
+                .reaperInterval(reaperInterval)
+                .pollInterval(pollInterval)
+                .drainTimeout(drainTimeout)
+                .poolSize(poolSize)
+                .tokensFile(tokensFile)
+                .tokens(tokens)
+                .tlsCert(tlsCert)
+                .tlsKey(tlsKey)
+                .tlsClientCa(tlsClientCa)
+                .maxWatchesPerPrincipal(maxWatches)
+                .brokerId(brokerId)
+                .build();
     }
 
     @Override

@@ -46,7 +46,7 @@ class BadInputTest {
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start(c -> c.withMaxPayloadBytes(PAYLOAD_LIMIT));
+        fixture = BrokerFixture.start(c -> c.maxPayloadBytes(PAYLOAD_LIMIT));
     }
 
     @AfterAll

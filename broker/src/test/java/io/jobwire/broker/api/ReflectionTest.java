@@ -31,7 +31,7 @@ class ReflectionTest {
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start(config -> config.withTokens(
+        fixture = BrokerFixture.start(config -> config.tokens(
                 TokenStore.line(TokenStore.newToken(), "ops", List.of(Role.ADMIN), List.of())));
     }
 

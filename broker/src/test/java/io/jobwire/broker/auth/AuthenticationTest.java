@@ -44,7 +44,7 @@ class AuthenticationTest {
                 TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
                 TokenStore.line(OTHER_WORKER, "intruder", List.of(Role.WORK), List.of()),
                 TokenStore.line(OPS, "ops", List.of(Role.ADMIN), List.of()));
-        fixture = BrokerFixture.start(c -> c.withTokens(tokens));
+        fixture = BrokerFixture.start(c -> c.tokens(tokens));
     }
 
     @AfterAll
@@ -159,8 +159,8 @@ class AuthenticationTest {
 
     @Test
     void anOpenBrokerIsRefusedOnAReachableAddress() {
-        assertThatThrownBy(() -> Broker.builder(BrokerFixture.testConfig().withHost("0.0.0.0")
-                .withDatabaseUrl(fixture.jdbcUrl())).start())
+        assertThatThrownBy(() -> Broker.builder(BrokerFixture.testConfig().host("0.0.0.0")
+                .databaseUrl(fixture.jdbcUrl()).build()).start())
                 .hasMessageContaining("no tokens are configured");
     }
 

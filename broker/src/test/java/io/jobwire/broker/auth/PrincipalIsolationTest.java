@@ -41,7 +41,7 @@ class PrincipalIsolationTest {
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start(c -> c.withTokens(String.join("\n",
+        fixture = BrokerFixture.start(c -> c.tokens(String.join("\n",
                 TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of()),
                 TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
                 TokenStore.line(PRINTER, "printer", List.of(Role.WORK), List.of("print.*")),

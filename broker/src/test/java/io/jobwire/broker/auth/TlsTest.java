@@ -33,7 +33,7 @@ class TlsTest {
     void clientsThatTrustTheCaGetInAndOthersDoNot() throws Exception {
         TestCertificates.Pem server = TestCertificates.create(dir, "broker");
         TestCertificates.Pem stranger = TestCertificates.create(dir, "stranger");
-        try (BrokerFixture broker = BrokerFixture.start(c -> c.withTlsCert(server.certificate()).withTlsKey(server.privateKey()))) {
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.tlsCert(server.certificate()).tlsKey(server.privateKey()))) {
             try (JobwireClient trusting = client(broker).tls(server.certificate()).build()) {
                 String id = trusting.submit("tls.job", "{}").getId();
                 assertThat(trusting.get(id).getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
@@ -66,8 +66,8 @@ class TlsTest {
     void mutualTlsAdmitsOnlyClientsWithACertificateFromItsCa() throws Exception {
         TestCertificates.Pem server = TestCertificates.create(dir, "broker");
         TestCertificates.Pem workerCert = TestCertificates.create(dir, "worker");
-        try (BrokerFixture broker = BrokerFixture.start(c -> c.withTlsCert(server.certificate())
-                .withTlsKey(server.privateKey()).withTlsClientCa(workerCert.certificate()))) {
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.tlsCert(server.certificate())
+                .tlsKey(server.privateKey()).tlsClientCa(workerCert.certificate()))) {
             try (JobwireClient noCertificate = client(broker).tls(server.certificate()).build()) {
                 assertThatThrownBy(() -> noCertificate.stats()).isInstanceOf(JobwireException.class);
             }
@@ -87,8 +87,8 @@ class TlsTest {
     @Test
     void halfATlsConfigurationIsRefused() {
         assertThatThrownBy(() -> io.jobwire.broker.Broker.builder(BrokerFixture.testConfig()
-                .withDatabaseUrl(io.jobwire.broker.testing.TestPostgres.newDatabase())
-                .withTlsCert(dir.resolve("cert.pem"))).start())
+                .databaseUrl(io.jobwire.broker.testing.TestPostgres.newDatabase())
+                .tlsCert(dir.resolve("cert.pem")).build()).start())
                 .hasMessageContaining("--tls-cert and --tls-key go together");
     }
 }

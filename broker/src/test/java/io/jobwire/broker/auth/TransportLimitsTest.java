@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class TransportLimitsTest {
     @Test
     void oversizedMessagesAndMetadataAreRefused() {
-        try (BrokerFixture broker = BrokerFixture.start(c -> c.withMaxPayloadBytes(64 * 1024))) {
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.maxPayloadBytes(64 * 1024))) {
             // The inbound message limit is 8 x the payload limit + 1 MiB: 1.5 MiB here.
             SubmitBatchRequest.Builder huge = SubmitBatchRequest.newBuilder();
             for (int i = 0; i < 30; i++) {

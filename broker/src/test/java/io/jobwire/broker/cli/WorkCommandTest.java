@@ -225,7 +225,7 @@ class WorkCommandTest {
 
     @Test
     void aRefusedTokenEndsTheWorkerWithExitThree() throws Exception {
-        try (BrokerFixture guarded = BrokerFixture.start(config -> config.withTokens(io.jobwire.broker.auth.TokenStore.line(
+        try (BrokerFixture guarded = BrokerFixture.start(config -> config.tokens(io.jobwire.broker.auth.TokenStore.line(
                 io.jobwire.broker.auth.TokenStore.newToken(), "ops", List.of(io.jobwire.broker.auth.Role.ADMIN), List.of())))) {
             String java = ProcessHandle.current().info().command().orElse("java");
             Process worker = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),

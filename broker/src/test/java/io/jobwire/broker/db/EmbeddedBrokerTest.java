@@ -12,6 +12,8 @@ import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.broker.Broker;
 import io.jobwire.broker.BrokerConfig;
 import io.jobwire.broker.testing.BrokerFixture;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -27,7 +29,7 @@ class EmbeddedBrokerTest {
     Path dataDir;
 
     private BrokerConfig config() {
-        return BrokerFixture.testConfig().withDatabaseUrl(null).withDataDir(dataDir);
+        return BrokerFixture.testConfig().databaseUrl(null).dataDir(dataDir).build();
     }
 
     private static String submit(Broker broker) {
@@ -74,6 +76,16 @@ class EmbeddedBrokerTest {
                 assertThat(rs.getString(1)).as(setting).isEqualTo("on");
             }
         }
+    }
+
+    @Test
+    void aStartThatCannotBindStopsItsDatabase() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            BrokerConfig onTakenPort = BrokerFixture.testConfig().databaseUrl(null).dataDir(dataDir)
+                    .port(taken.getLocalPort()).build();
+            assertThatThrownBy(() -> Broker.builder(onTakenPort).start()).hasMessageContaining("cannot start the broker");
+        }
+        assertThat(dataDir.resolve("postgres/postmaster.pid")).as("the database stopped with the failed start").doesNotExist();
     }
 
     @Test

@@ -34,8 +34,8 @@ class CancelFreesSlotTest {
     @BeforeAll
     static void startTwoBrokers() {
         String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(60)));
-        b = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(60)));
+        a = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(60)));
+        b = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(60)));
         viaA = JobwireClient.connect("127.0.0.1:" + a.broker().port());
         viaB = JobwireClient.connect("127.0.0.1:" + b.broker().port());
     }

@@ -32,7 +32,7 @@ class ClaimWithSubmitTest {
 
     @Test
     void jobsSubmittedWhileAWorkerWaitsAreClaimedInTheirSubmitsCommit() {
-        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(NO_POLL))) {
             RawWorker worker = fixture.connectWorker("ready", 1, "with.submit");
             worker.credit(20);
             // The first job may meet the dispatcher's round for the credit; after it, nothing wakes the
@@ -55,7 +55,7 @@ class ClaimWithSubmitTest {
 
     @Test
     void aLargeBatchLeavesTheClaimToTheDispatcher() {
-        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(NO_POLL))) {
             RawWorker worker = fixture.connectWorker("big", 50, "big.batch");
             worker.credit(50);
             worker.heartbeat(NO_SUCH_LEASE);
@@ -72,7 +72,7 @@ class ClaimWithSubmitTest {
 
     @Test
     void theClaimWithASubmitTakesTheOlderDueJobFirst() {
-        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(NO_POLL))) {
             // Due in an hour, then made due behind the broker's back (no wake-up): a backlog of one.
             String older = fixture.submit(JobSpec.newBuilder().setType("fair").setPayload("{}")
                     .setDelay(com.google.protobuf.Duration.newBuilder().setSeconds(3600)).build());
@@ -94,7 +94,7 @@ class ClaimWithSubmitTest {
 
     @Test
     void moreRoomAloneMakesNoClaimAfterAClaimFoundNothing() {
-        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(NO_POLL))) {
             Dispatcher dispatcher = fixture.broker().dispatcher();
             RawWorker worker = fixture.connectWorker("idle", 8, "idle.type");
             worker.credit(1);
@@ -120,7 +120,7 @@ class ClaimWithSubmitTest {
 
     @Test
     void aClaimThatSkippedATypeAtItsLimitDoesNotCountAsFindingNothing() {
-        try (BrokerFixture fixture = BrokerFixture.start(config -> config.withPollInterval(NO_POLL))) {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(NO_POLL))) {
             RawWorker worker = RawWorker.open(fixture.workerStub());
             worker.send(WorkerMessage.newBuilder().setHello(Hello.newBuilder().setWorkerId("limited").setMaxConcurrency(4)
                     .addJobTypes(JobTypeSpec.newBuilder().setName("one.at.a.time").setMaxConcurrency(1))

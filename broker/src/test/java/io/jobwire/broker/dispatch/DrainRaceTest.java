@@ -23,7 +23,7 @@ class DrainRaceTest {
 
     @Test
     void aClaimThatLandsAfterTheDrainGoesBackToTheQueue() throws Exception {
-        BrokerFixture fixture = BrokerFixture.start(config -> config.withDrainTimeout(Duration.ofSeconds(10)));
+        BrokerFixture fixture = BrokerFixture.start(config -> config.drainTimeout(Duration.ofSeconds(10)));
         try {
             String id = fixture.submit("drain.race", "{}");
             RawWorker worker = fixture.connectWorker("racer", 1, "drain.race");

@@ -44,8 +44,8 @@ class MultiBrokerTest {
     @BeforeAll
     static void startTwoBrokers() {
         String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)));
-        b = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)));
+        a = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(30)));
+        b = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(30)));
     }
 
     @AfterAll
@@ -155,8 +155,8 @@ class MultiBrokerTest {
         // Fresh brokers: the watching one has had no watch yet, so the other sends only due hints until
         // it hears that this one has watchers. The watch's snapshot waits for that.
         String url = TestPostgres.newDatabase();
-        try (BrokerFixture watching = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)));
-             BrokerFixture working = BrokerFixture.start(url, config -> config.withPollInterval(Duration.ofSeconds(30)))) {
+        try (BrokerFixture watching = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(30)));
+             BrokerFixture working = BrokerFixture.start(url, config -> config.pollInterval(Duration.ofSeconds(30)))) {
             Iterator<WatchEvent> watch = JobServiceGrpc.newBlockingStub(watching.channel())
                     .withDeadlineAfter(30, TimeUnit.SECONDS)
                     .watch(WatchRequest.newBuilder().setFilter(io.jobwire.api.v1.WatchFilter.newBuilder()

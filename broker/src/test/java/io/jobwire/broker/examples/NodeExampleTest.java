@@ -65,8 +65,8 @@ class NodeExampleTest {
         String tokens = String.join("\n",
                 TokenStore.line(SUBMIT_TOKEN, "node-producer", List.of(Role.SUBMIT), List.of()),
                 TokenStore.line(WORK_TOKEN, "node-worker", List.of(Role.WORK), List.of(TYPE)));
-        fixture = BrokerFixture.start(c -> c.withTlsCert(server.certificate()).withTlsKey(server.privateKey())
-                .withTokens(tokens));
+        fixture = BrokerFixture.start(c -> c.tlsCert(server.certificate()).tlsKey(server.privateKey())
+                .tokens(tokens));
     }
 
     @AfterAll
@@ -144,8 +144,8 @@ class NodeExampleTest {
     void mutualTlsWithTheClientCertificateVariables() throws Exception {
         TestCertificates.Pem mtlsServer = TestCertificates.create(dir, "mtls-broker");
         TestCertificates.Pem client = TestCertificates.create(dir, "node-client");
-        try (BrokerFixture broker = BrokerFixture.start(c -> c.withTlsCert(mtlsServer.certificate())
-                .withTlsKey(mtlsServer.privateKey()).withTlsClientCa(client.certificate()))) {
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.tlsCert(mtlsServer.certificate())
+                .tlsKey(mtlsServer.privateKey()).tlsClientCa(client.certificate()))) {
             Map<String, String> env = new HashMap<>(Map.of("JOBWIRE_TARGET", "localhost:" + broker.broker().port(),
                     "JOBWIRE_CA_FILE", mtlsServer.certificate().toString()));
             Result refused = node(env, "submit.js", "mtls.job", "{}");

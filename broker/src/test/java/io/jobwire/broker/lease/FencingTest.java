@@ -71,7 +71,7 @@ class FencingTest {
 
     @Test
     void expiredLeaseIsLostEvenBeforeTheReaperRuns() {
-        try (BrokerFixture slowReaper = BrokerFixture.start(c -> c.withReaperInterval(java.time.Duration.ofHours(1)))) {
+        try (BrokerFixture slowReaper = BrokerFixture.start(c -> c.reaperInterval(java.time.Duration.ofHours(1)))) {
             String id = slowReaper.submit("fence.expired", "{}");
             RawWorker worker = slowReaper.connectWorker("late", 1, "fence.expired");
             LeaseRef lease = worker.take(1).get(0).getLease();

@@ -34,7 +34,7 @@ class ReaperTest {
 
     @Test
     void expiredLeaseIsTakenBackWithinAboutASecondAndRunsAgain() {
-        try (BrokerFixture defaults = BrokerFixture.start(c -> c.withReaperInterval(java.time.Duration.ofSeconds(1)))) {
+        try (BrokerFixture defaults = BrokerFixture.start(c -> c.reaperInterval(java.time.Duration.ofSeconds(1)))) {
             String id = defaults.submit("reap.default", "{}");
             RawWorker silent = defaults.connectWorker("silent-worker", 1, "reap.default");
             silent.take(1);
@@ -63,7 +63,7 @@ class ReaperTest {
 
     @Test
     void completionLandingBetweenChoiceAndUpdateWins() {
-        try (BrokerFixture quiet = BrokerFixture.start(c -> c.withReaperInterval(java.time.Duration.ofHours(1)))) {
+        try (BrokerFixture quiet = BrokerFixture.start(c -> c.reaperInterval(java.time.Duration.ofHours(1)))) {
             String id = quiet.submit("reap.race", "{}");
             RawWorker racer = quiet.connectWorker("racer", 1, "reap.race");
             AssignedJob job = racer.take(1).get(0);

@@ -227,7 +227,7 @@ class FaultTest {
 
     @Test
     void reaperRacingACompletionLeavesTheJobSucceeded() throws Exception {
-        try (BrokerFixture broker = BrokerFixture.start(c -> c.withReaperInterval(Duration.ofHours(1)));
+        try (BrokerFixture broker = BrokerFixture.start(c -> c.reaperInterval(Duration.ofHours(1)));
              JobwireClient client = client(broker.broker().port())) {
             Oracle oracle = new Oracle(broker.jdbcUrl(), "fault.reaper_race");
             oracle.submit(client, 1, 1, i -> "{}");

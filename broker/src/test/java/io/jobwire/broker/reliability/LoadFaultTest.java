@@ -63,7 +63,7 @@ class LoadFaultTest {
     void reconnectStormOfFiveHundredWorkerStreamsAfterARestart() throws Exception {
         String db = TestPostgres.newDatabase();
         int port = Processes.freePort();
-        BrokerFixture first = BrokerFixture.start(db, c -> c.withPort(port));
+        BrokerFixture first = BrokerFixture.start(db, c -> c.port(port));
         List<ManagedChannel> channels = channels(port, 5);
         try {
             List<RawWorker> before = new ArrayList<>();
@@ -73,7 +73,7 @@ class LoadFaultTest {
             first.close();
             before.forEach(worker -> assertThat(worker.awaitClosed().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
 
-            try (BrokerFixture second = BrokerFixture.start(db, c -> c.withPort(port))) {
+            try (BrokerFixture second = BrokerFixture.start(db, c -> c.port(port))) {
                 List<RawWorker> storm = new ArrayList<>();
                 for (int i = 0; i < 500; i++) {
                     RawWorker worker = RawWorker.open(WorkerServiceGrpc.newStub(channels.get(i % 5)));
@@ -110,7 +110,7 @@ class LoadFaultTest {
     void tenThousandWatchesAndAWatcherThatNeverReadsStayBounded() throws Exception {
         LogCapture log = new LogCapture();
         // A backlog bound well under the 10,000 changing jobs, so the silent watcher must hit it.
-        try (log; BrokerFixture broker = BrokerFixture.start(c -> c.withMaxWatchesPerPrincipal(20_000).withMaxWatchBacklog(2_000))) {
+        try (log; BrokerFixture broker = BrokerFixture.start(c -> c.maxWatchesPerPrincipal(20_000).maxWatchBacklog(2_000))) {
             // 20 connections: the broker allows 1,000 calls per connection.
             List<ManagedChannel> channels = channels(broker.broker().port(), 20);
             try {

@@ -41,26 +41,27 @@ public final class BrokerFixture implements AutoCloseable {
         return start(TestPostgres.newDatabase(), config -> config);
     }
 
-    public static BrokerFixture start(UnaryOperator<BrokerConfig> customize) {
+    public static BrokerFixture start(UnaryOperator<BrokerConfig.Builder> customize) {
         return start(TestPostgres.newDatabase(), customize);
     }
 
     /** A broker on the given database (several brokers may share one). */
-    public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig> customize) {
-        BrokerConfig config = customize.apply(testConfig().withDatabaseUrl(jdbcUrl));
+    public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig.Builder> customize) {
+        BrokerConfig config = customize.apply(testConfig().databaseUrl(jdbcUrl)).build();
         Broker broker = Broker.builder(config).jitter(() -> 1.0).start();
         return new BrokerFixture(jdbcUrl, broker);
     }
 
-    public static BrokerConfig testConfig() {
-        return BrokerConfig.defaults()
-                .withPort(0)
-                .withDataDir(Path.of("target", "unused-data-dir"))
-                .withReaperInterval(Duration.ofMillis(200))
-                .withPollInterval(Duration.ofMillis(200))
-                .withPresenceInterval(Duration.ofMillis(200))
-                .withDrainTimeout(Duration.ofSeconds(2))
-                .withPoolSize(8);
+    /** The settings of a test broker: any free port, short intervals, a small pool. */
+    public static BrokerConfig.Builder testConfig() {
+        return BrokerConfig.builder()
+                .port(0)
+                .dataDir(Path.of("target", "unused-data-dir"))
+                .reaperInterval(Duration.ofMillis(200))
+                .pollInterval(Duration.ofMillis(200))
+                .presenceInterval(Duration.ofMillis(200))
+                .drainTimeout(Duration.ofSeconds(2))
+                .poolSize(8);
     }
 
     public Broker broker() {

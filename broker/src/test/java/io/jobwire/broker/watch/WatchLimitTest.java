@@ -35,7 +35,7 @@ class WatchLimitTest {
         String bob = TokenStore.newToken();
         String tokens = TokenStore.line(alice, "alice", List.of(Role.SUBMIT), List.of()) + "\n"
                 + TokenStore.line(bob, "bob", List.of(Role.SUBMIT), List.of());
-        try (BrokerFixture fixture = BrokerFixture.start(c -> c.withTokens(tokens).withMaxWatchesPerPrincipal(3));
+        try (BrokerFixture fixture = BrokerFixture.start(c -> c.tokens(tokens).maxWatchesPerPrincipal(3));
              JobwireClient asAlice = JobwireClient.builder().target("127.0.0.1:" + fixture.broker().port()).token(alice).build();
              JobwireClient asBob = JobwireClient.builder().target("127.0.0.1:" + fixture.broker().port()).token(bob).build()) {
             List<JobwireClient.Subscription> open = new ArrayList<>();

@@ -348,7 +348,7 @@ class WatchTest {
 
     @Test
     void filterWatchFallingTooFarBehindEndsWithResourceExhaustedAndOthersCarryOn() throws Exception {
-        try (BrokerFixture small = BrokerFixture.start(config -> config.withMaxWatchBacklog(50))) {
+        try (BrokerFixture small = BrokerFixture.start(config -> config.maxWatchBacklog(50))) {
             ManagedChannel narrow = NettyChannelBuilder.forAddress("127.0.0.1", small.broker().port())
                     .usePlaintext().flowControlWindow(64 * 1024).build();
             try {
