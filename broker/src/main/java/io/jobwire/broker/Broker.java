@@ -70,6 +70,16 @@ public final class Broker implements AutoCloseable {
     private static final int STALE_PRESENCE_FACTOR = 5;
     private static final int MAX_METADATA_BYTES = 16 * 1024;
     private static final int MAX_CALLS_PER_CONNECTION = 1000;
+    /**
+     * Submits that may wait for the database, in jobs of the largest payload allowed: 64 MiB with the
+     * default limit, about a hundred thousand small jobs (seconds of the database's work).
+     */
+    private static final long WAITING_SUBMITS_PER_PAYLOAD_LIMIT = 64;
+    /**
+     * How long a worker may leave what the broker sent it unread before its stream is ended (its leases,
+     * which it cannot renew meanwhile, are taken back when they expire).
+     */
+    private static final Duration STALLED_WORKER_LIMIT = Duration.ofMinutes(1);
     /** Worker writes of one kind applied at once (one, as for submits: see Dispatcher.SUBMIT_WRITERS). */
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
@@ -127,7 +137,8 @@ public final class Broker implements AutoCloseable {
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
             this.sessions = new SessionRegistry(brokerId);
-            this.dispatcher = new Dispatcher(store, sessions, config.timing().pollInterval(), builder.clock);
+            this.dispatcher = new Dispatcher(store, sessions, config.timing().pollInterval(), builder.clock,
+                    WAITING_SUBMITS_PER_PAYLOAD_LIMIT * config.limits().maxPayloadBytes());
             taken.push(dispatcher);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             taken.push(writes);
@@ -144,7 +155,7 @@ public final class Broker implements AutoCloseable {
             this.reaper = new Reaper(store);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi());
-            SessionPresence presence = new SessionPresence(sessions, registry);
+            SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
             this.maintenance = new Maintenance(2)
                     .every(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
                     .every(Maintenance.PRESENCE, config.timing().presenceInterval(), presence::refresh)

@@ -26,6 +26,7 @@ import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionRegistry;
+import io.jobwire.broker.dispatch.WorkerLink;
 import io.jobwire.broker.dispatch.WorkerSession;
 import io.jobwire.broker.store.Fenced;
 import io.jobwire.broker.store.GroupCommit;
@@ -52,8 +53,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One worker's stream, from the broker's side: checks each message, applies it through the store and
  * answers it. A mistake in one message is answered for that message (an Ack or an Error) and the stream
- * carries on. Messages are read one at a time and only while the worker keeps reading our answers, so
- * a worker that stops reading cannot make the broker buffer without bound.
+ * carries on. Messages are read one at a time and only while the worker keeps reading our answers (its
+ * {@link WorkerLink} is writable), so a worker that stops reading cannot make the broker buffer without
+ * bound. Everything sent to the worker goes through the link, which alone holds the call's observer.
  */
 final class WorkerStream implements StreamObserver<WorkerMessage> {
     private static final Logger log = LoggerFactory.getLogger(WorkerStream.class);
@@ -64,34 +66,39 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     }
 
     private final Context context;
-    private final ServerCallStreamObserver<BrokerMessage> out;
     private final Principal caller;
     /** The principal that leases are fenced by; null when the broker does not authenticate. */
     private final String writer;
     /** Writes of this stream applied but not yet answered; reading pauses at {@link #MAX_PENDING_WRITES}. */
     private static final int MAX_PENDING_WRITES = 32;
 
-    private WorkerSession session;
+    private volatile WorkerSession session;
     private boolean batchAcks;
     /** The stream owes gRPC a request for the next message (guarded by this). */
     private boolean wantsNext;
     private int pendingWrites;
-    private volatile boolean ended;
+    /** The stream's session was closed (once). */
     private boolean gone;
+    private final WorkerLink link;
+    /** This stream's writes not yet applied, by job: the last one of each (see {@link #inJobOrder}). */
+    private final Map<Long, CompletableFuture<?>> writesByJob = new java.util.HashMap<>();
 
     WorkerStream(Context context, ServerCallStreamObserver<BrokerMessage> out) {
         this.context = context;
-        this.out = out;
         this.caller = Principal.current();
         this.writer = Principal.CURRENT.get() == null ? null : caller.name();
-        out.disableAutoRequest();
-        out.setOnReadyHandler(this::onReady);
-        out.setOnCancelHandler(this::onGone);
-        out.request(1);
+        this.link = new WorkerLink(out, context.clock(), this::onGone);
+        link.whenWritable(this::onWritable);
+        link.readNext();
     }
 
-    private void onReady() {
+    /** The worker has read what we sent: read its next message, and claim for it if a claim was skipped. */
+    private void onWritable() {
         readNextIfAllowed();
+        WorkerSession current = session;
+        if (current != null && current.writableAgain()) {
+            context.dispatcher().wake();
+        }
     }
 
     /**
@@ -100,13 +107,13 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
      * outstanding at a time.
      */
     private synchronized void readNextIfAllowed() {
-        if (ended) {
+        if (link.isClosed()) {
             wantsNext = false;
             return;
         }
-        if (wantsNext && out.isReady() && pendingWrites < MAX_PENDING_WRITES) {
+        if (wantsNext && link.isWritable() && pendingWrites < MAX_PENDING_WRITES) {
             wantsNext = false;
-            out.request(1);
+            link.readNext();
         }
     }
 
@@ -204,9 +211,9 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             batchAcks = hello.getBatchAcks();
             context.registry().announce(announced);
             session = context.sessions().open(workerId, writer, typeLimits, queues, hello.getMaxConcurrency(),
-                    context.clock().instant(), out);
+                    context.clock().instant(), link);
             context.registry().refreshSessions(List.of(session.snapshot(context.sessions().brokerId())));
-            out.onNext(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
+            link.send(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
                     .setSessionId(session.sessionId())
                     .setBrokerId(context.sessions().brokerId())
                     .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
@@ -221,15 +228,8 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
 
     /** Ends the stream from our side; a session, if any, is closed with it. */
     private void endWith(Status status) {
-        ended = true;
-        if (session != null) {
-            session.end(status);
-            onGone();
-        } else if (status.isOk()) {
-            out.onCompleted();
-        } else {
-            out.onError(status.asRuntimeException());
-        }
+        link.end(status);
+        onGone();
     }
 
     private Map<String, Integer> typeLimits(Hello hello, List<RegistryStore.AnnouncedType> announced) {
@@ -426,6 +426,37 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     }
 
     /**
+     * Starts {@code write} once this stream's earlier writes about the same jobs are applied: each kind of
+     * write has its own group commit, and a progress report followed by the completion must not land after
+     * it (the fence would refuse it, and the final progress would be lost).
+     */
+    private <T> CompletableFuture<T> inJobOrder(List<Long> jobIds, java.util.function.Supplier<CompletableFuture<T>> write) {
+        CompletableFuture<T> result;
+        synchronized (writesByJob) {
+            List<CompletableFuture<?>> earlier = new ArrayList<>();
+            for (Long id : jobIds) {
+                CompletableFuture<?> pending = writesByJob.get(id);
+                if (pending != null) {
+                    earlier.add(pending);
+                }
+            }
+            result = earlier.isEmpty() ? write.get()
+                    : CompletableFuture.allOf(earlier.toArray(CompletableFuture[]::new))
+                            .handle((ignored, error) -> null)
+                            .thenCompose(ignored -> write.get());
+            for (Long id : jobIds) {
+                writesByJob.put(id, result);
+            }
+        }
+        result.whenComplete((ignored, error) -> {
+            synchronized (writesByJob) {
+                jobIds.forEach(id -> writesByJob.remove(id, result));
+            }
+        });
+        return result;
+    }
+
+    /**
      * Hands the writes to their group commit. When it has committed, keeps the session's lease
      * bookkeeping in step and yields one Ack per write, in order. A database outage answers each write
      * UNAVAILABLE (the worker sends it again); any other failure is reported as an Error.
@@ -437,7 +468,8 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         }
         boolean finishing = action == AckAction.ACK_ACTION_COMPLETE || action == AckAction.ACK_ACTION_FAIL
                 || action == AckAction.ACK_ACTION_RELEASE;
-        return group.submit(Fenced.all(writer, writes)).handle((results, error) -> {
+        return inJobOrder(writes.stream().map(w -> leaseOf.apply(w).jobId()).toList(),
+                () -> group.submit(Fenced.all(writer, writes))).handle((results, error) -> {
             List<Ack> acks = new ArrayList<>(writes.size());
             if (error != null) {
                 Throwable cause = error instanceof CompletionException ? error.getCause() : error;
@@ -534,11 +566,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         BrokerMessage error = BrokerMessage.newBuilder()
                 .setError(Error.newBuilder().setCode(code).setMessage(message == null ? "" : message))
                 .build();
-        if (session != null) {
-            session.send(error);
-        } else {
-            out.onNext(error);
-        }
+        link.send(error);
     }
 
     // ---------------------------------------------------------------- end of stream
@@ -555,7 +583,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
 
     /** The worker went away. Its leases stay valid until they expire, so it can reconnect and finish. */
     private void onGone() {
-        ended = true;
+        link.markClosed();
         WorkerSession closing = session;
         if (closing == null || gone) {
             return;

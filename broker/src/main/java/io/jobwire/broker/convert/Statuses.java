@@ -33,6 +33,9 @@ public final class Statuses {
         if (error instanceof GroupCommit.ClosedException) {
             return Status.UNAVAILABLE.withDescription("the broker is shutting down; try another broker or again shortly");
         }
+        if (error instanceof GroupCommit.BackloggedException) {
+            return Status.UNAVAILABLE.withDescription("the broker is behind the database (" + error.getMessage() + ")");
+        }
         if (isDatabaseUnavailable(error)) {
             log.warn("database unavailable: {}", rootMessage(error));
             return Status.UNAVAILABLE.withDescription("the job database is unavailable; try again shortly")

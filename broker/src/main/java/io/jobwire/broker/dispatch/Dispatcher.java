@@ -55,6 +55,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
      * (batched 20k vs 22k jobs/s, single 9k vs 10k).
      */
     private static final int SUBMIT_WRITERS = 1;
+    /** What a submitted job weighs beyond its payload, in the bound on submits waiting for the database. */
+    private static final int BYTES_PER_JOB = 512;
 
     private final JobStore store;
     private final SessionRegistry sessions;
@@ -75,7 +77,13 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private final ExecutorService submitThreads;
     private final GroupCommit<NewJob, SubmitOutcome> submits;
 
-    public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock) {
+    /**
+     * @param maxWaitingSubmitBytes submitted bytes (payloads, and a little per job) that may wait for the
+     *                              database; more are refused with UNAVAILABLE, to be retried, rather than
+     *                              every request of a burst held in the heap
+     */
+    public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock,
+                      long maxWaitingSubmitBytes) {
         this.store = store;
         this.sessions = sessions;
         this.pollInterval = pollInterval;
@@ -89,7 +97,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
             return submitThread;
         });
         this.submits = new GroupCommit<>("submits", this::writeSubmits, Statuses::isDatabaseUnavailable,
-                MAX_SUBMIT_ROWS, SUBMIT_WRITERS, submitThreads);
+                MAX_SUBMIT_ROWS, SUBMIT_WRITERS, submitThreads,
+                new GroupCommit.Bound<>(job -> BYTES_PER_JOB + job.payloadJson().length(), maxWaitingSubmitBytes));
     }
 
     public void start() {

@@ -1,7 +1,6 @@
 package io.jobwire.broker.dispatch;
 
 import io.grpc.Status;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.CancelJob;
 import io.jobwire.api.v1.Drain;
@@ -34,9 +33,9 @@ public final class SessionRegistry implements ChangeListener {
 
     /** Opens a session for a stream whose Hello was accepted. */
     public WorkerSession open(String workerId, String principal, Map<String, Integer> typeLimits, List<String> queues,
-                              int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out) {
+                              int maxConcurrency, Instant connectedAt, WorkerLink link) {
         WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, principal, typeLimits, queues,
-                maxConcurrency, connectedAt, out, holders);
+                maxConcurrency, connectedAt, link, holders);
         sessions.put(session.sessionId(), session);
         return session;
     }
@@ -75,6 +74,25 @@ public final class SessionRegistry implements ChangeListener {
             session.stopAccepting();
             session.send(drain);
         }
+    }
+
+    /**
+     * Ends the streams whose worker has read nothing we sent for {@code limit} (as of {@code now}): a
+     * worker that stopped reading holds what waits for it and takes no jobs. Its leases stay valid until
+     * they expire, so it may reconnect and finish. Returns the sessions ended.
+     */
+    public List<WorkerSession> endStalled(Instant now, Duration limit) {
+        List<WorkerSession> ended = new java.util.ArrayList<>();
+        for (WorkerSession session : sessions.values()) {
+            Duration waiting = session.link().waitingFor(now);
+            if (waiting.compareTo(limit) >= 0) {
+                session.end(Status.UNAVAILABLE.withDescription("the worker read nothing the broker sent for "
+                        + waiting.toSeconds() + "s; reconnect"));
+                close(session);
+                ended.add(session);
+            }
+        }
+        return ended;
     }
 
     /** Closes every remaining stream with UNAVAILABLE, so workers reconnect to another broker. */

@@ -1,7 +1,6 @@
 package io.jobwire.broker.dispatch;
 
 import io.grpc.Status;
-import io.grpc.stub.ServerCallStreamObserver;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.Assign;
 import io.jobwire.api.v1.BrokerMessage;
@@ -39,14 +38,15 @@ public final class WorkerSession {
     private final List<String> queues;
     private final int maxConcurrency;
     private final Instant connectedAt;
-    private final ServerCallStreamObserver<BrokerMessage> out;
+    private final WorkerLink link;
     private final ConcurrentMap<Long, WorkerSession> holders;
 
     private final Map<Long, Held> held = new HashMap<>();
     private final Map<String, Integer> heldPerType = new HashMap<>();
     private int credits;
     private boolean accepting = true;
-    private boolean closed;
+    /** A claim was skipped because the link was busy: wake the dispatcher when it is writable again. */
+    private boolean skippedBusy;
     /** A claim for this stream is running: the dispatcher's, or one made with a submit. One at a time. */
     private boolean claiming;
     /** A claim was wanted while another ran; its claimer wakes the dispatcher when done. */
@@ -66,7 +66,7 @@ public final class WorkerSession {
      */
     WorkerSession(String sessionId, String workerId, String principal, Map<String, Integer> typeLimits,
                   List<String> queues,
-                  int maxConcurrency, Instant connectedAt, ServerCallStreamObserver<BrokerMessage> out,
+                  int maxConcurrency, Instant connectedAt, WorkerLink link,
                   ConcurrentMap<Long, WorkerSession> holders) {
         this.sessionId = sessionId;
         this.workerId = workerId;
@@ -75,7 +75,7 @@ public final class WorkerSession {
         this.queues = List.copyOf(queues);
         this.maxConcurrency = maxConcurrency;
         this.connectedAt = connectedAt;
-        this.out = out;
+        this.link = link;
         this.holders = holders;
     }
 
@@ -158,7 +158,12 @@ public final class WorkerSession {
 
     /** All the stream can take now, or (when {@code only} is not null) that much of those types. */
     private ClaimRequest claimFor(Map<String, Integer> only) {
-        if (closed || !accepting) {
+        if (link.isClosed() || !accepting) {
+            return null;
+        }
+        if (!link.isWritable()) {
+            // The worker has not read what we sent: claim nothing more for it until it has.
+            skippedBusy = true;
             return null;
         }
         int room = Math.min(credits, maxConcurrency - held.size());
@@ -192,7 +197,7 @@ public final class WorkerSession {
         if (jobs.isEmpty()) {
             return true;
         }
-        if (closed || !accepting) {
+        if (link.isClosed() || !accepting) {
             return false;
         }
         Assign.Builder assign = Assign.newBuilder();
@@ -276,37 +281,34 @@ public final class WorkerSession {
         accepting = false;
     }
 
-    /** Sends a message unless the stream has closed. */
-    public synchronized void send(BrokerMessage message) {
-        if (!closed) {
-            try {
-                out.onNext(message);
-            } catch (IllegalStateException e) {
-                closed = true; // the call ended under us (cancelled by the worker or the transport)
-            }
-        }
+    /** Sends a message unless the stream has closed (see {@link WorkerLink}). */
+    public void send(BrokerMessage message) {
+        link.send(message);
     }
 
     /** Ends the stream from the broker's side with {@code status} (OK completes it normally). */
-    public synchronized void end(Status status) {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        if (status.isOk()) {
-            out.onCompleted();
-        } else {
-            out.onError(status.asRuntimeException());
-        }
+    public void end(Status status) {
+        link.end(status);
     }
 
     /** The stream has closed from the worker's side. */
-    synchronized void markClosed() {
-        closed = true;
+    void markClosed() {
+        link.markClosed();
+    }
+
+    /** The link can take messages again; true when a claim was skipped meanwhile (wake the dispatcher). */
+    public synchronized boolean writableAgain() {
+        boolean skipped = skippedBusy;
+        skippedBusy = false;
+        return skipped;
+    }
+
+    public WorkerLink link() {
+        return link;
     }
 
     public synchronized WorkerSessionRecord snapshot(String brokerId) {
-        int free = accepting && !closed ? Math.max(0, Math.min(credits, maxConcurrency - held.size())) : 0;
+        int free = accepting && !link.isClosed() ? Math.max(0, Math.min(credits, maxConcurrency - held.size())) : 0;
         return new WorkerSessionRecord(sessionId, workerId, principal, brokerId, jobTypes(), queues, maxConcurrency,
                 held.size(), free, connectedAt, null);
     }

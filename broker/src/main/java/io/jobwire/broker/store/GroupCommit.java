@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import java.util.function.ToLongFunction;
 
 /**
  * Gathers concurrent requests of one kind and applies them together: one statement, one commit, then
@@ -22,13 +23,39 @@ import java.util.function.Predicate;
  * unreachable), each request is applied again on its own, so one bad request cannot fail the others.
  */
 public final class GroupCommit<I, O> implements AutoCloseable {
-    private record Request<I, O>(List<I> items, CompletableFuture<List<O>> answer) {
+    private record Request<I, O>(List<I> items, CompletableFuture<List<O>> answer, long weight) {
     }
 
     /** The broker is stopping and takes no more writes. */
     public static final class ClosedException extends RuntimeException {
         ClosedException(String message) {
             super(message);
+        }
+    }
+
+    /**
+     * Refused because the requests already waiting weigh more than the bound: the database is behind. The
+     * caller is told to retry later rather than the broker holding every request of a burst in memory.
+     */
+    public static final class BackloggedException extends RuntimeException {
+        BackloggedException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * How much may wait for the next flush: each item's weight (a submit: its payload's size), and the
+     * most all waiting items may weigh together. A request that finds nothing waiting is always taken.
+     */
+    public record Bound<I>(ToLongFunction<I> weight, long maxWaiting) {
+        /** Counts items: at most {@code maxItems} waiting. */
+        public static <I> Bound<I> items(long maxItems) {
+            return new Bound<>(item -> 1, maxItems);
+        }
+
+        /** No bound here: for requests whose callers are bounded already (say so where it is used). */
+        public static <I> Bound<I> none() {
+            return new Bound<>(item -> 0, Long.MAX_VALUE);
         }
     }
 
@@ -39,6 +66,9 @@ public final class GroupCommit<I, O> implements AutoCloseable {
     private final int maxInFlight;
     private final Executor executor;
     private final ArrayDeque<Request<I, O>> pending = new ArrayDeque<>();
+    private final Bound<I> bound;
+    /** The weight of the items in {@link #pending} (guarded by this). */
+    private long waiting;
     private final LongAdder batches = new LongAdder();
     private final LongAdder items = new LongAdder();
     private int inFlight;
@@ -50,9 +80,10 @@ public final class GroupCommit<I, O> implements AutoCloseable {
      * @param maxItems      the most items in one batch (a larger single request still goes alone)
      * @param maxInFlight   the most batches applied at once
      * @param executor      runs the flushes; needs up to {@code maxInFlight} threads
+     * @param bound         how much may wait for a flush before requests are refused
      */
     public GroupCommit(String name, Function<List<I>, List<O>> apply, Predicate<Throwable> sharedFailure,
-                       int maxItems, int maxInFlight, Executor executor) {
+                       int maxItems, int maxInFlight, Executor executor, Bound<I> bound) {
         if (maxItems < 1 || maxInFlight < 1) {
             throw new IllegalArgumentException("maxItems and maxInFlight must be positive");
         }
@@ -62,6 +93,7 @@ public final class GroupCommit<I, O> implements AutoCloseable {
         this.maxItems = maxItems;
         this.maxInFlight = maxInFlight;
         this.executor = executor;
+        this.bound = bound;
     }
 
     /** Queues the items; the future completes after their batch committed (or failed). */
@@ -77,7 +109,17 @@ public final class GroupCommit<I, O> implements AutoCloseable {
                 answer.completeExceptionally(new ClosedException(name + " is closed: the broker is stopping"));
                 return answer;
             }
-            pending.add(new Request<>(List.copyOf(requestItems), answer));
+            long weight = 0;
+            for (I item : requestItems) {
+                weight += bound.weight().applyAsLong(item);
+            }
+            if (!pending.isEmpty() && waiting + weight > bound.maxWaiting()) {
+                answer.completeExceptionally(new BackloggedException(name + ": " + pending.size()
+                        + " requests are waiting for the database; retry with backoff"));
+                return answer;
+            }
+            waiting += weight;
+            pending.add(new Request<>(List.copyOf(requestItems), answer, weight));
             startFlush = inFlight < maxInFlight;
             if (startFlush) {
                 inFlight++;
@@ -113,6 +155,7 @@ public final class GroupCommit<I, O> implements AutoCloseable {
                 while (!pending.isEmpty()
                         && (batch.isEmpty() || count + pending.peek().items().size() <= maxItems)) {
                     Request<I, O> next = pending.poll();
+                    waiting -= next.weight();
                     batch.add(next);
                     count += next.items().size();
                 }

@@ -39,11 +39,18 @@ public final class GroupWrites implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor);
-        this.progress = new GroupCommit<>("progress", store::progressAll, sharedFailure, MAX_ROWS, 1, executor);
-        this.completions = new GroupCommit<>("completions", store::completeAll, sharedFailure, MAX_ROWS, writers, executor);
-        this.failures = new GroupCommit<>("failures", store::failAll, sharedFailure, MAX_ROWS, writers, executor);
-        this.releases = new GroupCommit<>("releases", store::releaseAll, sharedFailure, MAX_ROWS, 1, executor);
+        // No bound here: a worker stream stops reading while 32 of its writes wait (WorkerStream), so what
+        // waits is bounded by the streams, and a worker's finish is never refused for being in a crowd.
+        this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor,
+                GroupCommit.Bound.none());
+        this.progress = new GroupCommit<>("progress", store::progressAll, sharedFailure, MAX_ROWS, 1, executor,
+                GroupCommit.Bound.none());
+        this.completions = new GroupCommit<>("completions", store::completeAll, sharedFailure, MAX_ROWS, writers, executor,
+                GroupCommit.Bound.none());
+        this.failures = new GroupCommit<>("failures", store::failAll, sharedFailure, MAX_ROWS, writers, executor,
+                GroupCommit.Bound.none());
+        this.releases = new GroupCommit<>("releases", store::releaseAll, sharedFailure, MAX_ROWS, 1, executor,
+                GroupCommit.Bound.none());
     }
 
     public GroupCommit<Fenced<LeaseRef>, WriteResult> heartbeats() {

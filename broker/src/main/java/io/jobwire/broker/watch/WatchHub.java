@@ -65,7 +65,9 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
     public WatchHub(JobQueries queries) {
         this.queries = queries;
         this.snapshotReads = new GroupCommit<>("watch snapshots", this::readRows, Statuses::isDatabaseUnavailable,
-                SNAPSHOT_BATCH, 1, loader);
+                SNAPSHOT_BATCH, 1, loader,
+                // Bounded by the watches a principal may hold (--max-watches): each reads one snapshot.
+                GroupCommit.Bound.none());
     }
 
     /**

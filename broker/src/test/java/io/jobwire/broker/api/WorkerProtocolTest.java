@@ -245,4 +245,39 @@ class WorkerProtocolTest {
         assertThat(worker.receives(BrokerMessage::hasAcks, Duration.ofMillis(200))).isFalse();
         worker.close();
     }
+
+    @Test
+    void aProgressReportSentBeforeTheCompletionIsAppliedBeforeIt() throws Exception {
+        String slowId = fixture.submit("proto.order", "{}");
+        String jobId = fixture.submit("proto.order", "{}");
+        RawWorker worker = fixture.connectWorker("in-order", 2, "proto.order");
+        List<AssignedJob> jobs = worker.take(2);
+        LeaseRef slow = jobs.stream().filter(j -> j.getLease().getJobId().equals(slowId)).findFirst().orElseThrow().getLease();
+        LeaseRef lease = jobs.stream().filter(j -> j.getLease().getJobId().equals(jobId)).findFirst().orElseThrow().getLease();
+        try (java.sql.Connection blocker = java.sql.DriverManager.getConnection(fixture.jdbcUrl());
+             java.sql.Statement statement = blocker.createStatement()) {
+            // The progress commits are held up behind one row: the first report waits for its lock, the
+            // next waits for that commit. Completions go through a commit of their own.
+            blocker.setAutoCommit(false);
+            statement.execute("SELECT 1 FROM live_jobs WHERE id = " + slowId + " FOR UPDATE");
+            worker.send(WorkerMessage.newBuilder().setProgress(io.jobwire.api.v1.ProgressUpdate.newBuilder()
+                    .setLease(slow).setPercent(10)).build());
+            org.awaitility.Awaitility.await().atMost(io.jobwire.broker.testing.Slowness.scaled(Duration.ofSeconds(30)))
+                    .until(() -> fixture.queryString("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            + "AND wait_event_type = 'Lock'").equals("1"));
+            worker.send(WorkerMessage.newBuilder().setProgress(io.jobwire.api.v1.ProgressUpdate.newBuilder()
+                    .setLease(lease).setPercent(90).setMessage("nearly").setDetails("{\"step\": 9}")).build());
+            worker.send(WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(lease).setResult("{}")).build());
+            assertThat(worker.receives(m -> m.hasAck() && m.getAck().getJobId().equals(jobId)
+                    && m.getAck().getAction() == AckAction.ACK_ACTION_COMPLETE, Duration.ofMillis(500)))
+                    .as("the completion waits for the progress report sent before it").isFalse();
+            blocker.commit();
+        }
+        assertThat(worker.awaitAck(jobId, AckAction.ACK_ACTION_PROGRESS).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(worker.awaitAck(jobId, AckAction.ACK_ACTION_COMPLETE).getStatus()).isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
+        assertThat(fixture.queryString("SELECT state || ' ' || progress_percent || ' ' || progress_details::text FROM jobs WHERE id = "
+                + jobId)).isEqualTo("SUCCEEDED 90 {\"step\": 9}");
+        worker.complete(slow, "{}");
+        worker.close();
+    }
 }

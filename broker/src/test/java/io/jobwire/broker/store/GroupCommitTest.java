@@ -44,7 +44,8 @@ class GroupCommitTest {
                 RetryDefaults.STANDARD, () -> 1.0);
         writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, 2);
         submitThreads = Executors.newCachedThreadPool();
-        submits = new GroupCommit<>("submits", store::insert, Statuses::isDatabaseUnavailable, 2_000, 2, submitThreads);
+        submits = new GroupCommit<>("submits", store::insert, Statuses::isDatabaseUnavailable, 2_000, 2, submitThreads,
+                GroupCommit.Bound.none());
     }
 
     @AfterAll
@@ -118,7 +119,7 @@ class GroupCommitTest {
                 throw new IllegalArgumentException("poison in " + items);
             }
             return items.stream().map(String::toUpperCase).toList();
-        }, error -> false, 100, 1, executor);
+        }, error -> false, 100, 1, executor, GroupCommit.Bound.none());
         CompletableFuture<List<String>> first = group.submit(List.of("first"));
         await(firstRunning);
         CompletableFuture<List<String>> a = group.submit(List.of("a", "b"));

@@ -14,6 +14,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,8 +48,13 @@ public final class BrokerFixture implements AutoCloseable {
 
     /** A broker on the given database (several brokers may share one). */
     public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig.Builder> customize) {
+        return start(jdbcUrl, customize, Clock.systemUTC());
+    }
+
+    /** A broker on the given database whose time is {@code clock} (its database keeps its own). */
+    public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig.Builder> customize, Clock clock) {
         BrokerConfig config = customize.apply(testConfig().databaseUrl(jdbcUrl)).build();
-        Broker broker = Broker.builder(config).jitter(() -> 1.0).start();
+        Broker broker = Broker.builder(config).jitter(() -> 1.0).clock(clock).start();
         return new BrokerFixture(jdbcUrl, broker);
     }
 

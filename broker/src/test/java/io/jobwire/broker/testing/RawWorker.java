@@ -49,11 +49,31 @@ public final class RawWorker implements AutoCloseable {
 
     /** Opens a stream without saying anything yet. */
     public static RawWorker open(WorkerServiceGrpc.WorkerServiceStub stub) {
+        return open(stub, -1);
+    }
+
+    /**
+     * Opens a stream, says Hello and reads the Welcome, then reads nothing more: a worker that stopped
+     * reading (what the broker sends waits in the transport and then in the broker).
+     */
+    public static RawWorker connectThenStopReading(WorkerServiceGrpc.WorkerServiceStub stub, String workerId,
+                                                   int concurrency, String... types) {
+        RawWorker worker = open(stub, 1);
+        worker.send(WorkerMessage.newBuilder().setHello(hello(workerId, concurrency, types)).build());
+        worker.await(BrokerMessage::hasWelcome);
+        return worker;
+    }
+
+    /** @param messages how many messages to read; negative: all */
+    private static RawWorker open(WorkerServiceGrpc.WorkerServiceStub stub, int messages) {
         RawWorker worker = new RawWorker();
         stub.connect(new ClientResponseObserver<WorkerMessage, BrokerMessage>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<WorkerMessage> requestStream) {
                 worker.out = requestStream;
+                if (messages >= 0) {
+                    requestStream.disableAutoRequestWithInitial(messages);
+                }
             }
 
             @Override
