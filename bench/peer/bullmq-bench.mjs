@@ -11,19 +11,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { installedVersion, option, runOptions } from "./options.mjs";
 
-const version = JSON.parse(readFileSync(new URL("./node_modules/bullmq/package.json", import.meta.url))).version;
+const version = installedVersion("bullmq");
 
-function option(name, fallback) {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : fallback;
-}
 
 const redisServer = option("redis-server", "/usr/bin/redis-server");
-const jobs = Number(option("jobs", "100000"));
-const batch = Number(option("batch", "1000"));
-const concurrency = Number(option("concurrency", "24"));
-const timeoutSeconds = Number(option("timeout", "600"));
+const { jobs, batch, concurrency, timeoutSeconds } = runOptions();
 if (!redisServer || process.argv.includes("--help")) {
   console.error("usage: bullmq-bench.mjs [--redis-server PATH] [--jobs N] [--batch N] [--concurrency N] [--timeout S]");
   process.exit(64);

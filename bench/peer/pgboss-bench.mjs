@@ -5,20 +5,13 @@
 //
 //   node pgboss-bench.mjs --database-url postgres://... [--jobs 100000] [--batch 1000] [--concurrency 24] [--timeout 600]
 import { PgBoss } from "pg-boss";
-import { readFileSync } from "node:fs";
+import { installedVersion, option, runOptions } from "./options.mjs";
 
-const version = JSON.parse(readFileSync(new URL("./node_modules/pg-boss/package.json", import.meta.url))).version;
+const version = installedVersion("pg-boss");
 
-function option(name, fallback) {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : fallback;
-}
 
 const connectionString = option("database-url");
-const jobs = Number(option("jobs", "100000"));
-const batch = Number(option("batch", "1000"));
-const concurrency = Number(option("concurrency", "24"));
-const timeoutSeconds = Number(option("timeout", "600"));
+const { jobs, batch, concurrency, timeoutSeconds } = runOptions();
 if (!connectionString) {
   console.error("usage: pgboss-bench.mjs --database-url postgres://... [--jobs N] [--batch N] [--concurrency N] [--timeout S]");
   process.exit(64);

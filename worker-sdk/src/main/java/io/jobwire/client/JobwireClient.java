@@ -26,7 +26,6 @@ import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.api.v1.SubmitResponse;
 import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.api.v1.WatchRequest;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -64,8 +63,7 @@ public final class JobwireClient implements AutoCloseable {
     private volatile int current;
 
     private JobwireClient(Builder builder) {
-        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.clientCert, builder.clientKey,
-                builder.token);
+        this.connection = builder.connect();
         this.deadline = builder.deadline;
         this.json = builder.json;
     }
@@ -146,7 +144,8 @@ public final class JobwireClient implements AutoCloseable {
         }
     }
 
-    static boolean isFinished(Job job) {
+    /** SUCCEEDED, FAILED or CANCELLED: nothing happens to the job any more without an explicit Retry. */
+    public static boolean isFinished(Job job) {
         return switch (job.getState()) {
             case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
             default -> false;
@@ -348,46 +347,11 @@ public final class JobwireClient implements AutoCloseable {
     }
 
     /** Options of a {@link JobwireClient}. */
-    public static final class Builder {
-        private final List<String> targets = new ArrayList<>();
-        private Path caFile;
-        private Path clientCert;
-        private Path clientKey;
-        private String token;
+    public static final class Builder extends ConnectionBuilder<Builder> {
         private Duration deadline = Duration.ofSeconds(30);
         private ObjectMapper json = new ObjectMapper();
 
         private Builder() {
-        }
-
-        /** A broker {@code host:port}; call again to add more. */
-        public Builder target(String target) {
-            targets.add(target);
-            return this;
-        }
-
-        public Builder targets(List<String> more) {
-            targets.addAll(more);
-            return this;
-        }
-
-        /** Use TLS, trusting the CA certificate(s) in this PEM file. */
-        public Builder tls(Path caCertificates) {
-            this.caFile = caCertificates;
-            return this;
-        }
-
-        /** For mutual TLS: present this PEM certificate chain and private key (with {@link #tls(Path)}). */
-        public Builder clientCertificate(Path certificateChain, Path privateKey) {
-            this.clientCert = certificateChain;
-            this.clientKey = privateKey;
-            return this;
-        }
-
-        /** Send this bearer token with every call. */
-        public Builder token(String bearerToken) {
-            this.token = bearerToken;
-            return this;
         }
 
         /** Deadline of each unary call (default 30 s). */
@@ -403,9 +367,6 @@ public final class JobwireClient implements AutoCloseable {
         }
 
         public JobwireClient build() {
-            if (targets.isEmpty()) {
-                targets.add("localhost:7070");
-            }
             return new JobwireClient(this);
         }
     }

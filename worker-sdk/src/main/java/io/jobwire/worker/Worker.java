@@ -25,9 +25,9 @@ import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.WorkerMessage;
 import io.jobwire.api.v1.WorkerServiceGrpc;
 import io.jobwire.client.BrokerConnection;
+import io.jobwire.client.ConnectionBuilder;
 import io.jobwire.client.JobwireException;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -128,8 +128,7 @@ public final class Worker implements AutoCloseable {
     private volatile boolean connected;
 
     private Worker(Builder builder) {
-        this.connection = new BrokerConnection(builder.targets, builder.caFile, builder.clientCert, builder.clientKey,
-                builder.token);
+        this.connection = builder.openConnection();
         this.workerId = builder.workerId;
         this.concurrency = builder.concurrency;
         this.queues = List.copyOf(builder.queues);
@@ -768,14 +767,9 @@ public final class Worker implements AutoCloseable {
     }
 
     /** Options of a {@link Worker}. */
-    public static final class Builder {
-        private final List<String> targets = new ArrayList<>();
+    public static final class Builder extends ConnectionBuilder<Builder> {
         private final List<String> queues = new ArrayList<>();
         private final Map<String, Registration> handlers = new LinkedHashMap<>();
-        private Path caFile;
-        private Path clientCert;
-        private Path clientKey;
-        private String token;
         private String workerId = defaultWorkerId();
         private int concurrency = Runtime.getRuntime().availableProcessors();
         private ObjectMapper json = new ObjectMapper();
@@ -787,36 +781,6 @@ public final class Worker implements AutoCloseable {
 
         private static String defaultWorkerId() {
             return ManagementFactory.getRuntimeMXBean().getName();
-        }
-
-        /** A broker {@code host:port}; call again to add more (the worker moves on when one is gone). */
-        public Builder target(String target) {
-            targets.add(target);
-            return this;
-        }
-
-        public Builder targets(List<String> more) {
-            targets.addAll(more);
-            return this;
-        }
-
-        /** Use TLS, trusting the CA certificate(s) in this PEM file. */
-        public Builder tls(Path caCertificates) {
-            this.caFile = caCertificates;
-            return this;
-        }
-
-        /** For mutual TLS: present this PEM certificate chain and private key (with {@link #tls(Path)}). */
-        public Builder clientCertificate(Path certificateChain, Path privateKey) {
-            this.clientCert = certificateChain;
-            this.clientKey = privateKey;
-            return this;
-        }
-
-        /** Send this bearer token with the stream. */
-        public Builder token(String bearerToken) {
-            this.token = bearerToken;
-            return this;
         }
 
         /** This worker's name in Stats and attempt history (default: pid@host). */
@@ -887,13 +851,14 @@ public final class Worker implements AutoCloseable {
             }
         }
 
+        private BrokerConnection openConnection() {
+            return connect();
+        }
+
         /** Connects and starts taking jobs. */
         public Worker start() {
             if (handlers.isEmpty()) {
                 throw new IllegalStateException("register at least one handler before starting the worker");
-            }
-            if (targets.isEmpty()) {
-                targets.add("localhost:7070");
             }
             Worker worker = new Worker(this);
             worker.begin();

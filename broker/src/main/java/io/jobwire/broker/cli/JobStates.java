@@ -1,6 +1,5 @@
 package io.jobwire.broker.cli;
 
-import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobState;
 import java.util.Locale;
 import picocli.CommandLine;
@@ -24,12 +23,5 @@ final class JobStates implements CommandLine.ITypeConverter<JobState> {
 
     static String name(JobState state) {
         return state.name().replace("JOB_STATE_", "");
-    }
-
-    static boolean isFinished(Job job) {
-        return switch (job.getState()) {
-            case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
-            default -> false;
-        };
     }
 }

@@ -17,6 +17,7 @@ import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.api.v1.SubmitResponse;
 import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.api.v1.WatchRequest;
+import io.jobwire.client.JobwireClient;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.Iterator;
@@ -238,7 +239,7 @@ final class SubmitCommand extends ClientCommand {
                         display.show(last);
                     }
                 }
-                if (last != null && JobStates.isFinished(last)) {
+                if (last != null && JobwireClient.isFinished(last)) {
                     display.done();
                     return last;
                 }

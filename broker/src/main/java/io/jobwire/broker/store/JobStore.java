@@ -254,17 +254,9 @@ public final class JobStore {
      * authenticate): a job whose lease is another principal's is refused as if it did not exist. The {@code ...All}
      * forms take writes of several workers at once, each with its own principal, for group commit.
      */
-    public List<WriteResult> heartbeat(String principal, List<LeaseRef> leases) {
-        return heartbeatAll(Fenced.all(principal, leases));
-    }
-
     public List<WriteResult> heartbeatAll(List<Fenced<LeaseRef>> leases) {
         return fencedWrite(leases, Function.identity(), "heartbeat_leases", false, (query, writes) -> { },
                 WriteKind.HEARTBEAT);
-    }
-
-    public List<WriteResult> progress(String principal, List<ProgressReport> reports) {
-        return progressAll(Fenced.all(principal, reports));
     }
 
     public List<WriteResult> progressAll(List<Fenced<ProgressReport>> reports) {

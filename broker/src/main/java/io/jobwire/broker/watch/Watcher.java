@@ -3,6 +3,7 @@ package io.jobwire.broker.watch;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.jobwire.api.v1.Job;
+import io.jobwire.broker.convert.ProtoJobs;
 import io.jobwire.api.v1.WatchEvent;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobRecord;
@@ -224,9 +225,7 @@ public final class Watcher {
     }
 
     private static boolean isFinished(Job job) {
-        return switch (job.getState()) {
-            case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
-            default -> false;
-        };
+        JobStatus status = ProtoJobs.status(job.getState());
+        return status != null && status.isFinished();
     }
 }
