@@ -43,6 +43,11 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
     private final JobQueries queries;
     private final Map<Long, Set<Watcher>> byId = new ConcurrentHashMap<>();
     private final Set<Watcher> filtered = ConcurrentHashMap.newKeySet();
+    /**
+     * The filter watches again, by the types they follow (those that follow every type under ""): a
+     * committed change is offered to the watches of its type and of every type, not to every watch.
+     */
+    private final Map<String, Set<Watcher>> filteredByType = new ConcurrentHashMap<>();
     private final Set<Watcher> dirtyWatchers = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean loadScheduled = new AtomicBoolean();
     private final Map<String, AtomicInteger> perPrincipal = new ConcurrentHashMap<>();
@@ -137,6 +142,9 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
         watcher.onClose(() -> unregister(watcher));
         if (watcher.ids() == null) {
             filtered.add(watcher);
+            for (String type : typeKeys(watcher)) {
+                filteredByType.computeIfAbsent(type, key -> ConcurrentHashMap.newKeySet()).add(watcher);
+            }
         } else {
             for (long id : watcher.ids()) {
                 byId.computeIfAbsent(id, key -> ConcurrentHashMap.newKeySet()).add(watcher);
@@ -153,6 +161,12 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
         dirtyWatchers.remove(watcher);
         if (watcher.ids() == null) {
             filtered.remove(watcher);
+            for (String type : typeKeys(watcher)) {
+                filteredByType.computeIfPresent(type, (key, set) -> {
+                    set.remove(watcher);
+                    return set.isEmpty() ? null : set;
+                });
+            }
         } else {
             for (long id : watcher.ids()) {
                 byId.computeIfPresent(id, (key, set) -> {
@@ -183,15 +197,41 @@ public final class WatchHub implements ChangeListener, AutoCloseable {
                     any |= mark(watcher, change);
                 }
             }
-            for (Watcher watcher : filtered) {
-                if (watcher.mayCare(change)) {
-                    any |= mark(watcher, change);
+            if (change.isRemote()) {
+                // Another broker's change says only id, version and state: any filter watch may care.
+                for (Watcher watcher : filtered) {
+                    if (watcher.mayCare(change)) {
+                        any |= mark(watcher, change);
+                    }
                 }
+            } else {
+                any |= markFiltered(filteredByType.get(ANY_TYPE), change);
+                any |= markFiltered(filteredByType.get(change.type()), change);
             }
         }
         if (any) {
             scheduleLoad(0);
         }
+    }
+
+    private boolean markFiltered(Set<Watcher> watchers, JobChange change) {
+        boolean any = false;
+        if (watchers != null) {
+            for (Watcher watcher : watchers) {
+                if (watcher.mayCare(change)) {
+                    any |= mark(watcher, change);
+                }
+            }
+        }
+        return any;
+    }
+
+    private static final String ANY_TYPE = "";
+
+    /** The keys of {@link #filteredByType} a filter watch is found under. */
+    private static Set<String> typeKeys(Watcher watcher) {
+        Set<String> types = watcher.filterTypes();
+        return types.isEmpty() ? Set.of(ANY_TYPE) : types;
     }
 
     private boolean mark(Watcher watcher, JobChange change) {

@@ -104,6 +104,11 @@ public final class Watcher {
     }
 
     /** The watched ids, or null for a filter watch. */
+    /** The types a filter watch follows; empty: every type (and for a watch by ids). */
+    Set<String> filterTypes() {
+        return filter == null ? Set.of() : filter.types();
+    }
+
     Set<Long> ids() {
         return ids;
     }

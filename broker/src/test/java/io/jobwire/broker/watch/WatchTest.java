@@ -548,4 +548,30 @@ class WatchTest {
             inbox.drainTo(received);
         }
     }
+
+    @Test
+    void aFilterWatchWithoutTypesSeesEveryTypeAndOneWithTypesOnlyThose() {
+        Watch anyType = Watch.open(fixture.jobsAsync(), WatchRequest.newBuilder().setFilter(WatchFilter.newBuilder()
+                .addQueues("q.any").setSnapshotLimit(0)).build());
+        Watch oneType = Watch.open(fixture.jobsAsync(), WatchRequest.newBuilder().setFilter(WatchFilter.newBuilder()
+                .addTypes("any.one").addQueues("q.any").setSnapshotLimit(0)).build());
+        assertThat(anyType.next().getCaughtUp()).isTrue();
+        assertThat(oneType.next().getCaughtUp()).isTrue();
+        String first = fixture.submit(spec("any.one", "q.any", "{}"));
+        String second = fixture.submit(spec("any.two", "q.any", "{}"));
+        String elsewhere = fixture.submit(spec("any.two", "q.other", "{}"));
+        String last = fixture.submit(spec("any.one", "q.any", "{}"));
+
+        awaitState(anyType, first, JobState.JOB_STATE_QUEUED);
+        awaitState(anyType, second, JobState.JOB_STATE_QUEUED);
+        awaitState(anyType, last, JobState.JOB_STATE_QUEUED);
+        awaitState(oneType, first, JobState.JOB_STATE_QUEUED);
+        awaitState(oneType, last, JobState.JOB_STATE_QUEUED);
+        anyType.cancel();
+        oneType.cancel();
+        assertThat(anyType.received().stream().filter(WatchEvent::hasJob).map(event -> event.getJob().getId()))
+                .doesNotContain(elsewhere);
+        assertThat(oneType.received().stream().filter(WatchEvent::hasJob).map(event -> event.getJob().getId()))
+                .doesNotContain(second, elsewhere);
+    }
 }
