@@ -130,33 +130,6 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
         return new Builder();
     }
 
-    /** A builder holding this configuration, to change some of it. */
-    public Builder toBuilder() {
-        Builder builder = new Builder();
-        builder.host = listen.host();
-        builder.port = listen.port();
-        builder.tlsCert = listen.tlsCert();
-        builder.tlsKey = listen.tlsKey();
-        builder.tlsClientCa = listen.tlsClientCa();
-        builder.dataDir = database.dataDir();
-        builder.databaseUrl = database.url();
-        builder.poolSize = database.poolSize();
-        builder.retention = database.retention();
-        builder.defaultLease = timing.defaultLease();
-        builder.reaperInterval = timing.reaperInterval();
-        builder.pollInterval = timing.pollInterval();
-        builder.presenceInterval = timing.presenceInterval();
-        builder.drainTimeout = timing.drainTimeout();
-        builder.maxPayloadBytes = limits.maxPayloadBytes();
-        builder.maxWatchBacklog = limits.maxWatchBacklog();
-        builder.maxWatchesPerPrincipal = limits.maxWatchesPerPrincipal();
-        builder.tokensFile = auth.tokensFile();
-        builder.tokens = auth.tokens();
-        builder.retry = retry;
-        builder.brokerId = brokerId;
-        return builder;
-    }
-
     /** Each setting by the name of its flag; {@link #build} checks them all. */
     public static final class Builder {
         private String host = DEFAULT_HOST;

@@ -24,7 +24,6 @@ public final class WorkerLink {
     private final ServerCallStreamObserver<BrokerMessage> out;
     private final Clock clock;
     private final ArrayDeque<BrokerMessage> queue = new ArrayDeque<>();
-    private long queuedBytes;
     /** Since when messages have waited for the transport; null while none wait. */
     private Instant waitingSince;
     private boolean closed;
@@ -63,7 +62,6 @@ public final class WorkerLink {
             return false;
         }
         queue.add(message);
-        queuedBytes += message.getSerializedSize();
         drain();
         return !closed;
     }
@@ -75,11 +73,6 @@ public final class WorkerLink {
 
     public synchronized boolean isClosed() {
         return closed;
-    }
-
-    /** Bytes of the messages waiting for the transport. */
-    public synchronized long queuedBytes() {
-        return queuedBytes;
     }
 
     /** How long messages have waited for the worker to read, as of {@code now}; zero when none wait. */
@@ -108,7 +101,6 @@ public final class WorkerLink {
     public synchronized void markClosed() {
         closed = true;
         queue.clear();
-        queuedBytes = 0;
         waitingSince = null;
     }
 
@@ -127,9 +119,7 @@ public final class WorkerLink {
     private void drain() {
         try {
             while (!queue.isEmpty() && out.isReady()) {
-                BrokerMessage next = queue.poll();
-                queuedBytes -= next.getSerializedSize();
-                out.onNext(next);
+                out.onNext(queue.poll());
             }
         } catch (IllegalStateException | io.grpc.StatusRuntimeException e) {
             markClosed(); // the call ended under us (cancelled by the worker or the transport)

@@ -64,8 +64,8 @@ public final class Ring {
     Map<String, Integer> segmentsToLookAt() {
         Map<String, Integer> used = new LinkedHashMap<>();
         jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
-                .map((rs, ctx) -> rs.getLong("rows_estimate") > BACKLOG_ROWS ? null
-                        : used.put(rs.getString("name"), rs.getInt("age")))
+                .bind("backlogRows", BACKLOG_ROWS)
+                .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
                 .list());
         return used;
     }

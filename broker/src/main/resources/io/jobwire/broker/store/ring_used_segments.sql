@@ -1,9 +1,11 @@
 -- The ring's segment tables that hold anything (a truncated one has no pages), but those of now, which
--- statements are writing to, with how many seconds ago their segment was the segment of now, and the rows
--- the statistics say it holds (inserted less deleted, reset by TRUNCATE; a second or so behind).
-SELECT t.name, (jobwire_segment() - s + 16) % 16 AS age, pg_stat_get_live_tuples(t.name::regclass) AS rows_estimate
+-- statements are writing to, with how many seconds ago their segment was the segment of now; but those the
+-- statistics say hold more than :backlogRows rows (inserted less deleted, reset by TRUNCATE; a second or so
+-- behind): a backlog, left to the claims.
+SELECT t.name, (jobwire_segment() - s + 16) % 16 AS age
 FROM generate_series(0, 15) AS s
 CROSS JOIN LATERAL (VALUES ('job_ready_' || s), ('job_leases_' || s), ('job_count_deltas_' || s)) AS t(name)
 WHERE s <> jobwire_segment()
   AND pg_relation_size(t.name::regclass) > 0
+  AND pg_stat_get_live_tuples(t.name::regclass) <= :backlogRows
 ORDER BY s, t.name
