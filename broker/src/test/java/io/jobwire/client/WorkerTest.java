@@ -85,6 +85,18 @@ class WorkerTest {
     }
 
     @Test
+    void theLastProgressBeforeTheResultIsKeptEvenWhenReportedFasterThanItIsSent() {
+        worker(builder().handle("sdk.lastProgress", job -> {
+            job.progress(30, "copying");
+            job.progress(30, "copying", Map.of("copied", 3));
+            return "done";
+        }));
+        Job done = client.submitAndWait(spec("sdk.lastProgress").build(), WAIT, job -> { });
+        assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+        assertThat(done.getProgress().getDetails()).isEqualTo("{\"copied\": 3}");
+    }
+
+    @Test
     void thrownExceptionsAreRetriedUntilTheHandlerSucceeds() {
         worker(builder().handle("sdk.flaky", job -> {
             if (job.attempt() < 3) {

@@ -284,7 +284,7 @@ public final class Worker implements AutoCloseable {
                 message.getWelcome().getSessionId());
         for (RunningJob job : held.values()) {
             if (job.finish != null) {
-                sendFinish(job.finish);
+                sendFinish(job);
             }
         }
         if (draining) {
@@ -539,8 +539,20 @@ public final class Worker implements AutoCloseable {
         }
         job.finish = finish;
         if (welcomed) {
-            sendFinish(finish);
+            sendFinish(job);
         }
+    }
+
+    /**
+     * Sends a job's outcome, preceded by the last progress the handler reported if the 100 ms pacing still
+     * held it back: a handler's final report is part of the job's record, not a hint to be dropped.
+     */
+    private void sendFinish(RunningJob job) {
+        PendingProgress last = unsentProgress.remove(key(job));
+        if (last != null && !job.releasing && !job.leaseGone) {
+            sendProgress(job, last.percent(), last.message(), last.details(), nanoTime.getAsLong());
+        }
+        sendFinish(job.finish);
     }
 
     /** A stopped job leaves once its handler has returned (its slot is free only then). */
