@@ -42,7 +42,7 @@ class DatabaseFaultTest {
         String db = postgres.getJdbcUrl("postgres", "postgres");
         int port = Processes.freePort();
         Path executions = dir.resolve("executions.log");
-        Path script = Oracle.script(dir, "quick.sh", executions, "cat > /dev/null\nsleep 0.02\necho '\"ok\"'\n");
+        Path script = Oracle.script(dir, "quick.sh", executions, "while read -r _; do :; done\necho '\"ok\"'\n");
         Oracle oracle = new Oracle(db, "fault.database");
         try (BrokerProcess broker = new BrokerProcess(port, db, dir.resolve("broker.log")).start();
              WorkerProcess worker = new WorkerProcess("w", "127.0.0.1:" + port, "fault.database", script, 16,
