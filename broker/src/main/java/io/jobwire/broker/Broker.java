@@ -1,6 +1,7 @@
 package io.jobwire.broker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -29,6 +30,7 @@ import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
+import io.jobwire.broker.store.PassTurns;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
 import io.jobwire.broker.store.Ring;
@@ -48,7 +50,6 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.DoubleSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -156,23 +157,18 @@ public final class Broker implements AutoCloseable {
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi());
             SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
-            this.maintenance = new Maintenance(2)
-                    .every(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
+            this.maintenance = new Maintenance(2, new PassTurns(database.jdbi(), brokerId)::take)
+                    .shared(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
                     .every(Maintenance.PRESENCE, config.timing().presenceInterval(), presence::refresh)
-                    .every(Maintenance.RING, RING_INTERVAL, ring::clear)
-                    .every(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
+                    .shared(Maintenance.RING, RING_INTERVAL, ring::clear)
+                    .shared(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
                     .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync);
             taken.push(maintenance);
 
-            AtomicInteger callThreads = new AtomicInteger();
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
             // belongs to a stream that is already gone: it is dropped quietly, not logged as a failure.
             this.callPool = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
-                    runnable -> {
-                        Thread thread = new Thread(runnable, "jobwire-call-" + callThreads.incrementAndGet());
-                        thread.setDaemon(true);
-                        return thread;
-                    },
+                    new ThreadFactoryBuilder().setNameFormat("jobwire-call-%d").setDaemon(true).build(),
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
             Services services = new Services(store, writes, queries, registry, sessions, dispatcher, watches, json,

@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.events.ChangeListener;
 import io.jobwire.broker.store.ClaimRequest;
@@ -90,12 +91,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         this.clock = clock;
         this.thread = new Thread(this::run, "jobwire-dispatch");
         this.thread.setDaemon(true);
-        AtomicInteger threads = new AtomicInteger();
-        this.submitThreads = Executors.newCachedThreadPool(runnable -> {
-            Thread submitThread = new Thread(runnable, "jobwire-commit-submits-" + threads.incrementAndGet());
-            submitThread.setDaemon(true);
-            return submitThread;
-        });
+        this.submitThreads = Executors.newCachedThreadPool(
+                new ThreadFactoryBuilder().setNameFormat("jobwire-commit-submits-%d").setDaemon(true).build());
         this.submits = new GroupCommit<>("submits", this::writeSubmits, Statuses::isDatabaseUnavailable,
                 MAX_SUBMIT_ROWS, SUBMIT_WRITERS, submitThreads,
                 new GroupCommit.Bound<>(job -> BYTES_PER_JOB + job.payloadJson().length(), maxWaitingSubmitBytes));

@@ -1,5 +1,6 @@
 package io.jobwire.broker.maintenance;
 
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.jobwire.broker.convert.Statuses;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -16,9 +17,13 @@ import org.slf4j.LoggerFactory;
  * error otherwise) and tried again at the next one, and {@link #close} lets a running pass finish.
  * Tests run a pass on demand with {@link #runNow} instead of waiting for its interval.
  *
+ * <p>A pass is either the broker's own ({@link #every}: its worker sessions, its watches) or shared by
+ * all brokers on the database ({@link #shared}: the reaper, the ring, housekeeping), which runs only when
+ * this broker gets the turn ({@link Turns}), so more brokers do not mean more of it.
+ *
  * <pre>{@code
- * Maintenance maintenance = new Maintenance(2);
- * maintenance.every("reaper", Duration.ofSeconds(1), reaper::reapAll);
+ * Maintenance maintenance = new Maintenance(2, passTurns::take);
+ * maintenance.shared("reaper", Duration.ofSeconds(1), reaper::reapAll);
  * maintenance.start();
  * }</pre>
  */
@@ -32,27 +37,44 @@ public final class Maintenance implements AutoCloseable {
     public static final String HOUSEKEEPING = "housekeeping";
     public static final String WATCH_RESYNC = "watch-resync";
 
-    private record Pass(Duration interval, Runnable work) {
+    /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
+    @FunctionalInterface
+    public interface Turns {
+        boolean take(String pass, Duration interval);
+    }
+
+    private record Pass(Duration interval, Runnable work, boolean shared) {
     }
 
     private final Map<String, Pass> passes = new LinkedHashMap<>();
     private final ScheduledExecutorService threads;
+    private final Turns turns;
     private boolean started;
 
-    public Maintenance(int threads) {
-        this.threads = Executors.newScheduledThreadPool(threads, runnable -> {
-            Thread thread = new Thread(runnable, "jobwire-maintenance");
-            thread.setDaemon(true);
-            return thread;
-        });
+    public Maintenance(int threads, Turns turns) {
+        this.turns = turns;
+        this.threads = Executors.newScheduledThreadPool(threads,
+                new ThreadFactoryBuilder().setNameFormat("jobwire-maintenance-%d").setDaemon(true).build());
     }
 
     /** Runs {@code work} every {@code interval} (the first time one interval after {@link #start}). */
-    public synchronized Maintenance every(String name, Duration interval, Runnable work) {
+    public Maintenance every(String name, Duration interval, Runnable work) {
+        return add(name, new Pass(interval, work, false));
+    }
+
+    /**
+     * Runs {@code work} about every {@code interval} across all brokers: this broker tries every interval,
+     * and runs it when it gets the turn.
+     */
+    public Maintenance shared(String name, Duration interval, Runnable work) {
+        return add(name, new Pass(interval, work, true));
+    }
+
+    private synchronized Maintenance add(String name, Pass pass) {
         if (started) {
             throw new IllegalStateException("maintenance already started; add " + name + " before");
         }
-        if (passes.putIfAbsent(name, new Pass(interval, work)) != null) {
+        if (passes.putIfAbsent(name, pass) != null) {
             throw new IllegalArgumentException("two maintenance passes named " + name);
         }
         return this;
@@ -60,13 +82,20 @@ public final class Maintenance implements AutoCloseable {
 
     public synchronized void start() {
         started = true;
-        passes.forEach((name, pass) -> threads.scheduleWithFixedDelay(() -> runLogged(name, pass.work()),
-                pass.interval().toMillis(), pass.interval().toMillis(), TimeUnit.MILLISECONDS));
+        passes.forEach((name, pass) -> {
+            Runnable work = pass.shared() ? () -> {
+                if (turns.take(name, pass.interval())) {
+                    pass.work().run();
+                }
+            } : pass.work();
+            threads.scheduleWithFixedDelay(() -> runLogged(name, work),
+                    pass.interval().toMillis(), pass.interval().toMillis(), TimeUnit.MILLISECONDS);
+        });
     }
 
     /**
-     * Runs the pass now on the caller's thread and lets its failure through (the scheduled runs of it
-     * go on meanwhile; every pass is safe to run twice at once, as it is when brokers share a database).
+     * Runs the pass now on the caller's thread, whoever has the turn, and lets its failure through (the
+     * scheduled runs of it go on meanwhile; every pass is safe to run twice at once).
      */
     public void runNow(String name) {
         Pass pass;

@@ -1,5 +1,6 @@
 package io.jobwire.broker.store;
 
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.jobwire.broker.store.WorkerWrites.Completion;
 import io.jobwire.broker.store.WorkerWrites.Failure;
 import io.jobwire.broker.store.WorkerWrites.ProgressReport;
@@ -8,7 +9,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /**
@@ -33,12 +33,8 @@ public final class GroupWrites implements AutoCloseable {
      * @param writers       batches of one kind applied at once (each holds a connection meanwhile)
      */
     public GroupWrites(JobStore store, Predicate<Throwable> sharedFailure, int writers) {
-        AtomicInteger threads = new AtomicInteger();
-        this.executor = Executors.newCachedThreadPool(runnable -> {
-            Thread thread = new Thread(runnable, "jobwire-commit-" + threads.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.executor = Executors.newCachedThreadPool(
+                new ThreadFactoryBuilder().setNameFormat("jobwire-commit-%d").setDaemon(true).build());
         // No bound here: a worker stream stops reading while 32 of its writes wait (WorkerStream), so what
         // waits is bounded by the streams, and a worker's finish is never refused for being in a crowd.
         this.heartbeats = new GroupCommit<>("heartbeats", store::heartbeatAll, sharedFailure, MAX_ROWS, 1, executor,

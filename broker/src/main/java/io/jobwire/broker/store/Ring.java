@@ -17,8 +17,10 @@ import org.slf4j.LoggerFactory;
  * they are few; lease entries leave by themselves (the reaper looks at each within five seconds). The
  * third ring, of count deltas, is rolled into job_counts at the start of each pass.
  *
- * <p>Every broker runs one; they take turns on a segment with an advisory lock, and TRUNCATE waits at
- * most {@link #LOCK_TIMEOUT_MS} for the claims that hold the segment, then tries again next pass.
+ * <p>Every broker has one, and the pass runs on one broker at a time ({@link PassTurns}: once per interval
+ * across the brokers); should two passes meet all the same (a test's {@code runNow}), they take turns on a
+ * segment with an advisory lock. TRUNCATE waits at most {@link #LOCK_TIMEOUT_MS} for the claims that hold
+ * the segment, then tries again next pass.
  */
 public final class Ring {
     private static final Logger log = LoggerFactory.getLogger(Ring.class);
