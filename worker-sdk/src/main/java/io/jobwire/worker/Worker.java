@@ -1,9 +1,7 @@
 package io.jobwire.worker;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.Duration;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -11,17 +9,12 @@ import io.jobwire.api.v1.Ack;
 import io.jobwire.api.v1.AckStatus;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.BrokerMessage;
-import io.jobwire.api.v1.Complete;
-import io.jobwire.api.v1.Credit;
-import io.jobwire.api.v1.Fail;
 import io.jobwire.api.v1.Goodbye;
 import io.jobwire.api.v1.Heartbeat;
 import io.jobwire.api.v1.Hello;
 import io.jobwire.api.v1.JobTypeSpec;
-import io.jobwire.api.v1.Outcomes;
 import io.jobwire.api.v1.LeaseRef;
 import io.jobwire.api.v1.ProgressUpdate;
-import io.jobwire.api.v1.ReleaseJob;
 import io.jobwire.api.v1.WorkerMessage;
 import io.jobwire.api.v1.WorkerServiceGrpc;
 import io.jobwire.client.BrokerConnection;
@@ -45,7 +38,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -79,8 +71,7 @@ public final class Worker implements AutoCloseable {
     private static final long TICK_MILLIS = 100;
     private static final long PROGRESS_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long RESEND_AFTER_MILLIS = 1000;
-    /** Keeps each Outcomes message well under the broker's inbound limit. */
-    private static final int MAX_OUTCOMES_BYTES = 1024 * 1024;
+    private static final String SHUTTING_DOWN = "the worker is shutting down";
 
     private record Registration(JobType type, JobHandler handler) {
     }
@@ -95,6 +86,7 @@ public final class Worker implements AutoCloseable {
     private final List<String> queues;
     private final Map<String, Registration> handlers;
     private final ObjectMapper json;
+    private final Finishes finishes;
     private final LongSupplier nanoTime;
     private final Backoff backoff;
     private final java.time.Duration stopTimeout;
@@ -109,11 +101,6 @@ public final class Worker implements AutoCloseable {
     /** The newest attempt held of each job. */
     private final Map<String, RunningJob> newestAttempt = new HashMap<>();
     private final Map<String, PendingProgress> unsentProgress = new LinkedHashMap<>();
-    /** Finishes and credit gathered on the loop, written together once the loop has nothing else queued. */
-    private final List<WorkerMessage> unsentFinishes = new ArrayList<>();
-    private int unsentCredit;
-    private boolean flushQueued;
-    private ClientCallStreamObserver<WorkerMessage> out;
     private int generation;
     private boolean welcomed;
     private boolean everWelcomed;
@@ -126,6 +113,8 @@ public final class Worker implements AutoCloseable {
     /** Completes when every thread has ended: normally after shutdown, exceptionally when refused. */
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private volatile boolean connected;
+    /** What goes to the broker; the loop thread only. */
+    private final Outbox outbox = new Outbox(this::onLoop, () -> welcomed, () -> draining);
 
     private Worker(Builder builder) {
         this.connection = builder.openConnection();
@@ -134,6 +123,7 @@ public final class Worker implements AutoCloseable {
         this.queues = List.copyOf(builder.queues);
         this.handlers = Map.copyOf(builder.handlers);
         this.json = builder.json;
+        this.finishes = new Finishes(builder.json);
         this.nanoTime = builder.nanoTime;
         this.stopTimeout = builder.stopTimeout;
         this.backoff = new Backoff(java.time.Duration.ofMillis(100), java.time.Duration.ofSeconds(5),
@@ -147,12 +137,7 @@ public final class Worker implements AutoCloseable {
     }
 
     private static ThreadFactory threads(String prefix) {
-        AtomicInteger count = new AtomicInteger();
-        return runnable -> {
-            Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        };
+        return new ThreadFactoryBuilder().setNameFormat(prefix + "-%d").setDaemon(true).build();
     }
 
     private void begin() {
@@ -201,7 +186,7 @@ public final class Worker implements AutoCloseable {
         stub.connect(new ClientResponseObserver<WorkerMessage, BrokerMessage>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<WorkerMessage> requestStream) {
-                out = requestStream;
+                outbox.attach(requestStream);
             }
 
             @Override
@@ -298,7 +283,7 @@ public final class Worker implements AutoCloseable {
         if (myGeneration != generation) {
             return;
         }
-        out = null;
+        outbox.detach();
         welcomed = false;
         connected = false;
         if (closed) {
@@ -350,78 +335,16 @@ public final class Worker implements AutoCloseable {
     }
 
     private void send(WorkerMessage message) {
-        if (out != null) {
-            try {
-                out.onNext(message);
-            } catch (RuntimeException e) {
-                log.debug("could not send to the broker", e);
-            }
-        }
+        outbox.send(message);
     }
 
     private void credit(int jobs) {
-        if (welcomed && !draining && jobs > 0) {
-            unsentCredit += jobs;
-            queueFlush();
-        }
-    }
-
-    /** Sends a Complete, Fail or Release with the others gathered on this turn of the loop. */
-    private void sendFinish(WorkerMessage finish) {
-        unsentFinishes.add(finish);
-        queueFlush();
-    }
-
-    private void queueFlush() {
-        if (!flushQueued) {
-            flushQueued = true;
-            onLoop(this::flush);
-        }
-    }
-
-    /**
-     * Runs after the loop tasks already queued (the handlers that finished meanwhile), so a burst of
-     * finishes goes out as one Outcomes message and the freed slots as one Credit.
-     */
-    private void flush() {
-        flushQueued = false;
-        if (!welcomed) {
-            unsentFinishes.clear(); // sent again from held on the next Welcome
-            unsentCredit = 0;       // granted afresh on the next Welcome
-            return;
-        }
-        if (unsentFinishes.size() == 1) {
-            send(unsentFinishes.get(0));
-        } else if (!unsentFinishes.isEmpty()) {
-            Outcomes.Builder outcomes = Outcomes.newBuilder();
-            int bytes = 0;
-            for (WorkerMessage finish : unsentFinishes) {
-                if (bytes > MAX_OUTCOMES_BYTES) {
-                    send(WorkerMessage.newBuilder().setOutcomes(outcomes).build());
-                    outcomes = Outcomes.newBuilder();
-                    bytes = 0;
-                }
-                bytes += finish.getSerializedSize();
-                switch (finish.getKindCase()) {
-                    case COMPLETE -> outcomes.addComplete(finish.getComplete());
-                    case FAIL -> outcomes.addFail(finish.getFail());
-                    case RELEASE -> outcomes.addRelease(finish.getRelease());
-                    default -> throw new IllegalStateException("not a finish: " + finish.getKindCase());
-                }
-            }
-            send(WorkerMessage.newBuilder().setOutcomes(outcomes).build());
-        }
-        unsentFinishes.clear();
-        if (unsentCredit > 0 && !draining) {
-            send(WorkerMessage.newBuilder().setCredit(Credit.newBuilder().setJobs(unsentCredit)).build());
-        }
-        unsentCredit = 0;
+        outbox.credit(jobs);
     }
 
     private void endStream() {
-        ClientCallStreamObserver<WorkerMessage> stream = out;
+        ClientCallStreamObserver<WorkerMessage> stream = outbox.detach();
         generation++;
-        out = null;
         welcomed = false;
         connected = false;
         if (stream != null) {
@@ -450,10 +373,9 @@ public final class Worker implements AutoCloseable {
             job.handlerDone = true;
             job.releasing = registration != null;
             job.finish = registration == null
-                    ? fail(job, "this worker has no handler for type " + assigned.getType(), false, null)
-                    : WorkerMessage.newBuilder().setRelease(ReleaseJob.newBuilder().setLease(job.lease)
-                            .setReason("the worker is shutting down")).build();
-            sendFinish(job.finish);
+                    ? Finishes.fail(job.lease, "this worker has no handler for type " + assigned.getType(), false, null)
+                    : Finishes.release(job.lease, SHUTTING_DOWN);
+            sendFinish(job);
             return;
         }
         handlerThreads.execute(() -> run(job, registration.handler()));
@@ -464,13 +386,7 @@ public final class Worker implements AutoCloseable {
         WorkerMessage finish = null;
         if (job.enter(Thread.currentThread())) {
             try {
-                finish = complete(job, handler.handle(job));
-            } catch (NonRetryableException e) {
-                finish = fail(job, FailureText.of(e), false, null);
-            } catch (RetryLaterException e) {
-                finish = fail(job, FailureText.of(e), true, e.delay());
-            } catch (Throwable e) {
-                finish = fail(job, FailureText.of(e), true, null);
+                finish = finishes.run(handler, job);
             } finally {
                 job.leave();
             }
@@ -490,46 +406,14 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    private WorkerMessage complete(RunningJob job, Object result) throws JsonProcessingException {
-        return WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(job.lease)
-                .setResult(toJson(result))).build();
-    }
-
-    private static WorkerMessage fail(RunningJob job, String error, boolean retryable, java.time.Duration delay) {
-        Fail.Builder fail = Fail.newBuilder().setLease(job.lease).setError(error).setRetryable(retryable);
-        if (delay != null) {
-            fail.setRetryDelay(Duration.newBuilder().setSeconds(delay.getSeconds()).setNanos(delay.getNano()));
-        }
-        return WorkerMessage.newBuilder().setFail(fail).build();
-    }
-
-    private String toJson(Object result) throws JsonProcessingException {
-        if (result == null) {
-            return "null";
-        }
-        if (result instanceof JsonNode node) {
-            return json.writeValueAsString(node);
-        }
-        if (result instanceof String text) {
-            try {
-                json.readTree(text);
-                return text;
-            } catch (JsonProcessingException e) {
-                return json.writeValueAsString(text);
-            }
-        }
-        return json.writeValueAsString(result);
-    }
-
     private void handlerDone(RunningJob job, WorkerMessage finish) {
         job.handlerDone = true;
         if (job.releaseWhenStopped && !job.leaseGone) {
             job.releasing = true;
             job.leaseGone = true;
-            job.finish = WorkerMessage.newBuilder().setRelease(ReleaseJob.newBuilder().setLease(job.lease)
-                    .setReason("the worker is shutting down")).build();
+            job.finish = Finishes.release(job.lease, SHUTTING_DOWN);
             if (welcomed) {
-                sendFinish(job.finish);
+                sendFinish(job);
             }
             return;
         }
@@ -552,7 +436,7 @@ public final class Worker implements AutoCloseable {
         if (last != null && !job.releasing && !job.leaseGone) {
             sendProgress(job, last.percent(), last.message(), last.details(), nanoTime.getAsLong());
         }
-        sendFinish(job.finish);
+        outbox.finish(job.finish);
     }
 
     /** A stopped job leaves once its handler has returned (its slot is free only then). */
@@ -595,7 +479,7 @@ public final class Worker implements AutoCloseable {
                 if (ack.getStatus() == AckStatus.ACK_STATUS_UNAVAILABLE) {
                     loop.schedule(() -> {
                         if (held.get(key(job)) == job && job.finish != null && welcomed) {
-                            sendFinish(job.finish);
+                            sendFinish(job);
                         }
                     }, RESEND_AFTER_MILLIS, TimeUnit.MILLISECONDS);
                     return;
@@ -712,7 +596,7 @@ public final class Worker implements AutoCloseable {
             callOnLoop(() -> {
                 for (RunningJob job : held.values()) {
                     if (job.finish == null && !job.leaseGone) {
-                        job.stop("the worker is shutting down");
+                        job.stop(SHUTTING_DOWN);
                         job.releaseWhenStopped = true;
                     }
                 }
