@@ -15,13 +15,12 @@ WITH before AS MATERIALIZED (
 ), moved AS (
     -- @include finish_into_history
     RETURNING *
-), history AS (
-    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT moved.id, moved.attempt, moved.worker_id, moved.started_at, now(), 'cancelled', :reason
+), ended AS (
+    SELECT moved.id, moved.attempt, moved.worker_id, moved.started_at, 'cancelled' AS outcome, :reason::text AS error
     FROM moved
     JOIN before ON before.id = moved.id
     WHERE before.state = 'RUNNING'
-    ON CONFLICT (job_id, attempt) DO UPDATE
-        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+), history AS (
+    -- @include attempt_ended
 )
 SELECT * FROM moved

@@ -41,16 +41,12 @@ WITH input AS (
 ), ready AS (
     -- @include ready_entry
     FROM requeued
+), ended AS (
+    SELECT id, attempt, worker_id, started_at, 'failed' AS outcome, last_error AS error FROM requeued
+    UNION ALL
+    SELECT id, attempt, worker_id, started_at, 'failed', last_error FROM moved
 ), history AS (
-    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
-    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
-    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT c.id, c.attempt, c.worker_id, c.started_at, now(), 'failed', c.last_error
-    FROM (SELECT id, attempt, worker_id, started_at, last_error FROM requeued
-          UNION ALL
-          SELECT id, attempt, worker_id, started_at, last_error FROM moved) c
-    ON CONFLICT (job_id, attempt) DO UPDATE
-        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+    -- @include attempt_ended
 )
 SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
 UNION ALL

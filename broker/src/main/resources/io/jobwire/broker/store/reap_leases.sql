@@ -49,16 +49,12 @@ WITH chosen AS (
 ), ready AS (
     -- @include ready_entry
     FROM requeued
+), ended AS (
+    SELECT id, attempt, worker_id, started_at, 'lease_expired' AS outcome, last_error AS error FROM requeued
+    UNION ALL
+    SELECT id, attempt, worker_id, started_at, 'lease_expired', last_error FROM moved
 ), history AS (
-    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
-    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
-    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT r.id, r.attempt, r.worker_id, r.started_at, now(), 'lease_expired', r.last_error
-    FROM (SELECT id, attempt, worker_id, started_at, last_error FROM requeued
-          UNION ALL
-          SELECT id, attempt, worker_id, started_at, last_error FROM moved) r
-    ON CONFLICT (job_id, attempt) DO UPDATE
-        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+    -- @include attempt_ended
 )
 SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
 UNION ALL

@@ -20,14 +20,11 @@ WITH input AS (
 ), ready AS (
     -- @include ready_entry
     FROM changed
-), history AS (
-    -- An attempt's row is written once, when it ends (a running attempt is read from its job).
-    -- ON CONFLICT: a row an older broker inserted when it claimed the job.
-    INSERT INTO job_attempts AS a (job_id, attempt, worker_id, started_at, finished_at, outcome, error)
-    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, now(), 'released', i.reason
+), ended AS (
+    SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, 'released' AS outcome, i.reason AS error
     FROM changed
     JOIN input i ON i.id = changed.id
-    ON CONFLICT (job_id, attempt) DO UPDATE
-        SET finished_at = excluded.finished_at, outcome = excluded.outcome, error = excluded.error
+), history AS (
+    -- @include attempt_ended
 )
 SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM changed
