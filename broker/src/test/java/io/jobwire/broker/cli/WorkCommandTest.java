@@ -216,7 +216,10 @@ class WorkCommandTest {
             assertThat(done.getState()).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
             assertThat(done.getProgress().getPercent()).isEqualTo(30f);
             assertThat(done.getProgress().getMessage()).isEqualTo("copying");
-            assertThat(done.getProgress().getDetails()).isEqualTo("{\"of\": 10, \"copied\": 3}");
+            assertThat(done.getProgress().getDetails())
+                    .as("details of the finished job (stored: %s; seen while running: %s; worker log:%n%s)",
+                            client.get(done.getId()).getProgress(), details, log("exec.details"))
+                    .isEqualTo("{\"of\": 10, \"copied\": 3}");
             assertThat(log("exec.details")).contains("PROGRESS-JSON not json   (ignored: PROGRESS-JSON takes one JSON object");
         } finally {
             stop(worker);
