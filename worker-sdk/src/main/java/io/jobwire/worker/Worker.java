@@ -204,7 +204,7 @@ public final class Worker implements AutoCloseable {
                 onDisconnected(myGeneration, Status.OK);
             }
         });
-        send(WorkerMessage.newBuilder().setHello(hello()).build());
+        outbox.send(WorkerMessage.newBuilder().setHello(hello()).build());
     }
 
     private Hello hello() {
@@ -273,9 +273,9 @@ public final class Worker implements AutoCloseable {
             }
         }
         if (draining) {
-            send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
+            outbox.send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
         } else if (concurrency > held.size()) {
-            credit(concurrency - held.size());
+            outbox.credit(concurrency - held.size());
         }
     }
 
@@ -332,14 +332,6 @@ public final class Worker implements AutoCloseable {
         }, "jobwire-worker-teardown");
         teardown.setDaemon(true);
         teardown.start();
-    }
-
-    private void send(WorkerMessage message) {
-        outbox.send(message);
-    }
-
-    private void credit(int jobs) {
-        outbox.credit(jobs);
     }
 
     private void endStream() {
@@ -457,7 +449,7 @@ public final class Worker implements AutoCloseable {
                 drained.complete(null);
             }
         } else {
-            credit(1);
+            outbox.credit(1);
         }
     }
 
@@ -528,7 +520,7 @@ public final class Worker implements AutoCloseable {
     private void sendProgress(RunningJob job, float percent, String message, String details, long now) {
         job.lastBeatSentNanos = now;
         job.nextBeatNanos = now + job.leaseNanos / 3;
-        send(WorkerMessage.newBuilder().setProgress(ProgressUpdate.newBuilder().setLease(job.lease)
+        outbox.send(WorkerMessage.newBuilder().setProgress(ProgressUpdate.newBuilder().setLease(job.lease)
                 .setPercent(Math.max(0, Math.min(100, percent))).setMessage(message).setDetails(details)).build());
     }
 
@@ -560,7 +552,7 @@ public final class Worker implements AutoCloseable {
             }
         }
         if (!due.isEmpty()) {
-            send(WorkerMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().addAllLeases(due)).build());
+            outbox.send(WorkerMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().addAllLeases(due)).build());
         }
     }
 
@@ -578,7 +570,7 @@ public final class Worker implements AutoCloseable {
             }
             draining = true;
             if (welcomed) {
-                send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
+                outbox.send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
             }
             if (held.isEmpty()) {
                 drained.complete(null);
