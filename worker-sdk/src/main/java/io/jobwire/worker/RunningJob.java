@@ -29,16 +29,47 @@ final class RunningJob implements JobContext {
     private boolean stopped;
     private volatile String stopReason;
 
-    // loop: lease deadline (local clock), heartbeat schedule, and what is left to say about the job
+    /**
+     * Where a held job is in its life on this worker. The loop thread's only; every change of it is in
+     * {@link Worker}, each named after the event that causes it.
+     */
+    enum Phase {
+        /** The handler runs under a lease this worker holds. */
+        RUNNING,
+        /** Stopped at shutdown, its lease still held: given back once the handler has returned. */
+        RELEASE_WHEN_STOPPED,
+        /** Its lease is gone (lost, run out, cancelled): the job leaves once the handler has returned. */
+        STOPPING,
+        /** The handler's outcome ({@link #finish}) is sent; waiting for the broker's answer. */
+        FINISHING,
+        /** Given back ({@link #finish} is the release); waiting for the broker's answer. */
+        RELEASING;
+
+        /** The handler still runs under a lease this worker holds: it may report progress and be stopped. */
+        boolean running() {
+            return this == RUNNING || this == RELEASE_WHEN_STOPPED;
+        }
+
+        /** The lease is still this worker's to keep alive. */
+        boolean heartbeats() {
+            return running() || this == FINISHING;
+        }
+    }
+
+    /** A progress report as the handler made it. */
+    record Progress(float percent, String message, String details) {
+    }
+
+    // loop: the phase, lease deadline (local clock), heartbeat schedule and what is left to say about the job
+    Phase phase = Phase.RUNNING;
+    /** The outcome or release sent (FINISHING, RELEASING), sent again if the broker could not take it. */
+    WorkerMessage finish;
     volatile long deadlineNanos;
     long nextBeatNanos;
     long lastBeatSentNanos;
-    boolean handlerDone;
-    boolean leaseGone;
-    boolean releasing;
-    /** Stopped at shutdown: give the job back once the handler has returned. */
-    boolean releaseWhenStopped;
-    WorkerMessage finish;
+    /** Held back by the 100 ms pacing, or answered UNAVAILABLE: sent with the next tick or before the finish. */
+    Progress unsentProgress;
+    Progress lastSentProgress;
 
     RunningJob(AssignedJob job, long receivedNanos, ObjectMapper json, ProgressSink progressSink, LongSupplier nanoTime) {
         this.job = job;

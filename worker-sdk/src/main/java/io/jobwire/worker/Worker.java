@@ -6,6 +6,7 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.jobwire.api.v1.Ack;
+import io.jobwire.api.v1.AckAction;
 import io.jobwire.api.v1.AckStatus;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.BrokerMessage;
@@ -20,6 +21,7 @@ import io.jobwire.api.v1.WorkerServiceGrpc;
 import io.jobwire.client.BrokerConnection;
 import io.jobwire.client.ConnectionBuilder;
 import io.jobwire.client.JobwireException;
+import io.jobwire.worker.RunningJob.Phase;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -76,10 +78,6 @@ public final class Worker implements AutoCloseable {
     private record Registration(JobType type, JobHandler handler) {
     }
 
-    /** Progress held back because the last report of the job was less than 100 ms ago. */
-    private record PendingProgress(float percent, String message, String details) {
-    }
-
     private final BrokerConnection connection;
     private final String workerId;
     private final int concurrency;
@@ -100,7 +98,6 @@ public final class Worker implements AutoCloseable {
     private final Map<String, RunningJob> held = new LinkedHashMap<>();
     /** The newest attempt held of each job. */
     private final Map<String, RunningJob> newestAttempt = new HashMap<>();
-    private final Map<String, PendingProgress> unsentProgress = new LinkedHashMap<>();
     private int generation;
     private boolean welcomed;
     private boolean everWelcomed;
@@ -142,7 +139,7 @@ public final class Worker implements AutoCloseable {
 
     private void begin() {
         loop.execute(this::connect);
-        ticker = loop.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
+        ticker = loop.scheduleWithFixedDelay(guarded(this::tick), TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     /** True while the stream to a broker is up (Welcome received). */
@@ -216,7 +213,7 @@ public final class Worker implements AutoCloseable {
                 .setPayloadSchema(registration.type().payloadSchema())
                 .setMaxConcurrency(registration.type().concurrency())));
         long now = nanoTime.getAsLong();
-        held.values().stream().filter(job -> !job.leaseGone).forEach(job -> {
+        held.values().stream().filter(job -> job.phase != Phase.STOPPING).forEach(job -> {
             hello.addHeld(job.lease);
             job.lastBeatSentNanos = now;
         });
@@ -225,10 +222,24 @@ public final class Worker implements AutoCloseable {
 
     private void onLoop(Runnable task) {
         try {
-            loop.execute(task);
+            loop.execute(guarded(task));
         } catch (RejectedExecutionException e) {
             // closed: nothing more to do
         }
+    }
+
+    /**
+     * A loop task that logs what it throws: the loop's executor would keep it in a future nobody reads
+     * (and a periodic task that throws never runs again).
+     */
+    private static Runnable guarded(Runnable task) {
+        return () -> {
+            try {
+                task.run();
+            } catch (RuntimeException | Error e) {
+                log.error("a task on the worker's loop failed", e);
+            }
+        };
     }
 
     private void onMessage(int myGeneration, BrokerMessage message) {
@@ -243,9 +254,7 @@ public final class Worker implements AutoCloseable {
             case CANCEL_JOB -> {
                 RunningJob job = held.get(key(message.getCancelJob().getJobId(), message.getCancelJob().getAttempt()));
                 if (job != null) {
-                    job.stop("cancelled: " + message.getCancelJob().getReason());
-                    job.leaseGone = true;
-                    forgetIfDone(job);
+                    cancelled(job, message.getCancelJob().getReason());
                 }
             }
             case DRAIN -> {
@@ -268,7 +277,7 @@ public final class Worker implements AutoCloseable {
         log.info("worker {} connected to {} (session {})", workerId, connection.target(targetIndex),
                 message.getWelcome().getSessionId());
         for (RunningJob job : held.values()) {
-            if (job.finish != null) {
+            if (job.phase == Phase.FINISHING || job.phase == Phase.RELEASING) {
                 sendFinish(job);
             }
         }
@@ -299,7 +308,7 @@ public final class Worker implements AutoCloseable {
         log.warn("worker {} lost its stream to {} ({}); reconnecting in {} ms", workerId,
                 connection.target(targetIndex), status.getCode() + (why == null ? "" : ": " + why), delay.toMillis());
         targetIndex++;
-        loop.schedule(this::connect, delay.toMillis(), TimeUnit.MILLISECONDS);
+        loop.schedule(guarded(this::connect), delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -353,21 +362,18 @@ public final class Worker implements AutoCloseable {
     private void start(AssignedJob assigned) {
         RunningJob job = new RunningJob(assigned, nanoTime.getAsLong(), json, this::progress, nanoTime);
         RunningJob older = newestAttempt.put(job.id(), job);
-        if (older != null && older.finish == null) {
+        if (older != null) {
             // The broker claimed the job again: the older attempt's lease is surely gone.
-            older.stop("lease lost: the job was claimed again");
-            older.leaseGone = true;
-            forgetIfDone(older);
+            leaseLost(older, "lease lost: the job was claimed again");
         }
         held.put(key(job), job);
         Registration registration = handlers.get(assigned.getType());
-        if (draining || registration == null) {
-            job.handlerDone = true;
-            job.releasing = registration != null;
-            job.finish = registration == null
-                    ? Finishes.fail(job.lease, "this worker has no handler for type " + assigned.getType(), false, null)
-                    : Finishes.release(job.lease, SHUTTING_DOWN);
-            sendFinish(job);
+        if (registration == null) {
+            finishing(job, Finishes.fail(job.lease, "this worker has no handler for type " + assigned.getType(), false, null));
+            return;
+        }
+        if (draining) {
+            releasing(job);
             return;
         }
         handlerThreads.execute(() -> run(job, registration.handler()));
@@ -398,24 +404,67 @@ public final class Worker implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- a job's life (loop thread)
+    // Each event below moves a held job from one Phase to the next; nothing else sets job.phase.
+
+    /** Its handler returned ({@code finish} null if it was stopped). */
     private void handlerDone(RunningJob job, WorkerMessage finish) {
-        job.handlerDone = true;
-        if (job.releaseWhenStopped && !job.leaseGone) {
-            job.releasing = true;
-            job.leaseGone = true;
-            job.finish = Finishes.release(job.lease, SHUTTING_DOWN);
-            if (welcomed) {
-                sendFinish(job);
+        switch (job.phase) {
+            case RUNNING -> {
+                if (finish == null) {
+                    forget(job);
+                } else {
+                    finishing(job, finish);
+                }
             }
-            return;
+            case RELEASE_WHEN_STOPPED -> releasing(job);
+            case STOPPING -> forget(job);
+            case FINISHING, RELEASING -> { } // not reached: these begin once the handler has returned
         }
-        if (finish == null || job.leaseGone) {
-            forgetIfDone(job);
-            return;
-        }
+    }
+
+    /** The handler's outcome goes to the broker (now, or after the next Welcome). */
+    private void finishing(RunningJob job, WorkerMessage finish) {
+        job.phase = Phase.FINISHING;
         job.finish = finish;
         if (welcomed) {
             sendFinish(job);
+        }
+    }
+
+    /** The job goes back to the broker unfinished, to run elsewhere at once. */
+    private void releasing(RunningJob job) {
+        job.phase = Phase.RELEASING;
+        job.finish = Finishes.release(job.lease, SHUTTING_DOWN);
+        job.unsentProgress = null;
+        if (welcomed) {
+            sendFinish(job);
+        }
+    }
+
+    /** The broker said the lease is no longer ours, or it ran out here: the handler is told to stop. */
+    private void leaseLost(RunningJob job, String reason) {
+        if (job.phase.running()) {
+            job.stop(reason);
+            job.phase = Phase.STOPPING;
+        }
+    }
+
+    /** Cancelled: a running handler is told to stop; an outcome not yet accepted no longer matters. */
+    private void cancelled(RunningJob job, String reason) {
+        if (job.phase.running()) {
+            job.stop("cancelled: " + reason);
+            job.phase = Phase.STOPPING;
+        } else if (job.phase == Phase.FINISHING) {
+            forget(job);
+        }
+    }
+
+    /** Shutting down and the drain timeout has passed: stop the handler, give the job back when it returns. */
+    private void stoppedAtShutdown(RunningJob job) {
+        if (job.phase == Phase.RUNNING) {
+            job.stop(SHUTTING_DOWN);
+            job.phase = Phase.RELEASE_WHEN_STOPPED;
         }
     }
 
@@ -424,18 +473,10 @@ public final class Worker implements AutoCloseable {
      * held it back: a handler's final report is part of the job's record, not a hint to be dropped.
      */
     private void sendFinish(RunningJob job) {
-        PendingProgress last = unsentProgress.remove(key(job));
-        if (last != null && !job.releasing && !job.leaseGone) {
-            sendProgress(job, last.percent(), last.message(), last.details(), nanoTime.getAsLong());
+        if (job.unsentProgress != null && job.phase == Phase.FINISHING) {
+            sendProgress(job, job.unsentProgress, nanoTime.getAsLong());
         }
         outbox.finish(job.finish);
-    }
-
-    /** A stopped job leaves once its handler has returned (its slot is free only then). */
-    private void forgetIfDone(RunningJob job) {
-        if (job.handlerDone && !job.releasing) {
-            forget(job);
-        }
     }
 
     private void forget(RunningJob job) {
@@ -443,7 +484,6 @@ public final class Worker implements AutoCloseable {
             return;
         }
         newestAttempt.remove(job.id(), job);
-        unsentProgress.remove(key(job));
         if (draining) {
             if (held.isEmpty()) {
                 drained.complete(null);
@@ -469,29 +509,31 @@ public final class Worker implements AutoCloseable {
         switch (ack.getAction()) {
             case ACK_ACTION_COMPLETE, ACK_ACTION_FAIL, ACK_ACTION_RELEASE -> {
                 if (ack.getStatus() == AckStatus.ACK_STATUS_UNAVAILABLE) {
-                    loop.schedule(() -> {
-                        if (held.get(key(job)) == job && job.finish != null && welcomed) {
+                    loop.schedule(guarded(() -> {
+                        if (held.get(key(job)) == job && welcomed
+                                && (job.phase == Phase.FINISHING || job.phase == Phase.RELEASING)) {
                             sendFinish(job);
                         }
-                    }, RESEND_AFTER_MILLIS, TimeUnit.MILLISECONDS);
+                    }), RESEND_AFTER_MILLIS, TimeUnit.MILLISECONDS);
                     return;
                 }
                 if (ack.getStatus() != AckStatus.ACK_STATUS_ACCEPTED) {
                     log.warn("job {}: the broker refused the outcome ({}: {})", job.id(), ack.getStatus(), ack.getMessage());
                 }
-                job.releasing = false;
                 forget(job);
             }
             case ACK_ACTION_HEARTBEAT, ACK_ACTION_PROGRESS -> {
                 switch (ack.getStatus()) {
                     case ACK_STATUS_ACCEPTED -> job.deadlineNanos = Math.max(job.deadlineNanos,
                             job.lastBeatSentNanos + job.leaseNanos);
-                    case ACK_STATUS_LEASE_LOST, ACK_STATUS_CANCELLED, ACK_STATUS_NOT_FOUND -> {
-                        if (job.finish == null) {
-                            job.stop(ack.getStatus() == AckStatus.ACK_STATUS_CANCELLED ? "cancelled"
-                                    : "lease lost: " + ack.getMessage());
-                            job.leaseGone = true;
-                            forgetIfDone(job);
+                    case ACK_STATUS_LEASE_LOST, ACK_STATUS_NOT_FOUND -> leaseLost(job, "lease lost: " + ack.getMessage());
+                    case ACK_STATUS_CANCELLED -> leaseLost(job, "cancelled");
+                    case ACK_STATUS_UNAVAILABLE -> {
+                        // The database could not take it: the last report is sent again (with the next tick,
+                        // or ahead of the outcome), unless a newer one is waiting already.
+                        if (ack.getAction() == AckAction.ACK_ACTION_PROGRESS && job.unsentProgress == null
+                                && (job.phase.running() || job.phase == Phase.FINISHING)) {
+                            job.unsentProgress = job.lastSentProgress;
                         }
                     }
                     case ACK_STATUS_INVALID -> log.warn("job {}: {}", job.id(), ack.getMessage());
@@ -504,24 +546,28 @@ public final class Worker implements AutoCloseable {
 
     /** Called from handler threads; sent from the loop, at most every 100 ms per job. */
     private void progress(RunningJob job, float percent, String message, String details) {
+        RunningJob.Progress report = new RunningJob.Progress(percent, message, details);
         onLoop(() -> {
-            if (held.get(key(job)) != job || job.leaseGone || job.finish != null) {
+            if (held.get(key(job)) != job || !job.phase.running()) {
                 return;
             }
             long now = nanoTime.getAsLong();
             if (welcomed && now - job.lastBeatSentNanos >= PROGRESS_EVERY_NANOS) {
-                sendProgress(job, percent, message, details, now);
+                sendProgress(job, report, now);
             } else {
-                unsentProgress.put(key(job), new PendingProgress(percent, message, details));
+                job.unsentProgress = report;
             }
         });
     }
 
-    private void sendProgress(RunningJob job, float percent, String message, String details, long now) {
+    private void sendProgress(RunningJob job, RunningJob.Progress report, long now) {
+        job.unsentProgress = null;
+        job.lastSentProgress = report;
         job.lastBeatSentNanos = now;
         job.nextBeatNanos = now + job.leaseNanos / 3;
         outbox.send(WorkerMessage.newBuilder().setProgress(ProgressUpdate.newBuilder().setLease(job.lease)
-                .setPercent(Math.max(0, Math.min(100, percent))).setMessage(message).setDetails(details)).build());
+                .setPercent(Math.max(0, Math.min(100, report.percent()))).setMessage(report.message())
+                .setDetails(report.details())).build());
     }
 
     /** Every 100 ms: stop jobs whose lease ran out locally, send due heartbeats and held-back progress. */
@@ -529,22 +575,19 @@ public final class Worker implements AutoCloseable {
         long now = nanoTime.getAsLong();
         List<LeaseRef> due = new ArrayList<>();
         for (RunningJob job : List.copyOf(held.values())) {
-            if (job.leaseGone || job.releasing) {
+            if (!job.phase.heartbeats()) {
                 continue;
             }
-            if (job.finish == null && now - job.deadlineNanos >= 0) {
+            if (job.phase.running() && now - job.deadlineNanos >= 0) {
                 log.warn("job {}: no heartbeat got through before its lease ran out; stopping it", job.id());
-                job.stop("lease lost: no heartbeat reached the broker before the lease ran out");
-                job.leaseGone = true;
-                forgetIfDone(job);
+                leaseLost(job, "lease lost: no heartbeat reached the broker before the lease ran out");
                 continue;
             }
             if (!welcomed) {
                 continue;
             }
-            PendingProgress progress = unsentProgress.remove(key(job));
-            if (progress != null && job.finish == null) {
-                sendProgress(job, progress.percent(), progress.message(), progress.details(), now);
+            if (job.unsentProgress != null && job.phase.running()) {
+                sendProgress(job, job.unsentProgress, now);
             } else if (now - job.nextBeatNanos >= 0) {
                 job.lastBeatSentNanos = now;
                 job.nextBeatNanos = now + job.leaseNanos / 3;
@@ -586,12 +629,7 @@ public final class Worker implements AutoCloseable {
             // while its handler still ran, it could run twice at once. A handler that outlives the stop
             // timeout keeps its job, which comes back when its lease expires, as if this worker had died.
             callOnLoop(() -> {
-                for (RunningJob job : held.values()) {
-                    if (job.finish == null && !job.leaseGone) {
-                        job.stop(SHUTTING_DOWN);
-                        job.releaseWhenStopped = true;
-                    }
-                }
+                held.values().forEach(this::stoppedAtShutdown);
                 return null;
             });
             awaitQuietly(drained, stopTimeout);
