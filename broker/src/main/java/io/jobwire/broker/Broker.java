@@ -91,6 +91,8 @@ public final class Broker implements AutoCloseable {
     private static final Duration SERVER_TERMINATION_WAIT = Duration.ofSeconds(30);
     /** Changes waiting to be announced to other brokers before they are replaced by one resync hint. */
     private static final int ANNOUNCE_BACKLOG = 100_000;
+    /** Change deliveries (each a commit's changes) that may wait for the listeners before a resync replaces them. */
+    private static final int CHANGE_DELIVERIES_WAITING = 10_000;
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -101,6 +103,7 @@ public final class Broker implements AutoCloseable {
     private final Dispatcher dispatcher;
     private final WatchHub watches;
     private final PgChangeListener listener;
+    private final ChangeBus bus;
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final Maintenance maintenance;
@@ -127,7 +130,8 @@ public final class Broker implements AutoCloseable {
             taken.push(database);
             database.migrate();
             ObjectMapper json = new ObjectMapper();
-            ChangeBus bus = new ChangeBus();
+            this.bus = new ChangeBus(CHANGE_DELIVERIES_WAITING);
+            taken.push(bus);
             this.listener = new PgChangeListener(database::openDedicated, brokerId, bus);
             taken.push(listener::close);
             this.announcer = new ChangeAnnouncer(database.jdbi(), brokerId, listener::peersListening,
@@ -379,6 +383,7 @@ public final class Broker implements AutoCloseable {
         dispatcher.close();
         announcer.close();
         listener.close();
+        bus.close();
         watches.close();
         database.close();
         if (embedded != null) {

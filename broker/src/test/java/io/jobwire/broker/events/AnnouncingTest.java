@@ -184,7 +184,7 @@ class AnnouncingTest {
     @Test
     void theListenerResyncsOnAHintAndCountsAJoinedBrokerAsListening() throws Exception {
         String url = TestPostgres.newDatabase();
-        ChangeBus bus = new ChangeBus();
+        ChangeBus bus = new ChangeBus(100);
         AtomicInteger resyncs = new AtomicInteger();
         List<JobChange> changes = new ArrayList<>();
         List<String> dues = new ArrayList<>();
@@ -245,7 +245,7 @@ class AnnouncingTest {
     void aWatchWaitsUntilTheListenerHoldsTheWatchLockAndHasSaidSo() throws Exception {
         String url = TestPostgres.newDatabase();
         java.util.concurrent.atomic.AtomicBoolean watchers = new java.util.concurrent.atomic.AtomicBoolean();
-        PgChangeListener listener = new PgChangeListener(() -> DriverManager.getConnection(url), "watcher", new ChangeBus());
+        PgChangeListener listener = new PgChangeListener(() -> DriverManager.getConnection(url), "watcher", new ChangeBus(100));
         listener.watchersFrom(watchers::get);
         try (Connection other = DriverManager.getConnection(url)) {
             execute(other, "LISTEN " + Notifications.CHANNEL);
