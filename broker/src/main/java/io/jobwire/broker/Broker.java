@@ -30,6 +30,8 @@ import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
+import io.jobwire.broker.store.TypeRegistrations;
+import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.store.PassTurns;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
@@ -93,6 +95,8 @@ public final class Broker implements AutoCloseable {
     private static final int ANNOUNCE_BACKLOG = 100_000;
     /** Change deliveries (each a commit's changes) that may wait for the listeners before a resync replaces them. */
     private static final int CHANGE_DELIVERIES_WAITING = 10_000;
+    /** How soon a type registered through another broker reaches this one. */
+    private static final Duration TYPE_REGISTRY_INTERVAL = Duration.ofSeconds(1);
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -104,6 +108,7 @@ public final class Broker implements AutoCloseable {
     private final WatchHub watches;
     private final PgChangeListener listener;
     private final ChangeBus bus;
+    private final TypeRegistry types;
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final Maintenance maintenance;
@@ -150,6 +155,8 @@ public final class Broker implements AutoCloseable {
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.timing().presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
+            this.types = new TypeRegistry(new TypeRegistrations(database.jdbi()));
+            types.refresh();
             this.watches = new WatchHub(queries);
             taken.push(watches::close);
             watches.announceWith(listener::announceWatching);
@@ -166,7 +173,8 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.PRESENCE, config.timing().presenceInterval(), presence::refresh)
                     .shared(Maintenance.RING, RING_INTERVAL, ring::clear)
                     .shared(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
-                    .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync);
+                    .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync)
+                    .every(Maintenance.TYPE_REGISTRY, TYPE_REGISTRY_INTERVAL, types::refresh);
             taken.push(maintenance);
 
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
@@ -175,9 +183,9 @@ public final class Broker implements AutoCloseable {
                     new ThreadFactoryBuilder().setNameFormat("jobwire-call-%d").setDaemon(true).build(),
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
-            Services services = new Services(store, writes, queries, registry, sessions, dispatcher, watches, json,
-                    config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().maxWatchBacklog(),
-                    config.limits().maxWatchesPerPrincipal(), builder.clock);
+            Services services = new Services(store, writes, queries, registry, types, sessions, dispatcher, watches, json,
+                    config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
+                    config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(config.listen().host(), config.listen().port()), credentials)
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)

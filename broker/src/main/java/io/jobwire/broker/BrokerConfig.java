@@ -103,8 +103,9 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
      * @param maxPayloadBytes        largest payload or result accepted ({@code --max-payload-bytes})
      * @param maxWatchBacklog        distinct jobs a filter watch may fall behind by before it is ended
      * @param maxWatchesPerPrincipal Watch streams one principal may hold open at once ({@code --max-watches})
+     * @param strictTypes            only registered job types may be submitted ({@code --strict-types})
      */
-    public record Limits(int maxPayloadBytes, int maxWatchBacklog, int maxWatchesPerPrincipal) {
+    public record Limits(int maxPayloadBytes, int maxWatchBacklog, int maxWatchesPerPrincipal, boolean strictTypes) {
         public Limits {
             require(maxPayloadBytes >= 1024 && maxPayloadBytes <= 64 * 1024 * 1024,
                     "--max-payload-bytes must be between 1024 and 67108864, got " + maxPayloadBytes);
@@ -149,6 +150,7 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
         private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
         private int maxWatchBacklog = DEFAULT_MAX_WATCH_BACKLOG;
         private int maxWatchesPerPrincipal = DEFAULT_MAX_WATCHES_PER_PRINCIPAL;
+        private boolean strictTypes;
         private Path tokensFile;
         private String tokens;
         private RetryDefaults retry = RetryDefaults.STANDARD;
@@ -243,6 +245,11 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
             return this;
         }
 
+        public Builder strictTypes(boolean value) {
+            strictTypes = value;
+            return this;
+        }
+
         public Builder tokensFile(Path value) {
             tokensFile = value;
             return this;
@@ -269,7 +276,7 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
                     new Listen(host, port, tlsCert, tlsKey, tlsClientCa),
                     new Database(dataDir, databaseUrl, poolSize, retention),
                     new Timing(defaultLease, reaperInterval, pollInterval, presenceInterval, drainTimeout),
-                    new Limits(maxPayloadBytes, maxWatchBacklog, maxWatchesPerPrincipal),
+                    new Limits(maxPayloadBytes, maxWatchBacklog, maxWatchesPerPrincipal, strictTypes),
                     new Auth(tokensFile, tokens),
                     retry,
                     brokerId == null ? defaultBrokerId() : brokerId);

@@ -12,7 +12,7 @@ import com.tngtech.archunit.lang.ArchRule;
  * The broker's packages depend downward only (docs/ARCHITECTURE.md draws them):
  *
  * <pre>
- * cli -> broker (assembly) -> api (the gRPC edge) -> dispatch, watch, maintenance -> events -> store -> db
+ * cli -> broker (assembly) -> api (the gRPC edge) -> dispatch, watch, maintenance, types -> events -> store -> db
  *                                  convert (protos and statuses) and auth are used from the edge down
  * </pre>
  *
@@ -30,6 +30,7 @@ class ArchitectureTest {
             .layer("dispatch").definedBy("io.jobwire.broker.dispatch..")
             .layer("watch").definedBy("io.jobwire.broker.watch..")
             .layer("maintenance").definedBy("io.jobwire.broker.maintenance..")
+            .layer("types").definedBy("io.jobwire.broker.types..")
             .layer("events").definedBy("io.jobwire.broker.events..")
             .layer("convert").definedBy("io.jobwire.broker.convert..")
             .layer("auth").definedBy("io.jobwire.broker.auth..")
@@ -41,11 +42,12 @@ class ArchitectureTest {
             .whereLayer("dispatch").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("watch").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("maintenance").mayOnlyBeAccessedByLayers("assembly")
+            .whereLayer("types").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("events").mayOnlyBeAccessedByLayers("dispatch", "watch", "maintenance", "api", "assembly")
             .whereLayer("convert").mayOnlyBeAccessedByLayers("dispatch", "watch", "maintenance", "api", "assembly")
             .whereLayer("auth").mayOnlyBeAccessedByLayers("api", "assembly", "cli")
             .whereLayer("store").mayOnlyBeAccessedByLayers("events", "convert", "dispatch", "watch", "maintenance",
-                    "api", "assembly")
+                    "types", "api", "assembly")
             .whereLayer("db").mayOnlyBeAccessedByLayers("assembly");
 
     @ArchTest

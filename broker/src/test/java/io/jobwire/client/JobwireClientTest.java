@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.grpc.Status;
 import io.jobwire.api.v1.Job;
+import io.jobwire.api.v1.JobTypeInfo;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.ListRequest;
@@ -134,5 +135,22 @@ class JobwireClientTest {
         assertThatThrownBy(() -> client.submitAndWait(JobSpec.newBuilder().setType("client.nobody").build(),
                 Duration.ofMillis(700), null))
                 .isInstanceOfSatisfying(JobwireException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.DEADLINE_EXCEEDED));
+    }
+
+    @Test
+    void aRegisteredTypesSchemaRefusesABadPayloadWithEachViolation() {
+        JobTypeInfo info = client.registerJobType(io.jobwire.api.v1.JobTypeRegistration.newBuilder()
+                .setName("client.typed").setDescription("Sends one email")
+                .setPayloadSchema("{\"type\": \"object\", \"required\": [\"to\"]}").addUses("smtp").build());
+        assertThat(info.getRegistrationVersion()).isEqualTo(1);
+        assertThat(client.jobType("client.typed").getRegistration().getUsesList()).containsExactly("smtp");
+        assertThat(client.submit("client.typed", Map.of("to", "ada@example.com")).getType()).isEqualTo("client.typed");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> client.submit("client.typed", Map.of("cc", "x")))
+                .isInstanceOfSatisfying(JobwireException.class, e -> {
+                    assertThat(e.code()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getMessage()).contains("job.payload: does not match the schema of type client.typed");
+                });
+        client.unregisterJobType("client.typed");
+        assertThat(client.submit("client.typed", Map.of("cc", "x")).getType()).isEqualTo("client.typed");
     }
 }

@@ -14,7 +14,11 @@ import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobTypeInfo;
+import io.jobwire.api.v1.GetJobTypeRequest;
+import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.api.v1.ListJobTypesRequest;
+import io.jobwire.api.v1.RegisterJobTypeRequest;
+import io.jobwire.api.v1.UnregisterJobTypeRequest;
 import io.jobwire.api.v1.ListRequest;
 import io.jobwire.api.v1.ListResponse;
 import io.jobwire.api.v1.ReleaseRequest;
@@ -203,9 +207,37 @@ public final class JobwireClient implements AutoCloseable {
         return call(true, stub -> stub.stats(request));
     }
 
-    /** Every job type workers have announced. */
+    /** Every job type an admin registered or a worker announced (those this client's token may use). */
     public List<JobTypeInfo> jobTypes() {
         return call(true, stub -> stub.listJobTypes(ListJobTypesRequest.getDefaultInstance())).getJobTypesList();
+    }
+
+    /** One job type; NOT_FOUND when it is neither registered nor announced. */
+    public JobTypeInfo jobType(String name) {
+        return call(true, stub -> stub.getJobType(GetJobTypeRequest.newBuilder().setName(name).build()));
+    }
+
+    /**
+     * Registers a job type, or replaces its registration (admin token). Submits of it are then checked
+     * against its payload schema and take its defaults:
+     *
+     * <pre>{@code
+     * client.registerJobType(JobTypeRegistration.newBuilder()
+     *         .setName("invoice.render")
+     *         .setDescription("Renders one invoice as PDF")
+     *         .setPayloadSchema("{\"type\":\"object\",\"required\":[\"invoice\"]}")
+     *         .addUses("s3:invoices")
+     *         .build());
+     * }</pre>
+     */
+    public JobTypeInfo registerJobType(JobTypeRegistration registration) {
+        return call(false, stub -> stub.registerJobType(RegisterJobTypeRequest.newBuilder()
+                .setRegistration(registration).build()));
+    }
+
+    /** Removes a type's registration (admin token); what workers announced stays. */
+    public JobTypeInfo unregisterJobType(String name) {
+        return call(false, stub -> stub.unregisterJobType(UnregisterJobTypeRequest.newBuilder().setName(name).build()));
     }
 
     // ---------------------------------------------------------------- operator writes

@@ -12,7 +12,10 @@ import io.jobwire.api.v1.HoldRequest;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.GetJobTypeRequest;
 import io.jobwire.api.v1.JobTypeInfo;
+import io.jobwire.api.v1.RegisterJobTypeRequest;
+import io.jobwire.api.v1.UnregisterJobTypeRequest;
 import io.jobwire.api.v1.ListJobTypesRequest;
 import io.jobwire.api.v1.ListJobTypesResponse;
 import io.jobwire.api.v1.ListRequest;
@@ -44,6 +47,7 @@ import io.jobwire.broker.store.RegistryStore;
 import io.jobwire.broker.store.SubmitOutcome;
 import io.jobwire.broker.store.Transition;
 import io.jobwire.broker.store.WorkerSessionRecord;
+import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.watch.WatchHub;
 import io.jobwire.broker.watch.Watcher;
 import java.nio.charset.StandardCharsets;
@@ -70,14 +74,16 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final Dispatcher dispatcher;
     private final JobQueries queries;
     private final RegistryStore registry;
+    private final TypeRegistry types;
     private final WatchHub watches;
     private final JobSpecs specs;
     private final JsonText json;
     private final int maxWatchBacklog;
     private final int maxWatches;
 
-    JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, WatchHub watches, JobSpecs specs,
-                   JsonText json, int maxWatchBacklog, int maxWatches) {
+    JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
+                   WatchHub watches, JobSpecs specs, JsonText json, int maxWatchBacklog, int maxWatches) {
+        this.types = types;
         this.store = store;
         this.dispatcher = dispatcher;
         this.queries = queries;
@@ -295,24 +301,65 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     @Override
     public void listJobTypes(ListJobTypesRequest request, StreamObserver<ListJobTypesResponse> response) {
         unary(response, () -> {
-            ListJobTypesResponse.Builder types = ListJobTypesResponse.newBuilder();
             Principal caller = Principal.current();
-            for (JobTypeRecord type : registry.jobTypes()) {
-                if (!caller.isAdmin() && !caller.mayUseType(type.name())) {
-                    continue; // a token sees the types it may submit or run, not every other team's
+            Map<String, JobTypeRecord> announced = new java.util.TreeMap<>();
+            registry.jobTypes().forEach(type -> announced.put(type.name(), type));
+            java.util.SortedSet<String> names = new java.util.TreeSet<>(announced.keySet());
+            types.all().forEach(type -> names.add(type.registration().name()));
+            ListJobTypesResponse.Builder answer = ListJobTypesResponse.newBuilder();
+            for (String name : names) {
+                if (caller.isAdmin() || caller.mayUseType(name)) { // a token sees its own types, not every team's
+                    answer.addJobTypes(JobTypeInfos.info(name, types.find(name), announced.get(name)));
                 }
-                JobTypeInfo.Builder info = JobTypeInfo.newBuilder()
-                        .setName(type.name())
-                        .setDescription(type.description())
-                        .setWorkersOnline(type.workersOnline())
-                        .setFirstSeenAt(ProtoJobs.timestamp(type.firstSeenAt()))
-                        .setLastSeenAt(ProtoJobs.timestamp(type.lastSeenAt()));
-                if (type.payloadSchema() != null) {
-                    info.setPayloadSchema(type.payloadSchema());
-                }
-                types.addJobTypes(info);
             }
-            return types.build();
+            return answer.build();
+        });
+    }
+
+    @Override
+    public void getJobType(GetJobTypeRequest request, StreamObserver<JobTypeInfo> response) {
+        unary(response, () -> {
+            String name = Names.check("name", request.getName());
+            Principal caller = Principal.current();
+            TypeRegistry.Registered registered = types.findFresh(name);
+            JobTypeRecord announced = registry.jobTypes().stream().filter(type -> type.name().equals(name))
+                    .findFirst().orElse(null);
+            if (registered == null && announced == null || !caller.isAdmin() && !caller.mayUseType(name)) {
+                throw Status.NOT_FOUND.withDescription("no job type " + name + " is registered or announced")
+                        .asRuntimeException();
+            }
+            return JobTypeInfos.info(name, registered, announced);
+        });
+    }
+
+    @Override
+    public void registerJobType(RegisterJobTypeRequest request, StreamObserver<JobTypeInfo> response) {
+        unary(response, () -> {
+            Principal caller = caller(Role.ADMIN, "register job types");
+            if (!request.hasRegistration()) {
+                throw InvalidArgument.of("registration", "is required");
+            }
+            var registration = JobTypeInfos.registration(request.getRegistration(), caller.name(), json);
+            TypeRegistry.Registered registered;
+            try {
+                registered = types.register(registration);
+            } catch (TypeRegistry.InvalidSchemaException e) {
+                throw InvalidArgument.of("registration." + e.field(), e.problem());
+            }
+            JobTypeRecord announced = registry.jobTypes().stream().filter(type -> type.name().equals(registration.name()))
+                    .findFirst().orElse(null);
+            return JobTypeInfos.info(registration.name(), registered, announced);
+        });
+    }
+
+    @Override
+    public void unregisterJobType(UnregisterJobTypeRequest request, StreamObserver<JobTypeInfo> response) {
+        unary(response, () -> {
+            caller(Role.ADMIN, "unregister job types");
+            String name = Names.check("name", request.getName());
+            var removed = types.unregister(name).orElseThrow(() -> Status.NOT_FOUND
+                    .withDescription("job type " + name + " is not registered").asRuntimeException());
+            return JobTypeInfos.info(name, new TypeRegistry.Registered(removed, null), null);
         });
     }
 

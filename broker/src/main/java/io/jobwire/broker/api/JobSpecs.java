@@ -6,20 +6,29 @@ import io.grpc.Status;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.store.NewJob;
+import io.jobwire.broker.store.TypeRegistrations;
+import io.jobwire.broker.types.JsonSchema;
+import io.jobwire.broker.types.TypeRegistry;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
-/** Turns a submitted {@link JobSpec} into a {@link NewJob}, or refuses it naming the field. */
+/**
+ * Turns a submitted {@link JobSpec} into a {@link NewJob}, or refuses it naming the field. A registered
+ * type's payload must match its schema, and its defaults fill the fields the spec leaves unset.
+ */
 final class JobSpecs {
     static final String DEFAULT_QUEUE = "default";
 
     private final Limits limits;
     private final JsonText json;
+    private final TypeRegistry types;
 
-    JobSpecs(Limits limits, JsonText json) {
+    JobSpecs(Limits limits, JsonText json, TypeRegistry types) {
         this.limits = limits;
         this.json = json;
+        this.types = types;
     }
 
     /**
@@ -33,8 +42,21 @@ final class JobSpecs {
             throw Status.PERMISSION_DENIED.withDescription(prefix + ".type: this token may not submit jobs of type "
                     + type).asRuntimeException();
         }
-        String queue = Names.checkOr(prefix + ".queue", spec.getQueue(), DEFAULT_QUEUE);
+        TypeRegistry.Registered registered = limits.strictTypes() ? types.findFresh(type) : types.find(type);
+        if (registered == null && limits.strictTypes()) {
+            throw InvalidArgument.of(prefix + ".type", "type " + type + " is not registered, and this broker takes only "
+                    + "registered types (serve --strict-types); an admin registers it with `jobwire types register`");
+        }
+        TypeRegistrations.Registration defaults = registered == null ? null : registered.registration();
+        String queue = Names.checkOr(prefix + ".queue", spec.getQueue(),
+                defaults != null && defaults.defaultQueue() != null ? defaults.defaultQueue() : DEFAULT_QUEUE);
         String payload = json.check(prefix + ".payload", spec.getPayload(), "{}", limits.maxPayloadBytes());
+        if (registered != null && registered.payloadSchema() != null) {
+            List<JsonSchema.Violation> violations = registered.payloadSchema().validate(payload);
+            if (!violations.isEmpty()) {
+                throw InvalidArgument.ofPayload(prefix + ".payload", type, violations);
+            }
+        }
         int priority = spec.getPriority();
         if (priority < Limits.MIN_PRIORITY || priority > Limits.MAX_PRIORITY) {
             throw InvalidArgument.of(prefix + ".priority", "must be between " + Limits.MIN_PRIORITY + " and "
@@ -50,13 +72,16 @@ final class JobSpecs {
         }
         String key = spec.getIdempotencyKey().isEmpty() ? null
                 : Texts.check(prefix + ".idempotency_key", spec.getIdempotencyKey(), Limits.MAX_IDEMPOTENCY_KEY);
-        int maxAttempts = spec.getMaxAttempts() == 0 ? Limits.DEFAULT_MAX_ATTEMPTS : spec.getMaxAttempts();
+        int maxAttempts = spec.getMaxAttempts() != 0 ? spec.getMaxAttempts()
+                : defaults != null && defaults.defaultMaxAttempts() != null ? defaults.defaultMaxAttempts()
+                : Limits.DEFAULT_MAX_ATTEMPTS;
         if (maxAttempts < 1 || maxAttempts > Limits.MAX_ATTEMPTS) {
             throw InvalidArgument.of(prefix + ".max_attempts", "must be between 1 and " + Limits.MAX_ATTEMPTS
                     + " (0 means " + Limits.DEFAULT_MAX_ATTEMPTS + "), got " + spec.getMaxAttempts());
         }
         java.time.Duration lease = spec.hasLeaseDuration()
                 ? duration(prefix + ".lease_duration", spec.getLeaseDuration(), Limits.MIN_LEASE, Limits.MAX_LEASE)
+                : defaults != null && defaults.defaultLeaseMs() != null ? java.time.Duration.ofMillis(defaults.defaultLeaseMs())
                 : limits.defaultLease();
         Map<String, String> labels = labels(prefix + ".labels", spec.getLabelsMap());
         Long retryInitial = null;
@@ -73,6 +98,16 @@ final class JobSpecs {
             }
             if (retryInitial != null && retryMax != null && retryMax < retryInitial) {
                 throw InvalidArgument.of(prefix + ".retry_policy.max_delay", "must not be shorter than initial_delay");
+            }
+        }
+        if (defaults != null) {
+            if (retryInitial == null && defaults.retryInitialMs() != null
+                    && (retryMax == null || defaults.retryInitialMs() <= retryMax)) {
+                retryInitial = defaults.retryInitialMs();
+            }
+            if (retryMax == null && defaults.retryMaxMs() != null
+                    && (retryInitial == null || defaults.retryMaxMs() >= retryInitial)) {
+                retryMax = defaults.retryMaxMs();
             }
         }
         String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());

@@ -42,6 +42,15 @@ final class JsonText {
         return checked;
     }
 
+    /** True when both texts are the same JSON value (key order and spacing aside); false if either is not JSON. */
+    boolean sameJson(String a, String b) {
+        try {
+            return mapper.readTree(a).equals(mapper.readTree(b));
+        } catch (JsonProcessingException e) {
+            return false;
+        }
+    }
+
     private JsonNode parse(String field, String text) {
         try {
             return mapper.readTree(text);

@@ -3,7 +3,7 @@ package io.jobwire.broker.api;
 import java.time.Duration;
 
 /** The bounds on what callers may send, in one place. */
-record Limits(long maxPayloadBytes, Duration defaultLease) {
+record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) {
     static final int MIN_PRIORITY = -1000;
     static final int MAX_PRIORITY = 1000;
     static final int DEFAULT_MAX_ATTEMPTS = 5;
@@ -28,6 +28,8 @@ record Limits(long maxPayloadBytes, Duration defaultLease) {
     static final int MAX_PROGRESS_DETAILS = 64 * 1024;
     static final int MAX_DESCRIPTION = 4096;
     static final int MAX_SCHEMA_BYTES = 64 * 1024;
+    static final int MAX_DOCUMENTATION = 64 * 1024;
+    static final int MAX_USES = 64;
     static final int MAX_CONCURRENCY = 10_000;
     static final int MAX_CREDIT = 10_000;
     static final int MAX_WORKER_ID = 128;

@@ -8,6 +8,7 @@ import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.watch.WatchHub;
 import java.time.Clock;
 import java.time.Duration;
@@ -17,15 +18,17 @@ public final class Services {
     private final JobServiceImpl jobService;
     private final WorkerServiceImpl workerService;
 
-    public Services(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, SessionRegistry sessions,
-                    Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper, int maxPayloadBytes,
-                    Duration defaultLease, int maxWatchBacklog, int maxWatches, Clock clock) {
+    public Services(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, TypeRegistry types,
+                    SessionRegistry sessions, Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper,
+                    int maxPayloadBytes, Duration defaultLease, boolean strictTypes, int maxWatchBacklog, int maxWatches,
+                    Clock clock) {
         JsonText json = new JsonText(mapper);
-        JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease), json);
-        this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, watches, specs, json, maxWatchBacklog, maxWatches);
+        JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types);
+        this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, watches, specs, json,
+                maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
-        this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, sessions, dispatcher,
-                json, maxPayloadBytes, heartbeatInterval, clock));
+        this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, types, sessions,
+                dispatcher, json, maxPayloadBytes, heartbeatInterval, clock));
     }
 
     public BindableService jobService() {

@@ -34,6 +34,7 @@ import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.LeaseRef;
 import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.store.WorkerWrites;
 import io.jobwire.broker.store.WriteResult;
 import java.time.Clock;
@@ -61,8 +62,8 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
     private static final Logger log = LoggerFactory.getLogger(WorkerStream.class);
 
     /** What every stream of this broker shares. */
-    record Context(JobStore store, GroupWrites writes, RegistryStore registry, SessionRegistry sessions, Dispatcher dispatcher,
-                   JsonText json, long maxResultBytes, Duration heartbeatInterval, Clock clock) {
+    record Context(JobStore store, GroupWrites writes, RegistryStore registry, TypeRegistry types, SessionRegistry sessions,
+                   Dispatcher dispatcher, JsonText json, long maxResultBytes, Duration heartbeatInterval, Clock clock) {
     }
 
     private final Context context;
@@ -164,6 +165,22 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
 
     // ---------------------------------------------------------------- Hello
 
+    /**
+     * A worker announcing a payload schema other than the registered one does not change what submits are
+     * checked against; the operator hears of it here and in {@code jobwire types}.
+     */
+    private void warnOfSchemasOtherThanRegistered(String workerId, List<RegistryStore.AnnouncedType> announced) {
+        for (RegistryStore.AnnouncedType type : announced) {
+            TypeRegistry.Registered registered = context.types().find(type.name());
+            if (type.payloadSchema() != null && registered != null && registered.registration().payloadSchema() != null
+                    && !context.json().sameJson(type.payloadSchema(), registered.registration().payloadSchema())) {
+                log.warn("worker {} announces a payload schema for type {} other than the registered one; submits are "
+                        + "checked against the registered schema (see `jobwire types show {}`)", workerId, type.name(),
+                        type.name());
+            }
+        }
+    }
+
     private void hello(Hello hello) {
         if (session != null) {
             sendError("FAILED_PRECONDITION", "Hello was already received on this stream");
@@ -210,6 +227,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             }
             batchAcks = hello.getBatchAcks();
             context.registry().announce(announced);
+            warnOfSchemasOtherThanRegistered(workerId, announced);
             session = context.sessions().open(workerId, writer, typeLimits, queues, hello.getMaxConcurrency(),
                     context.clock().instant(), link);
             context.registry().refreshSessions(List.of(session.snapshot(context.sessions().brokerId())));

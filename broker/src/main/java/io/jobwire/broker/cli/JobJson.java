@@ -19,7 +19,7 @@ import java.util.List;
 final class JobJson {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
-    private static final String[] EMBEDDED = {"payload", "result", "details", "payloadSchema"};
+    private static final String[] EMBEDDED = {"payload", "result", "details", "payloadSchema", "resultSchema"};
 
     private JobJson() {
     }
@@ -58,6 +58,18 @@ final class JobJson {
             object.forEach(JobJson::embed);
         } else if (node.isArray()) {
             node.forEach(JobJson::embed);
+        }
+    }
+
+    /** JSON text on one line (empty stays empty; text that is not JSON is returned as it is). */
+    static String compactJson(String text) {
+        if (text.isEmpty()) {
+            return text;
+        }
+        try {
+            return MAPPER.writeValueAsString(MAPPER.readTree(text));
+        } catch (JsonProcessingException e) {
+            return text;
         }
     }
 

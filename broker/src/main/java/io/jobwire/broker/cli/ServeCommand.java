@@ -79,6 +79,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-watches", description = "Watch streams one principal may hold open (default: ${DEFAULT-VALUE}).")
     int maxWatches = BrokerConfig.DEFAULT_MAX_WATCHES_PER_PRINCIPAL;
 
+    @Option(names = "--strict-types", description = "Take submits only of job types an admin registered "
+            + "(jobwire types register); others are refused with INVALID_ARGUMENT.")
+    boolean strictTypes;
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -101,6 +105,7 @@ final class ServeCommand implements Callable<Integer> {
                 .tlsKey(tlsKey)
                 .tlsClientCa(tlsClientCa)
                 .maxWatchesPerPrincipal(maxWatches)
+                .strictTypes(strictTypes)
                 .brokerId(brokerId)
                 .build();
     }

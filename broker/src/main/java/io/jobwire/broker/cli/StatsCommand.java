@@ -55,27 +55,4 @@ final class StatsCommand {
             return ExitCodes.OK;
         }
     }
-
-    @Command(name = "types", mixinStandardHelpOptions = true,
-            description = "Every job type a worker has announced, with its description and workers online.")
-    static final class Types extends ClientCommand {
-        @Option(names = "--json", description = "Print the raw answer as JSON.")
-        boolean json;
-
-        @Override
-        int run(ManagedChannel channel) {
-            ListJobTypesResponse types = jobs(channel).listJobTypes(ListJobTypesRequest.getDefaultInstance());
-            if (json) {
-                out().println(JobJson.pretty(types));
-                out().flush();
-                return ExitCodes.OK;
-            }
-            Table table = new Table("TYPE", "WORKERS", "LAST SEEN", "SCHEMA", "DESCRIPTION");
-            types.getJobTypesList().forEach(type -> table.row(type.getName(), type.getWorkersOnline(),
-                    Instant.ofEpochSecond(type.getLastSeenAt().getSeconds()),
-                    type.getPayloadSchema().isEmpty() ? "-" : "yes", type.getDescription()));
-            table.print(out());
-            return ExitCodes.OK;
-        }
-    }
 }

@@ -47,7 +47,11 @@ public final class Statuses {
                 .withCause(error);
     }
 
+    /** The status to answer with; a refusal's own trailers (google.rpc details, say) go with it. */
     public static StatusRuntimeException asException(Throwable error) {
+        if (error instanceof StatusRuntimeException refusal && refusal.getTrailers() != null) {
+            return refusal;
+        }
         return from(error).asRuntimeException();
     }
 

@@ -36,6 +36,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String RING = "ring";
     public static final String HOUSEKEEPING = "housekeeping";
     public static final String WATCH_RESYNC = "watch-resync";
+    public static final String TYPE_REGISTRY = "type-registry";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

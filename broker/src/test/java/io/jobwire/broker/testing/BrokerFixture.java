@@ -111,6 +111,12 @@ public final class BrokerFixture implements AutoCloseable {
         return worker;
     }
 
+    public RawWorker connectWorker(io.jobwire.api.v1.Hello hello) {
+        RawWorker worker = RawWorker.connect(workerStub(), hello);
+        workers.add(worker);
+        return worker;
+    }
+
     /** Runs one SQL statement on the broker's database (to build a state, e.g. an expired lease). */
     public int sql(String statement) {
         try (Connection connection = DriverManager.getConnection(jdbcUrl);

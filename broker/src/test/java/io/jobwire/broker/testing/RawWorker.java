@@ -103,6 +103,14 @@ public final class RawWorker implements AutoCloseable {
         return worker;
     }
 
+    /** Opens a stream, says this Hello and waits for Welcome. */
+    public static RawWorker connect(WorkerServiceGrpc.WorkerServiceStub stub, Hello hello) {
+        RawWorker worker = open(stub);
+        worker.send(WorkerMessage.newBuilder().setHello(hello).build());
+        worker.await(BrokerMessage::hasWelcome);
+        return worker;
+    }
+
     public static Hello hello(String workerId, int concurrency, String... types) {
         Hello.Builder hello = Hello.newBuilder().setWorkerId(workerId).setMaxConcurrency(concurrency);
         Arrays.stream(types).forEach(type -> hello.addJobTypes(JobTypeSpec.newBuilder().setName(type)));

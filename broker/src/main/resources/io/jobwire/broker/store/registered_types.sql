@@ -1,0 +1,1 @@
+SELECT * FROM type_registry ORDER BY name

@@ -1,0 +1,1 @@
+DELETE FROM type_registry WHERE name = :name RETURNING *
