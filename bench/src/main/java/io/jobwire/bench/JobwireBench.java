@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -55,6 +55,9 @@ public final class JobwireBench implements Callable<Integer> {
 
     @Option(names = "--producers", description = "Concurrent SubmitBatch callers (default: ${DEFAULT-VALUE}).")
     int producers = 2;
+
+    @Option(names = "--typed-rounds", description = "Interleaved rounds of the typed scenario, each with and without a schema (default: ${DEFAULT-VALUE}).")
+    int typedRounds = 3;
 
     @Option(names = "--callers", description = "Concurrent single-Submit callers (default: ${DEFAULT-VALUE}).")
     int callers = 64;
@@ -165,6 +168,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("throughput")) {
                     report(json, results, "throughput.single", withWarmUp(run.throughputSingle(), rounds));
+                }
+                if (scenarios.contains("typed")) {
+                    report(json, results, "typed", run.typed());
                 }
                 if (scenarios.contains("horizon")) {
                     report(json, results, "horizon", run.horizon());

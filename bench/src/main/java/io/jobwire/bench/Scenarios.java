@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.api.v1.ListRequest;
 import io.jobwire.api.v1.ListResponse;
 import io.jobwire.api.v1.WatchFilter;
@@ -170,8 +171,12 @@ final class Scenarios {
 
     /** N no-op jobs, each its own Submit call, from many concurrent callers, while the workers run them. */
     private Map<String, Object> throughputSingle(String type, int n) throws Exception {
+        return throughputSingle(noop(type), n);
+    }
+
+    private Map<String, Object> throughputSingle(JobSpec spec, int n) throws Exception {
+        String type = spec.getType();
         AtomicLong next = new AtomicLong();
-        JobSpec spec = noop(type);
         return throughput(type, n, options.callers, Map.of("callers", options.callers), client -> {
             while (next.getAndIncrement() < n) {
                 client.submit(spec);
@@ -237,6 +242,66 @@ final class Scenarios {
             result.putAll(CpuMeter.perJob(cpuBefore, cpu.sample(), n));
             return result;
         }
+    }
+
+    // ---------------------------------------------------------------- typed
+
+    /** An order as a shop would submit it, and the schema its type is registered with. */
+    static final String ORDER_PAYLOAD = """
+            {"order": "A-10023", "customer": {"id": 4711, "email": "ada@example.com"}, "amount": 129.5,
+             "currency": "EUR", "items": [{"sku": "BK-1", "qty": 2}, {"sku": "PN-7", "qty": 1}]}""";
+    static final String ORDER_SCHEMA = """
+            {"type": "object", "required": ["order", "customer", "amount", "currency", "items"],
+             "properties": {
+               "order": {"type": "string", "pattern": "^[A-Z]-[0-9]+$"},
+               "customer": {"type": "object", "required": ["id"],
+                            "properties": {"id": {"type": "integer"}, "email": {"type": "string", "maxLength": 254}}},
+               "amount": {"type": "number", "minimum": 0},
+               "currency": {"enum": ["EUR", "USD", "GBP"]},
+               "items": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["sku", "qty"],
+                         "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1}}}}}}""";
+
+    /**
+     * Single-Submit throughput of one payload whose type has a registered JSON Schema, against the same
+     * payload of a type without one: rounds interleaved, each on empty tables.
+     */
+    Map<String, Object> typed() throws Exception {
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            client.registerJobType(JobTypeRegistration.newBuilder().setName("bench.typed")
+                    .setDescription("an order, checked against its schema").setPayloadSchema(ORDER_SCHEMA).build());
+        }
+        List<Double> plain = new ArrayList<>();
+        List<Double> typed = new ArrayList<>();
+        for (int round = 0; round < options.typedRounds; round++) {
+            plain.add(completedPerSecond(throughputSingle(JobSpec.newBuilder().setType("bench.untyped")
+                    .setPayload(ORDER_PAYLOAD).build(), options.jobs)));
+            typed.add(completedPerSecond(throughputSingle(JobSpec.newBuilder().setType("bench.typed")
+                    .setPayload(ORDER_PAYLOAD).build(), options.jobs)));
+            log.info("typed round {}: without a schema {} jobs/s, with {}", round + 1, plain.get(round), typed.get(round));
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", options.jobs);
+        result.put("callers", options.callers);
+        result.put("rounds", options.typedRounds);
+        result.put("withoutSchemaPerSecond", plain);
+        result.put("withSchemaPerSecond", typed);
+        double medianPlain = medianOf(plain);
+        double medianTyped = medianOf(typed);
+        result.put("withoutSchemaMedian", round(medianPlain));
+        result.put("withSchemaMedian", round(medianTyped));
+        result.put("ratio", round(medianTyped / medianPlain));
+        return result;
+    }
+
+    private static double completedPerSecond(Map<String, Object> result) {
+        return ((Number) result.get("completedPerSecond")).doubleValue();
+    }
+
+    private static double medianOf(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        java.util.Collections.sort(sorted);
+        int middle = sorted.size() / 2;
+        return sorted.size() % 2 == 1 ? sorted.get(middle) : (sorted.get(middle - 1) + sorted.get(middle)) / 2;
     }
 
     // ---------------------------------------------------------------- latency

@@ -48,11 +48,15 @@ class BenchSmokeTest {
 
     private static void assertEveryJobWentThrough(List<JsonNode> lines) {
         assertThat(lines).extracting(line -> line.get("scenario").asText())
-                .contains("throughput.batched", "throughput.single", "latency", "broker.heap");
+                .contains("throughput.batched", "throughput.single", "latency", "typed", "broker.heap");
         for (JsonNode line : lines) {
             if (line.get("scenario").asText().startsWith("throughput")) {
                 assertThat(line.get("jobs").asInt()).isEqualTo(JOBS);
                 assertThat(line.get("completedPerSecond").asDouble()).as(line.toString()).isPositive();
+            }
+            if (line.get("scenario").asText().equals("typed")) {
+                assertThat(line.get("withSchemaMedian").asDouble()).as(line.toString()).isPositive();
+                assertThat(line.get("ratio").asDouble()).as(line.toString()).isPositive();
             }
             if (line.get("scenario").asText().equals("latency")) {
                 assertThat(line.get("measuredJobs").asLong()).as(line.toString()).isPositive();
@@ -62,7 +66,7 @@ class BenchSmokeTest {
 
     /** Runs the bench in-process with tiny numbers and returns its JSON lines. */
     private static List<JsonNode> run(String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--scenarios", "throughput,latency", "--broker-jar", BROKER_JAR.toString(),
+        List<String> args = new ArrayList<>(List.of("--scenarios", "throughput,latency,typed", "--typed-rounds", "1", "--broker-jar", BROKER_JAR.toString(),
                 "--jobs", Integer.toString(JOBS), "--warmup-jobs", "0", "--batch", "500", "--callers", "8",
                 "--rate", "200", "--seconds", "2", "--warmup-seconds", "1"));
         args.addAll(List.of(extra));
