@@ -263,7 +263,7 @@ final class Scenarios {
 
     /**
      * Single-Submit throughput of one payload whose type has a registered JSON Schema, against the same
-     * payload of a type without one: rounds interleaved, each on empty tables.
+     * payload of a type without one: rounds interleaved (in turn each side first), each on empty tables.
      */
     Map<String, Object> typed() throws Exception {
         try (JobwireClient client = JobwireClient.connect(broker.target())) {
@@ -272,11 +272,17 @@ final class Scenarios {
         }
         List<Double> plain = new ArrayList<>();
         List<Double> typed = new ArrayList<>();
+        JobSpec untypedSpec = JobSpec.newBuilder().setType("bench.untyped").setPayload(ORDER_PAYLOAD).build();
+        JobSpec typedSpec = JobSpec.newBuilder().setType("bench.typed").setPayload(ORDER_PAYLOAD).build();
         for (int round = 0; round < options.typedRounds; round++) {
-            plain.add(completedPerSecond(throughputSingle(JobSpec.newBuilder().setType("bench.untyped")
-                    .setPayload(ORDER_PAYLOAD).build(), options.jobs)));
-            typed.add(completedPerSecond(throughputSingle(JobSpec.newBuilder().setType("bench.typed")
-                    .setPayload(ORDER_PAYLOAD).build(), options.jobs)));
+            // A B, then B A: neither side always runs first (right after the other's jobs were cleared).
+            if (round % 2 == 0) {
+                plain.add(completedPerSecond(throughputSingle(untypedSpec, options.jobs)));
+                typed.add(completedPerSecond(throughputSingle(typedSpec, options.jobs)));
+            } else {
+                typed.add(completedPerSecond(throughputSingle(typedSpec, options.jobs)));
+                plain.add(completedPerSecond(throughputSingle(untypedSpec, options.jobs)));
+            }
             log.info("typed round {}: without a schema {} jobs/s, with {}", round + 1, plain.get(round), typed.get(round));
         }
         Map<String, Object> result = new LinkedHashMap<>();

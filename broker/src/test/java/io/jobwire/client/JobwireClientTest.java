@@ -25,22 +25,22 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** JobwireClient against a real broker. */
 class JobwireClientTest {
-    private static BrokerFixture fixture;
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
     private static JobwireClient client;
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start();
         client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
     }
 
     @AfterAll
     static void stop() {
         client.close();
-        fixture.close();
     }
 
     @Test

@@ -11,27 +11,17 @@ import io.jobwire.worker.Worker;
 import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A worker the broker refuses for good stops with the broker's reason instead of reconnecting for ever. */
 class WorkerRefusalTest {
     private static final String MAILER = TokenStore.newToken();
     private static final String SHOP = TokenStore.newToken();
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start(config -> config.tokens(String.join("\n",
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass(config -> config.tokens(String.join("\n",
                 TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
                 TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of()))));
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
 
     private static Worker worker(String token, String type) {
         return Worker.builder().target("127.0.0.1:" + fixture.broker().port()).token(token).handle(type, job -> "ok").start();

@@ -27,24 +27,24 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The Worker SDK against real brokers and PostgreSQL. */
 class WorkerTest {
     private static final java.time.Duration WAIT = java.time.Duration.ofSeconds(20);
-    private static BrokerFixture fixture;
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
     private static JobwireClient client;
     private final List<Worker> workers = new ArrayList<>();
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start();
         client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
     }
 
     @AfterAll
     static void stop() {
         client.close();
-        fixture.close();
     }
 
     @AfterEach

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -14,7 +15,8 @@ import java.util.stream.Collectors;
  * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
  * {@code -- @lease-fence} is replaced by {@code lease_fence.sql} of the same package: the WHERE clause
  * that fences every worker write, written once; a line {@code -- @include <name>} by {@code <name>.sql}
- * (a part several statements share).
+ * (a part several statements share); {@code /*@change_row*}{@code /} by the columns of a change row
+ * ({@link #CHANGE_ROW}), and {@code /*@change_row j*}{@code /} by the same with the table alias {@code j.}.
  */
 final class Sql {
     private static final Map<String, String> CACHE = new ConcurrentHashMap<>();
@@ -29,8 +31,23 @@ final class Sql {
             String text = read(path);
             text = text.contains(LEASE_FENCE) ? text.replace(LEASE_FENCE, read(folder + "lease_fence.sql")) : text;
             Matcher include = INCLUDE.matcher(text);
-            return withoutComments(include.replaceAll(line -> Matcher.quoteReplacement(read(folder + line.group(1) + ".sql"))));
+            text = include.replaceAll(line -> Matcher.quoteReplacement(read(folder + line.group(1) + ".sql")));
+            text = CHANGE_ROW_MACRO.matcher(text).replaceAll(macro -> changeRow(macro.group(1)));
+            return withoutComments(text);
         });
+    }
+
+    /**
+     * What every write that changes jobs returns for each: the {@link JobChange} the bus and the
+     * announcer carry, and the lease's end for the worker's Ack (read by {@code JobStore.AppliedRow}).
+     */
+    static final List<String> CHANGE_ROW = List.of("id", "version", "state", "attempt", "run_at", "type", "queue",
+            "owner", "lease_expires_at");
+    private static final Pattern CHANGE_ROW_MACRO = Pattern.compile("/\\*@change_row(?: (\\w+))?\\*/");
+
+    private static String changeRow(String alias) {
+        return CHANGE_ROW.stream().map(column -> alias == null ? column : alias + "." + column)
+                .collect(Collectors.joining(", "));
     }
 
     private static final String LEASE_FENCE = "-- @lease-fence";

@@ -12,6 +12,6 @@ WITH input AS (
               0 AS final_errors
 ), moved AS (
     -- @include finish_into_history
-    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+    RETURNING /*@change_row*/, last_error, worker_id, started_at
 )
 SELECT * FROM moved

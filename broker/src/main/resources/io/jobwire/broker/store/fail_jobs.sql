@@ -28,7 +28,7 @@ WITH input AS (
         version = j.version + 1
     FROM (SELECT * FROM decided WHERE will_retry) i
     -- @lease-fence
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
+    RETURNING /*@change_row j*/,
               j.last_error, j.worker_id, j.started_at, j.priority
 ), finishing AS (
     DELETE FROM live_jobs j
@@ -37,7 +37,7 @@ WITH input AS (
     RETURNING j.*, 'FAILED'::text AS final_state, j.result AS final_result, i.error AS final_error, 1 AS final_errors
 ), moved AS (
     -- @include finish_into_history
-    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+    RETURNING /*@change_row*/, last_error, worker_id, started_at
 ), ready AS (
     -- @include ready_entry
     FROM requeued
@@ -48,6 +48,6 @@ WITH input AS (
 ), history AS (
     -- @include attempt_ended
 )
-SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
+SELECT /*@change_row*/ FROM requeued
 UNION ALL
-SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM moved
+SELECT /*@change_row*/ FROM moved

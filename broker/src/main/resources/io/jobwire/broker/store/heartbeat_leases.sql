@@ -6,4 +6,4 @@ UPDATE live_jobs j
 SET lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond'
 FROM input i
 -- @lease-fence
-RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
+RETURNING /*@change_row j*/

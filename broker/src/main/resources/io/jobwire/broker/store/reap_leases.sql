@@ -19,7 +19,7 @@ WITH chosen AS (
     FROM chosen c
     WHERE j.id = ANY (:ids::bigint[]) AND j.id = c.job_id AND j.attempt = c.attempt
       AND j.state = 'RUNNING' AND j.lease_expires_at <= now() AND j.spent_attempts < j.max_attempts
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
+    RETURNING /*@change_row j*/,
               j.last_error, j.worker_id, j.started_at, j.priority
 ), finishing AS (
     DELETE FROM live_jobs j
@@ -31,7 +31,7 @@ WITH chosen AS (
               1 AS final_errors
 ), moved AS (
     -- @include finish_into_history
-    RETURNING id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, last_error, worker_id, started_at
+    RETURNING /*@change_row*/, last_error, worker_id, started_at
 ), still_running AS (
     -- Running in this statement's snapshot and not taken back by it: a lease a heartbeat extended after
     -- the snapshot keeps an entry too (due at once, looked at again next pass).
@@ -56,6 +56,6 @@ WITH chosen AS (
 ), history AS (
     -- @include attempt_ended
 )
-SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM requeued
+SELECT /*@change_row*/ FROM requeued
 UNION ALL
-SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM moved
+SELECT /*@change_row*/ FROM moved

@@ -15,7 +15,7 @@ WITH input AS (
         version = j.version + 1
     FROM input i
     -- @lease-fence
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at,
+    RETURNING /*@change_row j*/,
               j.worker_id, j.started_at, j.priority
 ), ready AS (
     -- @include ready_entry
@@ -27,4 +27,4 @@ WITH input AS (
 ), history AS (
     -- @include attempt_ended
 )
-SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM changed
+SELECT /*@change_row*/ FROM changed

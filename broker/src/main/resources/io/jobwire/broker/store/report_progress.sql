@@ -14,6 +14,6 @@ WITH input AS (
         version = j.version + 1
     FROM input i
     -- @lease-fence
-    RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, j.lease_expires_at
+    RETURNING /*@change_row j*/
 )
 SELECT * FROM changed

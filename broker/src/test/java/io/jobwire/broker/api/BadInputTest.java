@@ -32,9 +32,8 @@ import java.util.Set;
 import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -42,17 +41,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Bad input gets a canonical status and a message naming the field, and writes nothing. */
 class BadInputTest {
     private static final int PAYLOAD_LIMIT = 4096;
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start(c -> c.maxPayloadBytes(PAYLOAD_LIMIT));
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass(c -> c.maxPayloadBytes(PAYLOAD_LIMIT));
 
     private static JobSpec.Builder valid() {
         return JobSpec.newBuilder().setType("bad.input").setPayload("{\"ok\":true}");

@@ -45,9 +45,9 @@ import java.util.Random;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Thousands of randomly mutated valid requests to every RPC, sent as raw bytes: never INTERNAL or
@@ -57,18 +57,13 @@ class FuzzTest {
     private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
     private static final int PER_METHOD = 300;
     private static final Status.Code[] FORBIDDEN = {Status.Code.INTERNAL, Status.Code.UNKNOWN};
-    private static BrokerFixture fixture;
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
     private static String someId;
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start();
         someId = fixture.submit("fuzz.seed", "{\"a\":[1,2,{\"b\":\"c\"}]}");
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
     }
 
     private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {

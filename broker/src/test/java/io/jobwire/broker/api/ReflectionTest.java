@@ -18,27 +18,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Server reflection, v1 and v1alpha (what grpcurl and most tools ask for), lists and describes the
  * broker's own services with their real descriptors, without a token even when tokens are required.
  */
 class ReflectionTest {
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start(config -> config.tokens(
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass(config -> config.tokens(
                 TokenStore.line(TokenStore.newToken(), "ops", List.of(Role.ADMIN), List.of())));
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
 
     @Test
     void reflectionV1ListsAndDescribesBothServices() throws Exception {

@@ -26,9 +26,8 @@ import io.jobwire.api.v1.UnregisterJobTypeRequest;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Types an admin registers: payloads checked against their schema, defaults applied, shown with what workers announce. */
 class TypedJobsTest {
@@ -38,17 +37,8 @@ class TypedJobsTest {
                             "amount": {"type": "number", "minimum": 0},
                             "items": {"type": "array", "items": {"type": "integer"}}}}""";
 
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     private static JobTypeInfo register(JobTypeRegistration.Builder registration) {
         return fixture.jobs().registerJobType(RegisterJobTypeRequest.newBuilder().setRegistration(registration).build());

@@ -23,23 +23,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Misuse of the worker stream is answered for that message; the stream and the other jobs carry on. */
 class WorkerProtocolTest {
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     private static WorkerMessage hello(UnaryOperator<Hello.Builder> change) {
         return WorkerMessage.newBuilder().setHello(change.apply(RawWorker.hello("proto", 2, "proto.job").toBuilder())).build();

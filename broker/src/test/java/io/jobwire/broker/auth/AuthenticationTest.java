@@ -23,9 +23,8 @@ import io.jobwire.client.BrokerConnection;
 import io.jobwire.client.JobwireClient;
 import io.jobwire.client.JobwireException;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Bearer tokens, roles, type limits and owners: nobody gets in or sees what is not theirs. */
 class AuthenticationTest {
@@ -34,23 +33,13 @@ class AuthenticationTest {
     private static final String MAILER = TokenStore.newToken();
     private static final String OTHER_WORKER = TokenStore.newToken();
     private static final String OPS = TokenStore.newToken();
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        String tokens = String.join("\n",
-                TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of("email.*", "report")),
-                TokenStore.line(BILLING, "billing", List.of(Role.SUBMIT), List.of()),
-                TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
-                TokenStore.line(OTHER_WORKER, "intruder", List.of(Role.WORK), List.of()),
-                TokenStore.line(OPS, "ops", List.of(Role.ADMIN), List.of()));
-        fixture = BrokerFixture.start(c -> c.tokens(tokens));
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass(c -> c.tokens(String.join("\n",
+                    TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of("email.*", "report")),
+                    TokenStore.line(BILLING, "billing", List.of(Role.SUBMIT), List.of()),
+                    TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
+                    TokenStore.line(OTHER_WORKER, "intruder", List.of(Role.WORK), List.of()),
+                    TokenStore.line(OPS, "ops", List.of(Role.ADMIN), List.of()))));
 
     private static JobwireClient client(String token) {
         JobwireClient.Builder builder = JobwireClient.builder().target("127.0.0.1:" + fixture.broker().port());

@@ -21,9 +21,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.BiFunction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A worker learns nothing about jobs that are not leased to its own principal: any write on one is
@@ -37,21 +36,12 @@ class PrincipalIsolationTest {
     private static final String PRINTER = TokenStore.newToken();
     private static final String OPS = TokenStore.newToken();
     private static final String UNKNOWN_ID = "999999999";
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start(c -> c.tokens(String.join("\n",
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass(c -> c.tokens(String.join("\n",
                 TokenStore.line(SHOP, "shop", List.of(Role.SUBMIT), List.of()),
                 TokenStore.line(MAILER, "mailer", List.of(Role.WORK), List.of("email.*")),
                 TokenStore.line(PRINTER, "printer", List.of(Role.WORK), List.of("print.*")),
                 TokenStore.line(OPS, "ops", List.of(Role.ADMIN), List.of()))));
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
 
     private static JobwireClient client(String token) {
         return JobwireClient.builder().target("127.0.0.1:" + fixture.broker().port()).token(token).build();

@@ -12,26 +12,16 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** The jobwire client commands, run in-process against a real broker. */
 class ClientCommandsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void startBroker() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     /** What one command printed and returned. */
     record Run(int exit, String out, String err) {
@@ -41,6 +31,11 @@ class ClientCommandsTest {
     }
 
     static Run jobwire(String... args) {
+        return jobwire(fixture, args);
+    }
+
+    /** Runs {@code jobwire args --target (the broker)} in-process. */
+    static Run jobwire(BrokerFixture broker, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         CommandLine commandLine = JobwireCommand.commandLine()
@@ -49,7 +44,7 @@ class ClientCommandsTest {
         String[] withTarget = new String[args.length + 2];
         System.arraycopy(args, 0, withTarget, 0, args.length);
         withTarget[args.length] = "--target";
-        withTarget[args.length + 1] = "127.0.0.1:" + fixture.broker().port();
+        withTarget[args.length + 1] = "127.0.0.1:" + broker.broker().port();
         int exit = commandLine.execute(withTarget);
         return new Run(exit, out.toString(), err.toString());
     }

@@ -1,29 +1,25 @@
 package io.jobwire.broker.cli;
 
-import static io.jobwire.broker.cli.ClientCommandsTest.jobwire;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.jobwire.broker.cli.ClientCommandsTest.Run;
+import io.jobwire.broker.testing.BrokerFixture;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code jobwire types}: register a type with its schema and docs, see it, and have bad payloads refused. */
 class TypesCommandTest {
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
+
     @TempDir
     static Path dir;
 
-    @BeforeAll
-    static void startBroker() {
-        ClientCommandsTest.startBroker();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        ClientCommandsTest.stopBroker();
+    private static Run jobwire(String... args) {
+        return ClientCommandsTest.jobwire(fixture, args);
     }
 
     @Test

@@ -21,11 +21,13 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code jobwire work --exec} as a real process turning shell scripts into workers. */
 class WorkCommandTest {
-    private static BrokerFixture fixture;
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
     private static JobwireClient client;
 
     @TempDir
@@ -33,14 +35,12 @@ class WorkCommandTest {
 
     @BeforeAll
     static void start() {
-        fixture = BrokerFixture.start();
         client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
     }
 
     @AfterAll
     static void stop() {
         client.close();
-        fixture.close();
     }
 
     private Path script(String name, String body) throws IOException {

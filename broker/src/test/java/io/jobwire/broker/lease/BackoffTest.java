@@ -13,23 +13,13 @@ import io.jobwire.api.v1.RetryPolicy;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import java.time.Instant;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Retries back off exponentially (jitter fixed at 1.0 by the fixture), and no job runs before run_at. */
 class BackoffTest {
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     /** The delay the broker chose for the last retry: run_at minus the time of the failure. */
     private static long backoffMillis(String id) {

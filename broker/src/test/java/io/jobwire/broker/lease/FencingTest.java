@@ -8,23 +8,13 @@ import io.jobwire.api.v1.LeaseRef;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every worker write is fenced by (attempt, lease token, RUNNING, lease not expired) inside the UPDATE. */
 class FencingTest {
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     private static String row(String id) {
         return fixture.queryString("SELECT state || '|' || coalesce(result::text, '') || '|' || version || '|'"

@@ -10,23 +10,13 @@ import io.jobwire.api.v1.JobSpec;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The reaper takes back jobs whose worker went silent, promptly, and never one that finished. */
 class ReaperTest {
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void start() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stop() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     private static String state(BrokerFixture broker, String id) {
         return broker.queryString("SELECT state FROM jobs WHERE id = " + id);

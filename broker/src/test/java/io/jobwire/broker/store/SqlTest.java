@@ -31,4 +31,14 @@ class SqlTest {
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("-- @keyed");
     }
+
+    @Test
+    void theChangeRowIsWrittenOnceAndSpelledOutWithOrWithoutItsAlias() {
+        String fail = Sql.load(JobStore.class, "fail_jobs");
+        assertThat(fail).doesNotContain("@change_row")
+                .contains("RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, "
+                        + "j.lease_expires_at,")
+                .contains("SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at FROM moved");
+        assertThat(Sql.load(JobStore.class, "heartbeat_leases")).endsWith("j.owner, j.lease_expires_at");
+    }
 }

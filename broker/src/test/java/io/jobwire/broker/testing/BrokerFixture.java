@@ -20,21 +20,57 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A real broker on a loopback port over its own fresh database, with a channel to it. Intervals are
  * short so tests run fast; the backoff jitter is fixed at 1.0 so delays are exact.
+ *
+ * <p>One broker for a whole test class:
+ * <pre>{@code
+ * @RegisterExtension
+ * static final BrokerFixture fixture = BrokerFixture.perClass();
+ * }</pre>
+ * starts before the class's {@code @BeforeAll} methods and stops after its {@code @AfterAll} ones.
  */
-public final class BrokerFixture implements AutoCloseable {
-    private final String jdbcUrl;
-    private final Broker broker;
-    private final ManagedChannel channel;
+public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
+    private final UnaryOperator<BrokerConfig.Builder> customize;
+    private String jdbcUrl;
+    private Broker broker;
+    private ManagedChannel channel;
     private final List<RawWorker> workers = new ArrayList<>();
 
-    private BrokerFixture(String jdbcUrl, Broker broker) {
+    private BrokerFixture(UnaryOperator<BrokerConfig.Builder> customize) {
+        this.customize = customize;
+    }
+
+    private BrokerFixture started(String jdbcUrl, Clock clock) {
+        BrokerConfig config = customize.apply(testConfig().databaseUrl(jdbcUrl)).build();
+        this.broker = Broker.builder(config).jitter(() -> 1.0).clock(clock).start();
         this.jdbcUrl = jdbcUrl;
-        this.broker = broker;
         this.channel = NettyChannelBuilder.forAddress("127.0.0.1", broker.port()).usePlaintext().build();
+        return this;
+    }
+
+    /** A broker on a new database for each test class that registers it (see above). */
+    public static BrokerFixture perClass() {
+        return perClass(config -> config);
+    }
+
+    public static BrokerFixture perClass(UnaryOperator<BrokerConfig.Builder> customize) {
+        return new BrokerFixture(customize);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        started(TestPostgres.newDatabase(), Clock.systemUTC());
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
     }
 
     /** A broker on a new database. */
@@ -53,9 +89,7 @@ public final class BrokerFixture implements AutoCloseable {
 
     /** A broker on the given database whose time is {@code clock} (its database keeps its own). */
     public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig.Builder> customize, Clock clock) {
-        BrokerConfig config = customize.apply(testConfig().databaseUrl(jdbcUrl)).build();
-        Broker broker = Broker.builder(config).jitter(() -> 1.0).clock(clock).start();
-        return new BrokerFixture(jdbcUrl, broker);
+        return new BrokerFixture(customize).started(jdbcUrl, clock);
     }
 
     /** The settings of a test broker: any free port, short intervals, a small pool. */
@@ -164,7 +198,11 @@ public final class BrokerFixture implements AutoCloseable {
 
     @Override
     public void close() {
+        if (broker == null) {
+            return; // never started
+        }
         workers.forEach(RawWorker::close);
+        workers.clear();
         channel.shutdownNow();
         try {
             channel.awaitTermination(5, TimeUnit.SECONDS);

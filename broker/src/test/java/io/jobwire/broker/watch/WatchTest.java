@@ -38,9 +38,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Watch against a real broker: the snapshot, the single caught_up marker, every change in order, the end
@@ -51,17 +50,8 @@ class WatchTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration WAIT = Duration.ofSeconds(10);
 
-    private static BrokerFixture fixture;
-
-    @BeforeAll
-    static void startBroker() {
-        fixture = BrokerFixture.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        fixture.close();
-    }
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
 
     @Test
     void watchByIdSendsSnapshotThenCaughtUpThenEveryChangeAndEnds() {
