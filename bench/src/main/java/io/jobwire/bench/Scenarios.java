@@ -153,20 +153,23 @@ final class Scenarios {
 
     private Map<String, Object> throughputBatchedOnTables(String type, int n) throws Exception {
         AtomicLong nextBatch = new AtomicLong();
-        int batches = (n + options.batch - 1) / options.batch;
         Map<String, Object> setup = new LinkedHashMap<>();
         setup.put("batch", options.batch);
         setup.put("producers", options.producers);
-        return throughputOnTables(type, n, options.producers, setup, client -> {
-            for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
-                int size = (int) Math.min(options.batch, n - b * options.batch);
-                List<JobSpec> specs = new ArrayList<>(size);
-                for (int i = 0; i < size; i++) {
-                    specs.add(noop(type));
-                }
-                client.submitBatch(specs);
+        return throughputOnTables(type, n, options.producers, setup, client -> submitBatches(client, type, n, nextBatch));
+    }
+
+    /** Submits batches of no-op jobs, each producer taking the next batch number, until all n are submitted. */
+    private void submitBatches(JobwireClient client, String type, int n, AtomicLong nextBatch) {
+        int batches = (n + options.batch - 1) / options.batch;
+        for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+            int size = (int) Math.min(options.batch, n - b * options.batch);
+            List<JobSpec> specs = new ArrayList<>(size);
+            for (int i = 0; i < size; i++) {
+                specs.add(noop(type));
             }
-        });
+            client.submitBatch(specs);
+        }
     }
 
     /** N no-op jobs, each its own Submit call, from many concurrent callers, while the workers run them. */
@@ -842,7 +845,6 @@ final class Scenarios {
                         job -> handled.incrementAndGet()));
             }
             AtomicLong nextBatch = new AtomicLong();
-            int batches = (n + options.batch - 1) / options.batch;
             Map<String, Double> before = costs(brokerPids);
             log.info("{}: {} jobs through {} brokers", type, n, targets.size());
             long start = System.nanoTime();
@@ -850,14 +852,7 @@ final class Scenarios {
             for (int p = 0; p < 3; p++) {
                 JobwireClient client = clients.get(p);
                 done.add(pool.submit(() -> {
-                    for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
-                        int size = (int) Math.min(options.batch, n - b * options.batch);
-                        List<JobSpec> specs = new ArrayList<>(size);
-                        for (int i = 0; i < size; i++) {
-                            specs.add(noop(type));
-                        }
-                        client.submitBatch(specs);
-                    }
+                    submitBatches(client, type, n, nextBatch);
                     return null;
                 }));
             }

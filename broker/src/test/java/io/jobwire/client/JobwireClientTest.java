@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -35,12 +34,7 @@ class JobwireClientTest {
 
     @BeforeAll
     static void start() {
-        client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
-    }
-
-    @AfterAll
-    static void stop() {
-        client.close();
+        client = fixture.client();
     }
 
     @Test

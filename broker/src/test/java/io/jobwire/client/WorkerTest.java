@@ -23,7 +23,6 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,12 +38,7 @@ class WorkerTest {
 
     @BeforeAll
     static void start() {
-        client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
-    }
-
-    @AfterAll
-    static void stop() {
-        client.close();
+        client = fixture.client();
     }
 
     @AfterEach

@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -35,12 +34,7 @@ class WorkCommandTest {
 
     @BeforeAll
     static void start() {
-        client = JobwireClient.connect("127.0.0.1:" + fixture.broker().port());
-    }
-
-    @AfterAll
-    static void stop() {
-        client.close();
+        client = fixture.client();
     }
 
     private Path script(String name, String body) throws IOException {

@@ -41,6 +41,7 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
     private Broker broker;
     private ManagedChannel channel;
     private final List<RawWorker> workers = new ArrayList<>();
+    private io.jobwire.client.JobwireClient client;
 
     private BrokerFixture(UnaryOperator<BrokerConfig.Builder> customize) {
         this.customize = customize;
@@ -102,6 +103,14 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
                 .presenceInterval(Duration.ofMillis(200))
                 .drainTimeout(Duration.ofSeconds(2))
                 .poolSize(8);
+    }
+
+    /** A {@code JobwireClient} of this broker, made on first use and closed with the fixture. */
+    public synchronized io.jobwire.client.JobwireClient client() {
+        if (client == null) {
+            client = io.jobwire.client.JobwireClient.connect("127.0.0.1:" + broker.port());
+        }
+        return client;
     }
 
     public Broker broker() {
@@ -203,6 +212,12 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
         }
         workers.forEach(RawWorker::close);
         workers.clear();
+        synchronized (this) {
+            if (client != null) {
+                client.close();
+                client = null;
+            }
+        }
         channel.shutdownNow();
         try {
             channel.awaitTermination(5, TimeUnit.SECONDS);
