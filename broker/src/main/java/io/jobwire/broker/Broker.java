@@ -30,6 +30,8 @@ import io.jobwire.broker.events.ChangeBus;
 import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
+import io.jobwire.broker.dispatch.QuotaRules;
+import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.TypeRegistrations;
 import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.store.PassTurns;
@@ -97,6 +99,8 @@ public final class Broker implements AutoCloseable {
     private static final int CHANGE_DELIVERIES_WAITING = 10_000;
     /** How soon a type registered through another broker reaches this one. */
     private static final Duration TYPE_REGISTRY_INTERVAL = Duration.ofSeconds(1);
+    /** How soon a quota set through another broker is enforced on this one. */
+    private static final Duration QUOTAS_INTERVAL = Duration.ofSeconds(1);
 
     private final BrokerConfig config;
     private final EmbeddedPostgresServer embedded;
@@ -147,7 +151,10 @@ public final class Broker implements AutoCloseable {
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
             this.sessions = new SessionRegistry(brokerId);
-            this.dispatcher = new Dispatcher(store, sessions, config.timing().pollInterval(), builder.clock,
+            QuotaStore quotaStore = new QuotaStore(database.jdbi());
+            QuotaRules quotas = new QuotaRules(quotaStore);
+            quotas.refresh();
+            this.dispatcher = new Dispatcher(store, sessions, quotas, config.timing().pollInterval(), builder.clock,
                     WAITING_SUBMITS_PER_PAYLOAD_LIMIT * config.limits().maxPayloadBytes());
             taken.push(dispatcher);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
@@ -174,7 +181,9 @@ public final class Broker implements AutoCloseable {
                     .shared(Maintenance.RING, RING_INTERVAL, ring::clear)
                     .shared(Maintenance.HOUSEKEEPING, HOUSEKEEPING_INTERVAL, housekeeping::pass)
                     .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync)
-                    .every(Maintenance.TYPE_REGISTRY, TYPE_REGISTRY_INTERVAL, types::refresh);
+                    .every(Maintenance.TYPE_REGISTRY, TYPE_REGISTRY_INTERVAL, types::refresh)
+                    .every(Maintenance.QUOTAS, QUOTAS_INTERVAL, quotas::refresh)
+                    .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune);
             taken.push(maintenance);
 
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
@@ -183,7 +192,8 @@ public final class Broker implements AutoCloseable {
                     new ThreadFactoryBuilder().setNameFormat("jobwire-call-%d").setDaemon(true).build(),
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
-            Services services = new Services(store, writes, queries, registry, types, sessions, dispatcher, watches, json,
+            Services services = new Services(store, writes, queries, registry, types, quotaStore, quotas, sessions,
+                    dispatcher, watches, json,
                     config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder

@@ -147,4 +147,20 @@ class JobwireClientTest {
         client.unregisterJobType("client.typed");
         assertThat(client.submit("client.typed", Map.of("cc", "x")).getType()).isEqualTo("client.typed");
     }
+
+    @Test
+    void aQuotaRefusesWhatPassesItsLimitWithResourceExhausted() {
+        client.setQuota(io.jobwire.api.v1.Quota.newBuilder().setOwner("client-quota").setPerMinute(2).build());
+        JobSpec spec = JobSpec.newBuilder().setType("client.quota").setOwner("client-quota").build();
+        client.submitBatch(List.of(spec, spec));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> client.submitBatch(List.of(spec)))
+                .isInstanceOfSatisfying(JobwireException.class, e -> {
+                    assertThat(e.code()).isEqualTo(io.grpc.Status.Code.RESOURCE_EXHAUSTED);
+                    assertThat(e.getMessage()).contains("quota per-minute of owner client-quota");
+                });
+        assertThat(client.quotas()).filteredOn(usage -> usage.getQuota().getOwner().equals("client-quota"))
+                .singleElement().satisfies(usage -> assertThat(usage.getSubmittedLastMinute()).isEqualTo(2));
+        client.deleteQuota("client-quota", "*");
+        assertThat(client.submitBatch(List.of(spec))).hasSize(1);
+    }
 }

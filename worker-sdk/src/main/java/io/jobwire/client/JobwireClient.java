@@ -14,7 +14,12 @@ import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobTypeInfo;
+import io.jobwire.api.v1.DeleteQuotaRequest;
 import io.jobwire.api.v1.GetJobTypeRequest;
+import io.jobwire.api.v1.ListQuotasRequest;
+import io.jobwire.api.v1.Quota;
+import io.jobwire.api.v1.QuotaUsage;
+import io.jobwire.api.v1.SetQuotaRequest;
 import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.api.v1.ListJobTypesRequest;
 import io.jobwire.api.v1.RegisterJobTypeRequest;
@@ -233,6 +238,30 @@ public final class JobwireClient implements AutoCloseable {
     public JobTypeInfo registerJobType(JobTypeRegistration registration) {
         return call(false, stub -> stub.registerJobType(RegisterJobTypeRequest.newBuilder()
                 .setRegistration(registration).build()));
+    }
+
+    /**
+     * Sets an owner's quota (admin token). Submits past one of its limits are refused with
+     * RESOURCE_EXHAUSTED ({@link JobwireException#code()}), the batch whole:
+     *
+     * <pre>{@code
+     * client.setQuota(Quota.newBuilder().setOwner("shop").setTypePattern("email.*")
+     *         .setMaxWaiting(1000).setPerMinute(600).build());
+     * }</pre>
+     */
+    public Quota setQuota(Quota quota) {
+        return call(false, stub -> stub.setQuota(SetQuotaRequest.newBuilder().setQuota(quota).build()));
+    }
+
+    /** Removes an owner's quota for a type pattern ("*" for all its types; admin token). */
+    public Quota deleteQuota(String owner, String typePattern) {
+        return call(false, stub -> stub.deleteQuota(DeleteQuotaRequest.newBuilder().setOwner(owner)
+                .setTypePattern(typePattern).build()));
+    }
+
+    /** This client's quotas (an admin's: every owner's), each with what is used of it now. */
+    public List<QuotaUsage> quotas() {
+        return call(true, stub -> stub.listQuotas(ListQuotasRequest.getDefaultInstance())).getQuotasList();
     }
 
     /** Removes a type's registration (admin token); what workers announced stays. */

@@ -12,7 +12,14 @@ import io.jobwire.api.v1.HoldRequest;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobServiceGrpc;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.DeleteQuotaRequest;
 import io.jobwire.api.v1.GetJobTypeRequest;
+import io.jobwire.api.v1.ListQuotasRequest;
+import io.jobwire.api.v1.ListQuotasResponse;
+import io.jobwire.api.v1.Quota;
+import io.jobwire.api.v1.SetQuotaRequest;
+import io.jobwire.broker.dispatch.QuotaRules;
+import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.api.v1.JobTypeInfo;
 import io.jobwire.api.v1.RegisterJobTypeRequest;
 import io.jobwire.api.v1.UnregisterJobTypeRequest;
@@ -75,6 +82,8 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final JobQueries queries;
     private final RegistryStore registry;
     private final TypeRegistry types;
+    private final QuotaStore quotaStore;
+    private final QuotaRules quotas;
     private final WatchHub watches;
     private final JobSpecs specs;
     private final JsonText json;
@@ -82,8 +91,11 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final int maxWatches;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
-                   WatchHub watches, JobSpecs specs, JsonText json, int maxWatchBacklog, int maxWatches) {
+                   QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
+                   int maxWatchBacklog, int maxWatches) {
         this.types = types;
+        this.quotaStore = quotaStore;
+        this.quotas = quotas;
         this.store = store;
         this.dispatcher = dispatcher;
         this.queries = queries;
@@ -360,6 +372,47 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             var removed = types.unregister(name).orElseThrow(() -> Status.NOT_FOUND
                     .withDescription("job type " + name + " is not registered").asRuntimeException());
             return JobTypeInfos.info(name, new TypeRegistry.Registered(removed, null), null);
+        });
+    }
+
+    // ---------------------------------------------------------------- quotas
+
+    @Override
+    public void setQuota(SetQuotaRequest request, StreamObserver<Quota> response) {
+        unary(response, () -> {
+            Principal caller = caller(Role.ADMIN, "set quotas");
+            if (!request.hasQuota()) {
+                throw InvalidArgument.of("quota", "is required");
+            }
+            QuotaStore.Quota stored = quotaStore.set(QuotaInfos.quota(request.getQuota(), caller.name()));
+            quotas.refresh();
+            return QuotaInfos.toProto(stored);
+        });
+    }
+
+    @Override
+    public void deleteQuota(DeleteQuotaRequest request, StreamObserver<Quota> response) {
+        unary(response, () -> {
+            caller(Role.ADMIN, "delete quotas");
+            String owner = Names.check("owner", request.getOwner());
+            String pattern = QuotaInfos.pattern("type_pattern", request.getTypePattern());
+            QuotaStore.Quota removed = quotaStore.delete(owner, pattern).orElseThrow(() -> Status.NOT_FOUND
+                    .withDescription("owner " + owner + " has no quota for types " + pattern).asRuntimeException());
+            quotas.refresh();
+            return QuotaInfos.toProto(removed);
+        });
+    }
+
+    @Override
+    public void listQuotas(ListQuotasRequest request, StreamObserver<ListQuotasResponse> response) {
+        unary(response, () -> {
+            Principal caller = Principal.current();
+            String owner = ownerFilter(caller, "owner", request.getOwner());
+            List<QuotaStore.Quota> listed = quotaStore.all().stream()
+                    .filter(quota -> owner == null || quota.owner().equals(owner)).toList();
+            ListQuotasResponse.Builder answer = ListQuotasResponse.newBuilder();
+            quotaStore.usage(listed).forEach(usage -> answer.addQuotas(QuotaInfos.toProto(usage)));
+            return answer.build();
         });
     }
 

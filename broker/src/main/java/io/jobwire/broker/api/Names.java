@@ -11,6 +11,11 @@ final class Names {
     }
 
     /** Returns {@code value}, or throws INVALID_ARGUMENT naming {@code field}. */
+    /** True when {@code value} follows the rules of a name. */
+    static boolean isName(String value) {
+        return NAME.matcher(value).matches();
+    }
+
     static String check(String field, String value) {
         if (value.isEmpty()) {
             throw InvalidArgument.of(field, "must not be empty");

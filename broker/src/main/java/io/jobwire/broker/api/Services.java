@@ -3,6 +3,8 @@ package io.jobwire.broker.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.BindableService;
 import io.jobwire.broker.dispatch.Dispatcher;
+import io.jobwire.broker.dispatch.QuotaRules;
+import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.dispatch.SessionRegistry;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobQueries;
@@ -19,12 +21,12 @@ public final class Services {
     private final WorkerServiceImpl workerService;
 
     public Services(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, TypeRegistry types,
-                    SessionRegistry sessions, Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper,
+                    QuotaStore quotaStore, QuotaRules quotas, SessionRegistry sessions, Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper,
                     int maxPayloadBytes, Duration defaultLease, boolean strictTypes, int maxWatchBacklog, int maxWatches,
                     Clock clock) {
         JsonText json = new JsonText(mapper);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types);
-        this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, watches, specs, json,
+        this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, quotaStore, quotas, watches, specs, json,
                 maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, types, sessions,

@@ -1,6 +1,12 @@
 package io.jobwire.broker.convert;
 
+import com.google.protobuf.Any;
+import com.google.rpc.QuotaFailure;
+import com.google.rpc.RetryInfo;
 import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
+import io.jobwire.broker.store.QuotaExceededException;
+import io.jobwire.broker.store.QuotaStore;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import java.sql.SQLException;
@@ -30,6 +36,9 @@ public final class Statuses {
         if (error instanceof StatusException status) {
             return status.getStatus();
         }
+        if (error instanceof QuotaExceededException refusal) {
+            return Status.RESOURCE_EXHAUSTED.withDescription(describe(refusal));
+        }
         if (error instanceof GroupCommit.ClosedException) {
             return Status.UNAVAILABLE.withDescription("the broker is shutting down; try another broker or again shortly");
         }
@@ -52,7 +61,49 @@ public final class Statuses {
         if (error instanceof StatusRuntimeException refusal && refusal.getTrailers() != null) {
             return refusal;
         }
+        if (error instanceof QuotaExceededException refusal) {
+            return quotaRefusal(refusal);
+        }
         return from(error).asRuntimeException();
+    }
+
+    /** What a quota refusal says: which quota and limit, what is used, and when there will be room. */
+    static String describe(QuotaExceededException refusal) {
+        QuotaStore.Quota quota = refusal.quota();
+        String what = "max-waiting".equals(refusal.limitName())
+                ? "at most " + refusal.limit() + " jobs waiting or running at once; " + refusal.usage() + " are"
+                : "at most " + refusal.limit() + " jobs submitted " + refusal.limitName().replace('-', ' ') + "; "
+                        + refusal.usage() + " were in the last " + refusal.limitName().substring("per-".length());
+        String room;
+        if (refusal.asked() > refusal.limit()) {
+            room = "; this submit alone has " + refusal.asked() + ", more than the limit";
+        } else if (refusal.freedAt() != null) {
+            long seconds = Math.max(1, java.time.Duration.between(refusal.now(), refusal.freedAt()).toSeconds());
+            room = " and this submit has " + refusal.asked() + "; room again at " + refusal.freedAt() + " (in " + seconds
+                    + " s)";
+        } else {
+            room = " and this submit has " + refusal.asked() + "; room again as they finish";
+        }
+        return "quota " + refusal.limitName() + " of owner " + quota.owner() + " for types " + quota.typePattern() + ": "
+                + what + room;
+    }
+
+    private static StatusRuntimeException quotaRefusal(QuotaExceededException refusal) {
+        QuotaStore.Quota quota = refusal.quota();
+        com.google.rpc.Status.Builder status = com.google.rpc.Status.newBuilder()
+                .setCode(Status.Code.RESOURCE_EXHAUSTED.value())
+                .setMessage(describe(refusal))
+                .addDetails(Any.pack(QuotaFailure.newBuilder().addViolations(QuotaFailure.Violation.newBuilder()
+                        .setSubject("owner:" + quota.owner() + " types:" + quota.typePattern())
+                        .setDescription(refusal.limitName() + " " + refusal.limit() + ": " + refusal.usage()
+                                + " used, " + refusal.asked() + " asked")).build()));
+        if (refusal.freedAt() != null && refusal.asked() <= refusal.limit()) {
+            java.time.Duration wait = java.time.Duration.between(refusal.now(), refusal.freedAt());
+            wait = wait.isNegative() ? java.time.Duration.ZERO : wait;
+            status.addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration.newBuilder()
+                    .setSeconds(wait.getSeconds()).setNanos(wait.getNano())).build()));
+        }
+        return StatusProto.toStatusRuntimeException(status.build());
     }
 
     /**

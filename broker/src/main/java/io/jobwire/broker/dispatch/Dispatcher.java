@@ -10,6 +10,7 @@ import io.jobwire.broker.store.JobRecord;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.NewJob;
+import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.SubmitOutcome;
 import io.jobwire.broker.store.WorkerWrites;
 import java.time.Clock;
@@ -19,9 +20,11 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.PriorityQueue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -50,6 +53,9 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private static final int MAX_SUBMIT_TO_CLAIM_WITH = 8;
     /** Rows per submit statement: big enough to amortise a commit, small enough to keep a commit short. */
     private static final int MAX_SUBMIT_ROWS = 2_000;
+    /** Submits under quotas each have a transaction; this many at once, and this many more may wait. */
+    private static final int QUOTA_SUBMIT_THREADS = 4;
+    private static final int QUOTA_SUBMITS_WAITING = 1_000;
     /**
      * Submit batches written at once. One: requests that arrive during a commit all go in the next. Two
      * overlapped commits but halved the batches, and cost more per job than they saved in the bench
@@ -60,6 +66,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private static final int BYTES_PER_JOB = 512;
 
     private final JobStore store;
+    private final QuotaRules quotas;
+    private final ThreadPoolExecutor quotaSubmitThreads;
     private final SessionRegistry sessions;
     private final Duration pollInterval;
     private final Clock clock;
@@ -83,9 +91,13 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
      *                              database; more are refused with UNAVAILABLE, to be retried, rather than
      *                              every request of a burst held in the heap
      */
-    public Dispatcher(JobStore store, SessionRegistry sessions, Duration pollInterval, Clock clock,
+    public Dispatcher(JobStore store, SessionRegistry sessions, QuotaRules quotas, Duration pollInterval, Clock clock,
                       long maxWaitingSubmitBytes) {
         this.store = store;
+        this.quotas = quotas;
+        this.quotaSubmitThreads = new ThreadPoolExecutor(QUOTA_SUBMIT_THREADS, QUOTA_SUBMIT_THREADS, 60, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(QUOTA_SUBMITS_WAITING),
+                new ThreadFactoryBuilder().setNameFormat("jobwire-quota-submits-%d").setDaemon(true).build());
         this.sessions = sessions;
         this.pollInterval = pollInterval;
         this.clock = clock;
@@ -140,7 +152,19 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
      * #writeSubmits}); the future completes once they are committed, or with the error.
      */
     public CompletableFuture<List<SubmitOutcome>> submit(List<NewJob> jobs) {
-        return submits.submit(jobs);
+        List<QuotaStore.Quota> covering = quotas.covering(jobs);
+        if (covering.isEmpty()) {
+            return submits.submit(jobs);
+        }
+        // Under a quota: a transaction of its own, which locks the quotas, inserts and counts (see
+        // JobStore.insertUnderQuotas). The owner's submitters take turns on those rows anyway.
+        try {
+            return CompletableFuture.supplyAsync(() -> store.insertUnderQuotas(jobs, covering), quotaSubmitThreads);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(io.grpc.Status.UNAVAILABLE.withDescription("the broker is behind the "
+                    + "database (" + QUOTA_SUBMITS_WAITING + " submits under quotas wait); try again shortly")
+                    .asRuntimeException());
+        }
     }
 
     /** The submits' group commit, so tests can count its batches. */
@@ -374,6 +398,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     public void close() {
         submits.close(10, TimeUnit.SECONDS);
         submitThreads.shutdown();
+        quotaSubmitThreads.shutdown();
         running = false;
         wake();
         try {

@@ -37,6 +37,8 @@ public final class Maintenance implements AutoCloseable {
     public static final String HOUSEKEEPING = "housekeeping";
     public static final String WATCH_RESYNC = "watch-resync";
     public static final String TYPE_REGISTRY = "type-registry";
+    public static final String QUOTAS = "quotas";
+    public static final String QUOTA_USAGE = "quota-usage";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

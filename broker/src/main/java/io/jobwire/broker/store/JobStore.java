@@ -90,54 +90,77 @@ public final class JobStore {
      */
     public Submitted insertAndClaim(List<NewJob> batch, ClaimRequest request) {
         boolean claiming = request != null && !request.asksForNothing();
-        Submitted submitted = transactions.keyed(false, handle -> {
-            SubmitOutcome[] results = new SubmitOutcome[batch.size()];
-            List<Integer> duplicates = new ArrayList<>();
-            List<JobRecord> claimed = insertQuery(handle, batch, claiming ? request : null).execute((statement, ctx) -> {
-                PreparedStatement executed = statement.get();
-                try (ResultSet inserted = executed.getResultSet()) {
-                    while (inserted.next()) {
-                        int index = inserted.getInt("input_ord") - 1;
-                        inserted.getLong("id");
-                        if (inserted.wasNull()) {
-                            duplicates.add(index);
-                        } else {
-                            results[index] = new SubmitOutcome(jobs.map(inserted, ctx), true);
-                        }
-                    }
-                }
-                if (!claiming) {
-                    return List.of();
-                }
-                if (!executed.getMoreResults()) {
-                    throw new IllegalStateException("the claim after the insert returned no rows");
-                }
-                List<JobRecord> rows = new ArrayList<>();
-                try (ResultSet claimedRows = executed.getResultSet()) {
-                    while (claimedRows.next()) {
-                        rows.add(jobs.map(claimedRows, ctx));
-                    }
-                }
-                return rows;
-            });
-            if (!duplicates.isEmpty()) {
-                Map<String, JobRecord> existing = findByKeys(handle, duplicates.stream().map(batch::get).toList());
-                for (int index : duplicates) {
-                    NewJob job = batch.get(index);
-                    JobRecord found = existing.get(keyOf(job.owner(), job.idempotencyKey()));
-                    if (found == null) {
-                        throw new IllegalStateException("idempotency conflict without a job for key "
-                                + job.idempotencyKey());
-                    }
-                    results[index] = new SubmitOutcome(found, false);
-                }
-            }
-            return new Submitted(List.of(results), claimed);
-        });
+        Submitted submitted = transactions.keyed(false, handle -> insertOn(handle, batch, claiming ? request : null));
         List<JobChange> changes = createdChanges(submitted.outcomes());
         submitted.claimed().forEach(job -> changes.add(job.change().fromHolder()));
         sink.publish(changes);
         return submitted;
+    }
+
+    /**
+     * Inserts like {@link #insert}, in one transaction with the owners' quotas that cover the jobs: their
+     * rows are locked first (so the submitters of one owner take turns, on every broker), the jobs
+     * inserted, then what they used counted; a job over any limit rolls the whole batch back.
+     *
+     * @throws QuotaExceededException naming the first limit the batch would pass; nothing is written
+     */
+    public List<SubmitOutcome> insertUnderQuotas(List<NewJob> batch, List<QuotaStore.Quota> quotas) {
+        Submitted submitted = transactions.keyed(true, handle -> {
+            List<QuotaStore.Quota> locked = QuotaStore.lock(handle, quotas);
+            Submitted inserted = insertOn(handle, batch, null);
+            QuotaStore.charge(handle, locked, inserted.outcomes().stream().filter(SubmitOutcome::created)
+                    .map(outcome -> outcome.job()).toList());
+            return inserted;
+        });
+        sink.publish(createdChanges(submitted.outcomes()));
+        return submitted.outcomes();
+    }
+
+    /** The insert (and the claim after it, when {@code claim} is not null) on the handle given. */
+    private Submitted insertOn(Handle handle, List<NewJob> batch, ClaimRequest claim) {
+        boolean claiming = claim != null;
+        SubmitOutcome[] results = new SubmitOutcome[batch.size()];
+        List<Integer> duplicates = new ArrayList<>();
+        List<JobRecord> claimed = insertQuery(handle, batch, claim).execute((statement, ctx) -> {
+            PreparedStatement executed = statement.get();
+            try (ResultSet inserted = executed.getResultSet()) {
+                while (inserted.next()) {
+                    int index = inserted.getInt("input_ord") - 1;
+                    inserted.getLong("id");
+                    if (inserted.wasNull()) {
+                        duplicates.add(index);
+                    } else {
+                        results[index] = new SubmitOutcome(jobs.map(inserted, ctx), true);
+                    }
+                }
+            }
+            if (!claiming) {
+                return List.of();
+            }
+            if (!executed.getMoreResults()) {
+                throw new IllegalStateException("the claim after the insert returned no rows");
+            }
+            List<JobRecord> rows = new ArrayList<>();
+            try (ResultSet claimedRows = executed.getResultSet()) {
+                while (claimedRows.next()) {
+                    rows.add(jobs.map(claimedRows, ctx));
+                }
+            }
+            return rows;
+        });
+        if (!duplicates.isEmpty()) {
+            Map<String, JobRecord> existing = findByKeys(handle, duplicates.stream().map(batch::get).toList());
+            for (int index : duplicates) {
+                NewJob job = batch.get(index);
+                JobRecord found = existing.get(keyOf(job.owner(), job.idempotencyKey()));
+                if (found == null) {
+                    throw new IllegalStateException("idempotency conflict without a job for key "
+                            + job.idempotencyKey());
+                }
+                results[index] = new SubmitOutcome(found, false);
+            }
+        }
+        return new Submitted(List.of(results), claimed);
     }
 
     /** The insert, and when {@code claim} is not null the claim after it, as one statement text. */

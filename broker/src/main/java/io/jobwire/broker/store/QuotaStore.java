@@ -1,0 +1,296 @@
+package io.jobwire.broker.store;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Quotas ({@code quotas}, {@code quota_usage}): set and read by admins, and counted inside each submit's
+ * transaction ({@link JobStore#insertUnderQuotas}) so that no race between submitters, on one broker or
+ * many, lets a job past a limit.
+ */
+public final class QuotaStore {
+    private final Jdbi jdbi;
+
+    public QuotaStore(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** The limits of one owner over the types a pattern covers; a null limit is no limit. */
+    public record Quota(String owner, String typePattern, Integer maxWaiting, Integer perMinute, Integer perHour,
+                        Integer perDay, String setBy, Instant setAt) {
+        /** Every type ("*"), the types under a prefix ("email.*"), or one type ("email.send"). */
+        public boolean covers(String type) {
+            if (typePattern.equals("*")) {
+                return true;
+            }
+            return typePattern.endsWith("*") ? type.startsWith(typePattern.substring(0, typePattern.length() - 1))
+                    : type.equals(typePattern);
+        }
+
+        /** The pattern as SQL LIKE (escape character backslash), or null for every type. */
+        String typeLike() {
+            if (typePattern.equals("*")) {
+                return null;
+            }
+            boolean prefix = typePattern.endsWith("*");
+            String fixed = prefix ? typePattern.substring(0, typePattern.length() - 1) : typePattern;
+            String escaped = fixed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+            return prefix ? escaped + "%" : escaped;
+        }
+
+        boolean limitsRate() {
+            return perMinute != null || perHour != null || perDay != null;
+        }
+    }
+
+    /** One rolling window of a quota: its span, its limit, and the buckets in it now. */
+    public enum Window {
+        MINUTE("second", Duration.ofMinutes(1), "per minute"),
+        HOUR("minute", Duration.ofHours(1), "per hour"),
+        DAY("hour", Duration.ofDays(1), "per day");
+
+        final String bucketSpan;
+        public final Duration length;
+        public final String words;
+
+        Window(String bucketSpan, Duration length, String words) {
+            this.bucketSpan = bucketSpan;
+            this.length = length;
+            this.words = words;
+        }
+
+        Integer limitOf(Quota quota) {
+            return switch (this) {
+                case MINUTE -> quota.perMinute();
+                case HOUR -> quota.perHour();
+                case DAY -> quota.perDay();
+            };
+        }
+    }
+
+    /** A quota and what is used of it now: jobs waiting or running, and jobs submitted in each window. */
+    public record Usage(Quota quota, long waiting, Map<Window, Long> submitted, Map<Window, Instant> nextFreedAt,
+                        Instant takenAt) {
+    }
+
+    private record Bucket(Instant start, long submitted) {
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    public Quota set(Quota quota) {
+        return jdbi.inTransaction(handle -> {
+            Quota stored = handle.createQuery(Sql.load(QuotaStore.class, "set_quota"))
+                    .bind("owner", quota.owner())
+                    .bind("pattern", quota.typePattern())
+                    .bind("maxWaiting", quota.maxWaiting())
+                    .bind("perMinute", quota.perMinute())
+                    .bind("perHour", quota.perHour())
+                    .bind("perDay", quota.perDay())
+                    .bind("setBy", quota.setBy())
+                    .map((rs, ctx) -> read(rs))
+                    .one();
+            handle.createUpdate(Sql.load(QuotaStore.class, "bump_quotas_epoch")).execute();
+            return stored;
+        });
+    }
+
+    public Optional<Quota> delete(String owner, String pattern) {
+        return jdbi.inTransaction(handle -> {
+            Optional<Quota> removed = handle.createQuery(Sql.load(QuotaStore.class, "delete_quota"))
+                    .bind("owner", owner)
+                    .bind("pattern", pattern)
+                    .map((rs, ctx) -> read(rs))
+                    .findOne();
+            if (removed.isPresent()) {
+                handle.createUpdate(Sql.load(QuotaStore.class, "bump_quotas_epoch")).execute();
+            }
+            return removed;
+        });
+    }
+
+    public List<Quota> all() {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(QuotaStore.class, "all_quotas"))
+                .map((rs, ctx) -> read(rs))
+                .list());
+    }
+
+    /** Moves with every change of the quotas, on any broker. */
+    public long epoch() {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(QuotaStore.class, "quotas_epoch"))
+                .mapTo(Long.class)
+                .one());
+    }
+
+    /** What is used of each quota now, in one snapshot. */
+    public List<Usage> usage(List<Quota> quotas) {
+        if (quotas.isEmpty()) {
+            return List.of();
+        }
+        return jdbi.inTransaction(org.jdbi.v3.core.transaction.TransactionIsolationLevel.REPEATABLE_READ, handle -> {
+            Map<Quota, List<List<Bucket>>> windows = windows(handle, quotas);
+            List<Usage> usage = new ArrayList<>();
+            for (Quota quota : quotas) {
+                long waiting = waiting(handle, quota);
+                Map<Window, Long> submitted = new LinkedHashMap<>();
+                Map<Window, Instant> freed = new LinkedHashMap<>();
+                List<List<Bucket>> buckets = windows.get(quota);
+                for (Window window : Window.values()) {
+                    List<Bucket> in = buckets.get(window.ordinal());
+                    submitted.put(window, in.stream().mapToLong(Bucket::submitted).sum());
+                    if (!in.isEmpty()) {
+                        freed.put(window, in.get(0).start().plus(window.length));
+                    }
+                }
+                usage.add(new Usage(quota, waiting, submitted, freed, takenAt(handle)));
+            }
+            return usage;
+        });
+    }
+
+    /** Removes the buckets no window reaches any more (from housekeeping). */
+    public int prune() {
+        return jdbi.withHandle(handle -> handle.createUpdate(Sql.load(QuotaStore.class, "prune_quota_usage")).execute());
+    }
+
+    // ---------------------------------------------------------------- inside a submit's transaction
+
+    /** Locks the quotas (those still there), in the one order every broker uses; returns them as stored. */
+    static List<Quota> lock(Handle handle, List<Quota> quotas) {
+        return handle.createQuery(Sql.load(QuotaStore.class, "lock_quotas"))
+                .bind("owners", quotas.stream().map(Quota::owner).toArray(String[]::new))
+                .bind("patterns", quotas.stream().map(Quota::typePattern).toArray(String[]::new))
+                .map((rs, ctx) -> read(rs))
+                .list();
+    }
+
+    /**
+     * Counts the jobs just created against the locked quotas that cover them, then checks each limit.
+     *
+     * @throws QuotaExceededException for the first limit they pass (the caller's transaction rolls back)
+     */
+    static void charge(Handle handle, List<Quota> locked, List<JobRecord> created) {
+        List<Quota> charged = new ArrayList<>();
+        Map<Quota, Integer> counts = new LinkedHashMap<>();
+        for (Quota quota : locked) {
+            int n = (int) created.stream().filter(job -> job.owner().equals(quota.owner()) && quota.covers(job.type()))
+                    .count();
+            if (n > 0) {
+                counts.put(quota, n);
+                charged.add(quota);
+                if (quota.limitsRate()) {
+                    handle.createUpdate(Sql.load(QuotaStore.class, "charge_quota"))
+                            .bind("owner", quota.owner())
+                            .bind("pattern", quota.typePattern())
+                            .bind("submitted", n)
+                            .execute();
+                }
+            }
+        }
+        if (charged.isEmpty()) {
+            return;
+        }
+        for (Quota quota : charged) {
+            int asked = counts.get(quota);
+            if (quota.maxWaiting() != null) {
+                long waiting = waiting(handle, quota);
+                if (waiting > quota.maxWaiting()) {
+                    throw new QuotaExceededException(quota, "max-waiting", quota.maxWaiting(), waiting - asked, asked,
+                            null, takenAt(handle));
+                }
+            }
+        }
+        List<Quota> rated = charged.stream().filter(Quota::limitsRate).toList();
+        if (rated.isEmpty()) {
+            return;
+        }
+        Map<Quota, List<List<Bucket>>> windows = windows(handle, rated);
+        Instant now = takenAt(handle);
+        for (Quota quota : rated) {
+            int asked = counts.get(quota);
+            for (Window window : Window.values()) {
+                Integer limit = window.limitOf(quota);
+                if (limit == null) {
+                    continue;
+                }
+                List<Bucket> buckets = windows.get(quota).get(window.ordinal());
+                long total = buckets.stream().mapToLong(Bucket::submitted).sum();
+                if (total > limit) {
+                    throw new QuotaExceededException(quota, "per-" + window.name().toLowerCase(java.util.Locale.ROOT),
+                            limit, total - asked, asked, freedAt(buckets, total - limit, window, asked > limit), now);
+                }
+            }
+        }
+    }
+
+    /**
+     * When enough of the window's oldest buckets have left it for the jobs asked to fit: null if they
+     * never would (more than the limit in one batch).
+     */
+    private static Instant freedAt(List<Bucket> buckets, long excess, Window window, boolean never) {
+        if (never) {
+            return null;
+        }
+        long dropped = 0;
+        for (Bucket bucket : buckets) {
+            dropped += bucket.submitted();
+            if (dropped >= excess) {
+                return bucket.start().plus(window.length);
+            }
+        }
+        return buckets.get(buckets.size() - 1).start().plus(window.length);
+    }
+
+    private static long waiting(Handle handle, Quota quota) {
+        return handle.createQuery(Sql.load(QuotaStore.class, "quota_waiting"))
+                .bind("owner", quota.owner())
+                .bind("typeLike", quota.typeLike())
+                .mapTo(Long.class)
+                .one();
+    }
+
+    /** For each quota, the buckets of each window (indexed by {@link Window#ordinal()}), oldest first. */
+    private static Map<Quota, List<List<Bucket>>> windows(Handle handle, List<Quota> quotas) {
+        Map<String, Quota> byKey = new LinkedHashMap<>();
+        Map<Quota, List<List<Bucket>>> windows = new LinkedHashMap<>();
+        for (Quota quota : quotas) {
+            byKey.put(quota.owner() + "\n" + quota.typePattern(), quota);
+            windows.put(quota, List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>()));
+        }
+        handle.createQuery(Sql.load(QuotaStore.class, "quota_windows"))
+                .bind("owners", quotas.stream().map(Quota::owner).toArray(String[]::new))
+                .bind("patterns", quotas.stream().map(Quota::typePattern).toArray(String[]::new))
+                .map((rs, ctx) -> {
+                    Quota quota = byKey.get(rs.getString("owner") + "\n" + rs.getString("type_pattern"));
+                    Window window = switch (rs.getString("span")) {
+                        case "second" -> Window.MINUTE;
+                        case "minute" -> Window.HOUR;
+                        default -> Window.DAY;
+                    };
+                    windows.get(quota).get(window.ordinal()).add(new Bucket(rs.getTimestamp("bucket").toInstant(),
+                            rs.getLong("submitted")));
+                    return null;
+                })
+                .list();
+        return windows;
+    }
+
+    private static Instant takenAt(Handle handle) {
+        return handle.createQuery("SELECT now()").mapTo(java.time.OffsetDateTime.class).one().toInstant();
+    }
+
+    private static Quota read(ResultSet rs) throws SQLException {
+        return new Quota(rs.getString("owner"), rs.getString("type_pattern"), (Integer) rs.getObject("max_waiting"),
+                (Integer) rs.getObject("per_minute"), (Integer) rs.getObject("per_hour"),
+                (Integer) rs.getObject("per_day"), rs.getString("set_by"), rs.getTimestamp("set_at").toInstant());
+    }
+}

@@ -1,0 +1,1 @@
+SELECT * FROM quotas ORDER BY owner, type_pattern

@@ -1,0 +1,1 @@
+DELETE FROM quotas WHERE owner = :owner AND type_pattern = :pattern RETURNING *
