@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -56,7 +56,7 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--producers", description = "Concurrent SubmitBatch callers (default: ${DEFAULT-VALUE}).")
     int producers = 2;
 
-    @Option(names = "--typed-rounds", description = "Interleaved rounds of the typed scenario, each with and without a schema (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--typed-rounds", description = "Interleaved rounds of the typed and quota scenarios, each with and without (default: ${DEFAULT-VALUE}).")
     int typedRounds = 3;
 
     @Option(names = "--callers", description = "Concurrent single-Submit callers (default: ${DEFAULT-VALUE}).")
@@ -168,6 +168,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("throughput")) {
                     report(json, results, "throughput.single", withWarmUp(run.throughputSingle(), rounds));
+                }
+                if (scenarios.contains("quota")) {
+                    report(json, results, "quota", run.quota());
                 }
                 if (scenarios.contains("typed")) {
                     report(json, results, "typed", run.typed());

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.JobTypeRegistration;
+import io.jobwire.api.v1.Quota;
 import io.jobwire.api.v1.ListRequest;
 import io.jobwire.api.v1.ListResponse;
 import io.jobwire.api.v1.WatchFilter;
@@ -299,6 +300,39 @@ final class Scenarios {
         result.put("withoutSchemaMedian", round(medianPlain));
         result.put("withSchemaMedian", round(medianTyped));
         result.put("ratio", round(medianTyped / medianPlain));
+        return result;
+    }
+
+    /**
+     * Single-Submit throughput of an owner under a quota (generous limits: every submit is counted, none
+     * refused) against the same jobs of an owner without one: rounds interleaved, in turn each first.
+     */
+    Map<String, Object> quota() throws Exception {
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            client.setQuota(Quota.newBuilder().setOwner("bench-quota").setMaxWaiting(1_000_000)
+                    .setPerMinute(10_000_000).setPerHour(100_000_000).build());
+        }
+        JobSpec free = JobSpec.newBuilder().setType("bench.quota").setOwner("bench-free").build();
+        JobSpec counted = JobSpec.newBuilder().setType("bench.quota").setOwner("bench-quota").build();
+        List<Double> without = new ArrayList<>();
+        List<Double> with = new ArrayList<>();
+        for (int round = 0; round < options.typedRounds; round++) {
+            if (round % 2 == 0) {
+                without.add(completedPerSecond(throughputSingle(free, options.jobs)));
+                with.add(completedPerSecond(throughputSingle(counted, options.jobs)));
+            } else {
+                with.add(completedPerSecond(throughputSingle(counted, options.jobs)));
+                without.add(completedPerSecond(throughputSingle(free, options.jobs)));
+            }
+            log.info("quota round {}: without a quota {} jobs/s, under one {}", round + 1, without.get(round), with.get(round));
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", options.jobs);
+        result.put("callers", options.callers);
+        result.put("rounds", options.typedRounds);
+        result.put("withoutQuotaPerSecond", without);
+        result.put("underQuotaPerSecond", with);
+        result.put("ratio", round(medianOf(with) / medianOf(without)));
         return result;
     }
 
