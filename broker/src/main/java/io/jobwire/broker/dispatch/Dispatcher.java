@@ -20,11 +20,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.PriorityQueue;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -53,9 +51,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private static final int MAX_SUBMIT_TO_CLAIM_WITH = 8;
     /** Rows per submit statement: big enough to amortise a commit, small enough to keep a commit short. */
     private static final int MAX_SUBMIT_ROWS = 2_000;
-    /** Submits under quotas each have a transaction; this many at once, and this many more may wait. */
-    private static final int QUOTA_SUBMIT_THREADS = 4;
-    private static final int QUOTA_SUBMITS_WAITING = 1_000;
+    /** The most submits under quotas decided in one transaction. */
+    private static final int MAX_QUOTA_SUBMITS = 500;
     /**
      * Submit batches written at once. One: requests that arrive during a commit all go in the next. Two
      * overlapped commits but halved the batches, and cost more per job than they saved in the bench
@@ -67,7 +64,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
 
     private final JobStore store;
     private final QuotaRules quotas;
-    private final ThreadPoolExecutor quotaSubmitThreads;
+    private final ExecutorService quotaSubmitThreads;
+    private final GroupCommit<List<NewJob>, JobStore.QuotaSubmit> quotaSubmits;
     private final SessionRegistry sessions;
     private final Duration pollInterval;
     private final Clock clock;
@@ -95,9 +93,16 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
                       long maxWaitingSubmitBytes) {
         this.store = store;
         this.quotas = quotas;
-        this.quotaSubmitThreads = new ThreadPoolExecutor(QUOTA_SUBMIT_THREADS, QUOTA_SUBMIT_THREADS, 60, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(QUOTA_SUBMITS_WAITING),
+        this.quotaSubmitThreads = Executors.newCachedThreadPool(
                 new ThreadFactoryBuilder().setNameFormat("jobwire-quota-submits-%d").setDaemon(true).build());
+        // Items are whole submits (each taken or refused whole); one transaction at a time, since the
+        // submits of an owner take turns on its quota's row anyway.
+        this.quotaSubmits = new GroupCommit<>("submits under quotas",
+                gathered -> store.insertUnderQuotas(gathered, quotas.covering(gathered.stream().flatMap(List::stream)
+                        .toList())),
+                Statuses::isDatabaseUnavailable, MAX_QUOTA_SUBMITS, 1, quotaSubmitThreads,
+                new GroupCommit.Bound<>(jobs -> jobs.stream().mapToLong(job -> BYTES_PER_JOB + job.payloadJson().length())
+                        .sum(), maxWaitingSubmitBytes));
         this.sessions = sessions;
         this.pollInterval = pollInterval;
         this.clock = clock;
@@ -156,15 +161,15 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         if (covering.isEmpty()) {
             return submits.submit(jobs);
         }
-        // Under a quota: a transaction of its own, which locks the quotas, inserts and counts (see
-        // JobStore.insertUnderQuotas). The owner's submitters take turns on those rows anyway.
-        try {
-            return CompletableFuture.supplyAsync(() -> store.insertUnderQuotas(jobs, covering), quotaSubmitThreads);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            return CompletableFuture.failedFuture(io.grpc.Status.UNAVAILABLE.withDescription("the broker is behind the "
-                    + "database (" + QUOTA_SUBMITS_WAITING + " submits under quotas wait); try again shortly")
-                    .asRuntimeException());
-        }
+        // Under a quota: gathered with the other submits under quotas into one transaction that locks
+        // the quotas, decides each submit whole, inserts and counts (JobStore.insertUnderQuotas).
+        return quotaSubmits.submit(List.of(jobs)).thenApply(answers -> {
+            JobStore.QuotaSubmit answer = answers.get(0);
+            if (answer.refused() != null) {
+                throw answer.refused();
+            }
+            return answer.outcomes();
+        });
     }
 
     /** The submits' group commit, so tests can count its batches. */
@@ -398,6 +403,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     public void close() {
         submits.close(10, TimeUnit.SECONDS);
         submitThreads.shutdown();
+        quotaSubmits.close(10, TimeUnit.SECONDS);
         quotaSubmitThreads.shutdown();
         running = false;
         wake();

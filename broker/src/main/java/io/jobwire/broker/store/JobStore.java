@@ -97,23 +97,66 @@ public final class JobStore {
         return submitted;
     }
 
+    /** What one submit under quotas came to: its jobs, or the quota limit that refused it whole. */
+    public record QuotaSubmit(List<SubmitOutcome> outcomes, QuotaExceededException refused) {
+    }
+
     /**
-     * Inserts like {@link #insert}, in one transaction with the owners' quotas that cover the jobs: their
-     * rows are locked first (so the submitters of one owner take turns, on every broker), the jobs
-     * inserted, then what they used counted; a job over any limit rolls the whole batch back.
-     *
-     * @throws QuotaExceededException naming the first limit the batch would pass; nothing is written
+     * Submits under quotas, gathered from many callers, in one transaction and one commit: the quotas'
+     * rows are locked (so the submits of one owner, on every broker, take turns a transaction at a
+     * time), what is used of them read, then each submit in order is taken whole if its jobs fit every
+     * limit that covers them, or refused whole; the ones taken are inserted in one statement and counted.
+     * A job its idempotency key will answer with an existing job uses nothing.
      */
-    public List<SubmitOutcome> insertUnderQuotas(List<NewJob> batch, List<QuotaStore.Quota> quotas) {
-        Submitted submitted = transactions.keyed(true, handle -> {
-            List<QuotaStore.Quota> locked = QuotaStore.lock(handle, quotas);
-            Submitted inserted = insertOn(handle, batch, null);
-            QuotaStore.charge(handle, locked, inserted.outcomes().stream().filter(SubmitOutcome::created)
-                    .map(outcome -> outcome.job()).toList());
-            return inserted;
+    public List<QuotaSubmit> insertUnderQuotas(List<List<NewJob>> submits, List<QuotaStore.Quota> quotas) {
+        List<QuotaSubmit> answers = new ArrayList<>();
+        List<SubmitOutcome> created = new ArrayList<>();
+        transactions.keyed(true, handle -> {
+            answers.clear();
+            created.clear();
+            QuotaStore.Ledger ledger = QuotaStore.open(handle, quotas);
+            List<NewJob> keyed = submits.stream().flatMap(List::stream).filter(job -> job.idempotencyKey() != null)
+                    .toList();
+            java.util.Set<String> counted = new java.util.HashSet<>(keyed.isEmpty() ? java.util.Set.of()
+                    : findByKeys(handle, keyed).keySet());
+            List<NewJob> taken = new ArrayList<>();
+            List<Integer> takenFrom = new ArrayList<>();
+            for (int i = 0; i < submits.size(); i++) {
+                List<NewJob> jobs = new ArrayList<>();
+                for (NewJob job : submits.get(i)) {
+                    // a key met before (stored, or earlier in this transaction) makes no new job
+                    if (job.idempotencyKey() == null || counted.add(keyOf(job.owner(), job.idempotencyKey()))) {
+                        jobs.add(job);
+                    }
+                }
+                QuotaExceededException refused = ledger.take(jobs);
+                answers.add(new QuotaSubmit(null, refused));
+                if (refused == null) {
+                    taken.addAll(submits.get(i));
+                    submits.get(i).forEach(job -> takenFrom.add(answers.size() - 1));
+                }
+            }
+            if (!taken.isEmpty()) {
+                List<SubmitOutcome> outcomes = insertOn(handle, taken, null).outcomes();
+                List<List<SubmitOutcome>> each = new ArrayList<>();
+                answers.forEach(answer -> each.add(new ArrayList<>()));
+                for (int j = 0; j < outcomes.size(); j++) {
+                    each.get(takenFrom.get(j)).add(outcomes.get(j));
+                    if (outcomes.get(j).created()) {
+                        created.add(outcomes.get(j));
+                    }
+                }
+                for (int i = 0; i < answers.size(); i++) {
+                    if (answers.get(i).refused() == null) {
+                        answers.set(i, new QuotaSubmit(List.copyOf(each.get(i)), null));
+                    }
+                }
+                ledger.charge();
+            }
+            return null;
         });
-        sink.publish(createdChanges(submitted.outcomes()));
-        return submitted.outcomes();
+        sink.publish(createdChanges(created));
+        return List.copyOf(answers);
     }
 
     /** The insert (and the claim after it, when {@code claim} is not null) on the handle given. */

@@ -164,82 +164,115 @@ public final class QuotaStore {
 
     // ---------------------------------------------------------------- inside a submit's transaction
 
-    /** Locks the quotas (those still there), in the one order every broker uses; returns them as stored. */
-    static List<Quota> lock(Handle handle, List<Quota> quotas) {
-        return handle.createQuery(Sql.load(QuotaStore.class, "lock_quotas"))
-                .bind("owners", quotas.stream().map(Quota::owner).toArray(String[]::new))
-                .bind("patterns", quotas.stream().map(Quota::typePattern).toArray(String[]::new))
-                .map((rs, ctx) -> read(rs))
-                .list();
-    }
-
     /**
-     * Counts the jobs just created against the locked quotas that cover them, then checks each limit.
-     *
-     * @throws QuotaExceededException for the first limit they pass (the caller's transaction rolls back)
+     * What is used of the quotas a transaction has locked, kept up to date as it takes submits: opened
+     * with {@link #open}, asked with {@link #take} for each submit in order, written with {@link #charge}.
      */
-    static void charge(Handle handle, List<Quota> locked, List<JobRecord> created) {
-        List<Quota> charged = new ArrayList<>();
-        Map<Quota, Integer> counts = new LinkedHashMap<>();
-        for (Quota quota : locked) {
-            int n = (int) created.stream().filter(job -> job.owner().equals(quota.owner()) && quota.covers(job.type()))
-                    .count();
-            if (n > 0) {
-                counts.put(quota, n);
-                charged.add(quota);
-                if (quota.limitsRate()) {
+    static final class Ledger {
+        private final Handle handle;
+        private final List<Quota> locked;
+        private final Instant now;
+        private final Map<Quota, Long> waiting = new LinkedHashMap<>();
+        private final Map<Quota, List<List<Bucket>>> windows;
+        private final Map<Quota, long[]> inWindows = new LinkedHashMap<>();
+        private final Map<Quota, Long> taken = new LinkedHashMap<>();
+
+        private Ledger(Handle handle, List<Quota> locked) {
+            this.handle = handle;
+            this.locked = locked;
+            this.now = takenAt(handle);
+            for (Quota quota : locked) {
+                if (quota.maxWaiting() != null) {
+                    waiting.put(quota, QuotaStore.waiting(handle, quota));
+                }
+            }
+            List<Quota> rated = locked.stream().filter(Quota::limitsRate).toList();
+            this.windows = rated.isEmpty() ? Map.of() : QuotaStore.windows(handle, rated);
+            windows.forEach((quota, buckets) -> inWindows.put(quota, new long[] {
+                    sum(buckets.get(0)), sum(buckets.get(1)), sum(buckets.get(2))}));
+        }
+
+        private static long sum(List<Bucket> buckets) {
+            return buckets.stream().mapToLong(Bucket::submitted).sum();
+        }
+
+        /**
+         * Takes a submit's new jobs if they fit every limit that covers them (and counts them), or says
+         * which limit refuses them (and counts nothing).
+         */
+        QuotaExceededException take(List<NewJob> jobs) {
+            Map<Quota, Integer> asked = new LinkedHashMap<>();
+            for (Quota quota : locked) {
+                int n = (int) jobs.stream().filter(job -> job.owner().equals(quota.owner()) && quota.covers(job.type()))
+                        .count();
+                if (n > 0) {
+                    asked.put(quota, n);
+                }
+            }
+            for (Map.Entry<Quota, Integer> entry : asked.entrySet()) {
+                Quota quota = entry.getKey();
+                int n = entry.getValue();
+                if (quota.maxWaiting() != null && waiting.get(quota) + n > quota.maxWaiting()) {
+                    return new QuotaExceededException(quota, "max-waiting", quota.maxWaiting(), waiting.get(quota), n,
+                            null, now);
+                }
+                for (Window window : Window.values()) {
+                    Integer limit = window.limitOf(quota);
+                    if (limit == null) {
+                        continue;
+                    }
+                    long used = inWindows.get(quota)[window.ordinal()];
+                    if (used + n > limit) {
+                        return new QuotaExceededException(quota, "per-" + window.name().toLowerCase(java.util.Locale.ROOT),
+                                limit, used, n, n > limit ? null
+                                        : freedAt(windows.get(quota).get(window.ordinal()), used + n - limit, window, now),
+                                now);
+                    }
+                }
+            }
+            asked.forEach((quota, n) -> {
+                waiting.computeIfPresent(quota, (q, w) -> w + n);
+                long[] used = inWindows.get(quota);
+                if (used != null) {
+                    for (int w = 0; w < used.length; w++) {
+                        used[w] += n;
+                    }
+                }
+                taken.merge(quota, (long) n, Long::sum);
+            });
+            return null;
+        }
+
+        /** Writes what was taken into the window buckets. */
+        void charge() {
+            taken.forEach((quota, n) -> {
+                if (n > 0 && quota.limitsRate()) {
                     handle.createUpdate(Sql.load(QuotaStore.class, "charge_quota"))
                             .bind("owner", quota.owner())
                             .bind("pattern", quota.typePattern())
                             .bind("submitted", n)
                             .execute();
                 }
-            }
-        }
-        if (charged.isEmpty()) {
-            return;
-        }
-        for (Quota quota : charged) {
-            int asked = counts.get(quota);
-            if (quota.maxWaiting() != null) {
-                long waiting = waiting(handle, quota);
-                if (waiting > quota.maxWaiting()) {
-                    throw new QuotaExceededException(quota, "max-waiting", quota.maxWaiting(), waiting - asked, asked,
-                            null, takenAt(handle));
-                }
-            }
-        }
-        List<Quota> rated = charged.stream().filter(Quota::limitsRate).toList();
-        if (rated.isEmpty()) {
-            return;
-        }
-        Map<Quota, List<List<Bucket>>> windows = windows(handle, rated);
-        Instant now = takenAt(handle);
-        for (Quota quota : rated) {
-            int asked = counts.get(quota);
-            for (Window window : Window.values()) {
-                Integer limit = window.limitOf(quota);
-                if (limit == null) {
-                    continue;
-                }
-                List<Bucket> buckets = windows.get(quota).get(window.ordinal());
-                long total = buckets.stream().mapToLong(Bucket::submitted).sum();
-                if (total > limit) {
-                    throw new QuotaExceededException(quota, "per-" + window.name().toLowerCase(java.util.Locale.ROOT),
-                            limit, total - asked, asked, freedAt(buckets, total - limit, window, asked > limit), now);
-                }
-            }
+            });
         }
     }
 
+    /** Locks the quotas (those still there), in the one order every broker uses, and reads what is used. */
+    static Ledger open(Handle handle, List<Quota> quotas) {
+        List<Quota> locked = handle.createQuery(Sql.load(QuotaStore.class, "lock_quotas"))
+                .bind("owners", quotas.stream().map(Quota::owner).toArray(String[]::new))
+                .bind("patterns", quotas.stream().map(Quota::typePattern).toArray(String[]::new))
+                .map((rs, ctx) -> read(rs))
+                .list();
+        return new Ledger(handle, locked);
+    }
+
     /**
-     * When enough of the window's oldest buckets have left it for the jobs asked to fit: null if they
-     * never would (more than the limit in one batch).
+     * When enough of the window's oldest buckets have left it for {@code excess} more jobs to fit; the
+     * window's length from now when the stored buckets are not enough (what this transaction adds is
+     * newer than all of them).
      */
-    private static Instant freedAt(List<Bucket> buckets, long excess, Window window, boolean never) {
-        if (never) {
-            return null;
-        }
+    private static Instant freedAt(List<Bucket> buckets, long excess, Window window, Instant now) {
         long dropped = 0;
         for (Bucket bucket : buckets) {
             dropped += bucket.submitted();
@@ -247,7 +280,7 @@ public final class QuotaStore {
                 return bucket.start().plus(window.length);
             }
         }
-        return buckets.get(buckets.size() - 1).start().plus(window.length);
+        return now.plus(window.length);
     }
 
     private static long waiting(Handle handle, Quota quota) {
