@@ -123,15 +123,22 @@ public final class JobStore {
             List<Integer> takenFrom = new ArrayList<>();
             for (int i = 0; i < submits.size(); i++) {
                 List<NewJob> jobs = new ArrayList<>();
+                java.util.Set<String> keys = new java.util.HashSet<>();
                 for (NewJob job : submits.get(i)) {
-                    // a key met before (stored, or earlier in this transaction) makes no new job
-                    if (job.idempotencyKey() == null || counted.add(keyOf(job.owner(), job.idempotencyKey()))) {
+                    // a key met before (stored, or taken earlier in this transaction) makes no new job
+                    if (job.idempotencyKey() == null) {
                         jobs.add(job);
+                    } else {
+                        String key = keyOf(job.owner(), job.idempotencyKey());
+                        if (!counted.contains(key) && keys.add(key)) {
+                            jobs.add(job);
+                        }
                     }
                 }
                 QuotaExceededException refused = ledger.take(jobs);
                 answers.add(new QuotaSubmit(null, refused));
                 if (refused == null) {
+                    counted.addAll(keys);
                     taken.addAll(submits.get(i));
                     submits.get(i).forEach(job -> takenFrom.add(answers.size() - 1));
                 }
