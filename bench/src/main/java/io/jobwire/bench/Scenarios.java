@@ -274,33 +274,9 @@ final class Scenarios {
             client.registerJobType(JobTypeRegistration.newBuilder().setName("bench.typed")
                     .setDescription("an order, checked against its schema").setPayloadSchema(ORDER_SCHEMA).build());
         }
-        List<Double> plain = new ArrayList<>();
-        List<Double> typed = new ArrayList<>();
-        JobSpec untypedSpec = JobSpec.newBuilder().setType("bench.untyped").setPayload(ORDER_PAYLOAD).build();
-        JobSpec typedSpec = JobSpec.newBuilder().setType("bench.typed").setPayload(ORDER_PAYLOAD).build();
-        for (int round = 0; round < options.typedRounds; round++) {
-            // A B, then B A: neither side always runs first (right after the other's jobs were cleared).
-            if (round % 2 == 0) {
-                plain.add(completedPerSecond(throughputSingle(untypedSpec, options.jobs)));
-                typed.add(completedPerSecond(throughputSingle(typedSpec, options.jobs)));
-            } else {
-                typed.add(completedPerSecond(throughputSingle(typedSpec, options.jobs)));
-                plain.add(completedPerSecond(throughputSingle(untypedSpec, options.jobs)));
-            }
-            log.info("typed round {}: without a schema {} jobs/s, with {}", round + 1, plain.get(round), typed.get(round));
-        }
-        Map<String, Object> result = new LinkedHashMap<>();
-        result.put("jobs", options.jobs);
-        result.put("callers", options.callers);
-        result.put("rounds", options.typedRounds);
-        result.put("withoutSchemaPerSecond", plain);
-        result.put("withSchemaPerSecond", typed);
-        double medianPlain = medianOf(plain);
-        double medianTyped = medianOf(typed);
-        result.put("withoutSchemaMedian", round(medianPlain));
-        result.put("withSchemaMedian", round(medianTyped));
-        result.put("ratio", round(medianTyped / medianPlain));
-        return result;
+        return interleavedSingle("typed", "withoutSchema",
+                JobSpec.newBuilder().setType("bench.untyped").setPayload(ORDER_PAYLOAD).build(), "withSchema",
+                JobSpec.newBuilder().setType("bench.typed").setPayload(ORDER_PAYLOAD).build());
     }
 
     /**
@@ -312,27 +288,40 @@ final class Scenarios {
             client.setQuota(Quota.newBuilder().setOwner("bench-quota").setMaxWaiting(1_000_000)
                     .setPerMinute(10_000_000).setPerHour(100_000_000).build());
         }
-        JobSpec free = JobSpec.newBuilder().setType("bench.quota").setOwner("bench-free").build();
-        JobSpec counted = JobSpec.newBuilder().setType("bench.quota").setOwner("bench-quota").build();
-        List<Double> without = new ArrayList<>();
-        List<Double> with = new ArrayList<>();
+        return interleavedSingle("quota", "withoutQuota",
+                JobSpec.newBuilder().setType("bench.quota").setOwner("bench-free").build(), "underQuota",
+                JobSpec.newBuilder().setType("bench.quota").setOwner("bench-quota").build());
+    }
+
+    /**
+     * Single-Submit throughput of {@code other} against {@code base}, in rounds interleaved A B, then B A
+     * (neither side always runs first, right after the other's jobs were cleared), each on empty tables.
+     * Reported as {@code <name>PerSecond} lists, their medians, and the ratio of the medians, other to base.
+     */
+    private Map<String, Object> interleavedSingle(String scenario, String baseName, JobSpec base, String otherName,
+                                                  JobSpec other) throws Exception {
+        List<Double> baseRates = new ArrayList<>();
+        List<Double> otherRates = new ArrayList<>();
         for (int round = 0; round < options.typedRounds; round++) {
             if (round % 2 == 0) {
-                without.add(completedPerSecond(throughputSingle(free, options.jobs)));
-                with.add(completedPerSecond(throughputSingle(counted, options.jobs)));
+                baseRates.add(completedPerSecond(throughputSingle(base, options.jobs)));
+                otherRates.add(completedPerSecond(throughputSingle(other, options.jobs)));
             } else {
-                with.add(completedPerSecond(throughputSingle(counted, options.jobs)));
-                without.add(completedPerSecond(throughputSingle(free, options.jobs)));
+                otherRates.add(completedPerSecond(throughputSingle(other, options.jobs)));
+                baseRates.add(completedPerSecond(throughputSingle(base, options.jobs)));
             }
-            log.info("quota round {}: without a quota {} jobs/s, under one {}", round + 1, without.get(round), with.get(round));
+            log.info("{} round {}: {} {} jobs/s, {} {}", scenario, round + 1, baseName, baseRates.get(round), otherName,
+                    otherRates.get(round));
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("jobs", options.jobs);
         result.put("callers", options.callers);
         result.put("rounds", options.typedRounds);
-        result.put("withoutQuotaPerSecond", without);
-        result.put("underQuotaPerSecond", with);
-        result.put("ratio", round(medianOf(with) / medianOf(without)));
+        result.put(baseName + "PerSecond", baseRates);
+        result.put(otherName + "PerSecond", otherRates);
+        result.put(baseName + "Median", round(medianOf(baseRates)));
+        result.put(otherName + "Median", round(medianOf(otherRates)));
+        result.put("ratio", round(medianOf(otherRates) / medianOf(baseRates)));
         return result;
     }
 
