@@ -54,18 +54,26 @@ public final class QuotaStore {
 
     /** One rolling window of a quota: its span, its limit, and the buckets in it now. */
     public enum Window {
-        MINUTE("second", Duration.ofMinutes(1), "per minute"),
-        HOUR("minute", Duration.ofHours(1), "per hour"),
-        DAY("hour", Duration.ofDays(1), "per day");
+        MINUTE("second", Duration.ofMinutes(1)),
+        HOUR("minute", Duration.ofHours(1)),
+        DAY("hour", Duration.ofDays(1));
 
+        /** The span of the buckets it is counted in ({@code quota_usage.span}). */
         final String bucketSpan;
         public final Duration length;
-        public final String words;
 
-        Window(String bucketSpan, Duration length, String words) {
+        Window(String bucketSpan, Duration length) {
             this.bucketSpan = bucketSpan;
             this.length = length;
-            this.words = words;
+        }
+
+        static Window countedIn(String bucketSpan) {
+            for (Window window : values()) {
+                if (window.bucketSpan.equals(bucketSpan)) {
+                    return window;
+                }
+            }
+            throw new IllegalStateException("no window is counted in buckets of a " + bucketSpan);
         }
 
         Integer limitOf(Quota quota) {
@@ -138,6 +146,7 @@ public final class QuotaStore {
         }
         return jdbi.inTransaction(org.jdbi.v3.core.transaction.TransactionIsolationLevel.REPEATABLE_READ, handle -> {
             Map<Quota, List<List<Bucket>>> windows = windows(handle, quotas);
+            Instant takenAt = takenAt(handle);
             List<Usage> usage = new ArrayList<>();
             for (Quota quota : quotas) {
                 long waiting = waiting(handle, quota);
@@ -151,7 +160,7 @@ public final class QuotaStore {
                         freed.put(window, in.get(0).start().plus(window.length));
                     }
                 }
-                usage.add(new Usage(quota, waiting, submitted, freed, takenAt(handle)));
+                usage.add(new Usage(quota, waiting, submitted, freed, takenAt));
             }
             return usage;
         });
@@ -304,11 +313,7 @@ public final class QuotaStore {
                 .bind("patterns", quotas.stream().map(Quota::typePattern).toArray(String[]::new))
                 .map((rs, ctx) -> {
                     Quota quota = byKey.get(rs.getString("owner") + "\n" + rs.getString("type_pattern"));
-                    Window window = switch (rs.getString("span")) {
-                        case "second" -> Window.MINUTE;
-                        case "minute" -> Window.HOUR;
-                        default -> Window.DAY;
-                    };
+                    Window window = Window.countedIn(rs.getString("span"));
                     windows.get(quota).get(window.ordinal()).add(new Bucket(rs.getTimestamp("bucket").toInstant(),
                             rs.getLong("submitted")));
                     return null;
