@@ -19,6 +19,10 @@ import io.jobwire.broker.api.Services;
 import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.auth.AuthInterceptor;
+import io.jobwire.broker.callbacks.CallbackDeliverer;
+import io.jobwire.broker.callbacks.CallbackPolicy;
+import io.jobwire.broker.store.CallbackStore;
+import io.jobwire.broker.auth.JobTokens;
 import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.db.EmbeddedPostgresServer;
@@ -49,6 +53,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -89,6 +94,8 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
+    /** Finished callback deliveries removed per pass of their pruning. */
+    private static final int PRUNE_BATCH = 10_000;
     /** Twice per segment of the ring (one second each), so a segment is emptied soon after it is left. */
     private static final Duration RING_INTERVAL = Duration.ofMillis(500);
     /** How long close waits, after shutdownNow, for the server's streams to end (see close). */
@@ -113,6 +120,7 @@ public final class Broker implements AutoCloseable {
     private final PgChangeListener listener;
     private final ChangeBus bus;
     private final TypeRegistry types;
+    private final CallbackDeliverer callbacks;
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final Maintenance maintenance;
@@ -152,6 +160,9 @@ public final class Broker implements AutoCloseable {
             }, config.retry(), builder.jitter);
             this.sessions = new SessionRegistry(brokerId);
             QuotaStore quotaStore = new QuotaStore(database.jdbi());
+            CallbackStore callbackStore = new CallbackStore(database.jdbi(), json);
+            BrokerConfig.Callbacks callbackConfig = config.callbacks();
+            CallbackPolicy callbackPolicy = new CallbackPolicy(callbackConfig.allow(), callbackConfig.allowHttp());
             QuotaRules quotas = new QuotaRules(quotaStore);
             quotas.refresh();
             this.dispatcher = new Dispatcher(store, sessions, quotas, config.timing().pollInterval(), builder.clock,
@@ -183,7 +194,14 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync)
                     .every(Maintenance.TYPE_REGISTRY, TYPE_REGISTRY_INTERVAL, types::refresh)
                     .every(Maintenance.QUOTAS, QUOTAS_INTERVAL, quotas::refresh)
-                    .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune);
+                    .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
+                    .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
+                            () -> callbackStore.prune(config.database().retention(), PRUNE_BATCH));
+            this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
+                    new CallbackDeliverer.Settings(callbackConfig.retryFor(), callbackConfig.retryInitial(),
+                            callbackConfig.maxInFlight(), callbackConfig.pollInterval(), callbackConfig.claimTimeout()),
+                    json);
+            taken.push(callbacks);
             taken.push(maintenance);
 
             // A cached pool; a task offered after close (only if the server outlived its termination wait)
@@ -193,7 +211,7 @@ public final class Broker implements AutoCloseable {
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
             Services services = new Services(store, writes, queries, registry, types, quotaStore, quotas, sessions,
-                    dispatcher, watches, json,
+                    dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(),
                     config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
@@ -204,11 +222,12 @@ public final class Broker implements AutoCloseable {
                             .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION);
             ServerServiceDefinition jobService = StrictParsing.wrap(services.jobService().bindService());
             ServerServiceDefinition workerService = StrictParsing.wrap(services.workerService().bindService());
-            if (!tokens.isEmpty()) {
-                AuthInterceptor auth = new AuthInterceptor(tokens);
-                jobService = ServerInterceptors.intercept(jobService, auth);
-                workerService = ServerInterceptors.intercept(workerService, auth);
-            }
+            AuthInterceptor auth = new AuthInterceptor(tokens, new JobTokens(id -> queries.runningAttempt(id)
+                    .map(running -> new JobTokens.RunningAttempt(running.lease().jobId(), running.lease().attempt(),
+                            running.lease().token(), running.owner(), running.unexpired(), usesOf(running.type()))),
+                    tokens));
+            jobService = ServerInterceptors.intercept(jobService, auth);
+            workerService = ServerInterceptors.intercept(workerService, auth);
             this.server = serverBuilder
                     .directExecutor()
                     .callExecutor(InlineCalls.of(callPool, JobServiceGrpc.getSubmitMethod()))
@@ -226,6 +245,7 @@ public final class Broker implements AutoCloseable {
             // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
             housekeeping.partitions().ensureAhead();
             maintenance.start();
+            callbacks.start();
             server.start();
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
@@ -292,6 +312,12 @@ public final class Broker implements AutoCloseable {
      * The accepted tokens. Without any, the broker runs open, which is only allowed on a loopback
      * address: an open broker on a reachable interface is refused at start.
      */
+    /** What a registered type lists in {@code uses}: the types its jobs' tokens may submit. */
+    private List<String> usesOf(String type) {
+        TypeRegistry.Registered registered = types.find(type);
+        return registered == null ? List.of() : registered.registration().uses();
+    }
+
     static TokenStore tokens(BrokerConfig config) {
         TokenStore fromFile = config.auth().tokensFile() == null ? TokenStore.empty() : TokenStore.fromFile(config.auth().tokensFile());
         TokenStore inline = config.auth().tokens() == null || config.auth().tokens().isBlank() ? TokenStore.empty()
@@ -396,6 +422,8 @@ public final class Broker implements AutoCloseable {
             server.shutdownNow();
         }
         maintenance.close();
+        // A callback request still open is abandoned: its delivery is taken again when its claim runs out.
+        callbacks.close();
         callPool.shutdown();
         writes.close();
         dispatcher.close();

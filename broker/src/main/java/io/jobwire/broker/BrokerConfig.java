@@ -1,9 +1,11 @@
 package io.jobwire.broker;
 
+import io.jobwire.broker.callbacks.AddressRange;
 import io.jobwire.broker.store.RetryDefaults;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -20,11 +22,12 @@ import java.util.UUID;
  * @param timing   leases and the intervals of the background work
  * @param limits   sizes and counts a caller may not exceed
  * @param auth     the accepted tokens; none: open, which only a loopback address allows
+ * @param callbacks where callbacks may go and how they are retried
  * @param retry    backoff for jobs without their own retry policy
  * @param brokerId this instance's name in Stats and notifications ({@code --broker-id})
  */
 public record BrokerConfig(Listen listen, Database database, Timing timing, Limits limits, Auth auth,
-                           RetryDefaults retry, String brokerId) {
+                           Callbacks callbacks, RetryDefaults retry, String brokerId) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 7070;
@@ -46,6 +49,7 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
         Objects.requireNonNull(timing, "timing");
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(auth, "auth");
+        Objects.requireNonNull(callbacks, "callbacks");
         Objects.requireNonNull(retry, "retry");
         require(brokerId != null && !brokerId.isBlank() && brokerId.indexOf('|') < 0 && brokerId.length() <= 128,
                 "--broker-id must be 1-128 characters without '|'");
@@ -121,6 +125,28 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
     public record Auth(Path tokensFile, String tokens) {
     }
 
+    /**
+     * @param allow        address ranges callbacks may reach although they are internal ({@code --callback-allow})
+     * @param allowHttp    plain http callback URLs are allowed ({@code --callback-allow-http})
+     * @param retryFor     how long after its event a delivery is tried again ({@code --callback-retry-for})
+     * @param retryInitial the delay after a delivery's first failed attempt, doubling up to an hour
+     * @param maxInFlight  callback requests open at once on this broker ({@code --callback-concurrency})
+     * @param pollInterval how often due deliveries are looked for
+     * @param claimTimeout how long a broker holds a delivery it took; after it, another may take it
+     */
+    public record Callbacks(List<AddressRange> allow, boolean allowHttp, Duration retryFor, Duration retryInitial,
+                            int maxInFlight, Duration pollInterval, Duration claimTimeout) {
+        public Callbacks {
+            allow = List.copyOf(allow);
+            requirePositive(retryFor, "--callback-retry-for");
+            requirePositive(retryInitial, "the callback retry delay");
+            require(maxInFlight >= 1 && maxInFlight <= 10_000, "--callback-concurrency must be 1 to 10000, got " + maxInFlight);
+            requirePositive(pollInterval, "the callback poll interval");
+            require(claimTimeout != null && claimTimeout.compareTo(Duration.ofSeconds(20)) >= 0,
+                    "the callback claim timeout must be at least 20s (longer than a request may take)");
+        }
+    }
+
     /** The defaults: embedded PostgreSQL in ./jobwire-data, port 7070 on loopback. */
     public static BrokerConfig defaults() {
         return builder().build();
@@ -155,6 +181,13 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
         private String tokens;
         private RetryDefaults retry = RetryDefaults.STANDARD;
         private String brokerId;
+        private List<AddressRange> callbackAllow = List.of();
+        private boolean callbackAllowHttp;
+        private Duration callbackRetryFor = Duration.ofHours(24);
+        private Duration callbackRetryInitial = Duration.ofSeconds(5);
+        private int callbackConcurrency = 64;
+        private Duration callbackPollInterval = Duration.ofMillis(250);
+        private Duration callbackClaimTimeout = Duration.ofSeconds(60);
 
         private Builder() {
         }
@@ -265,6 +298,50 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
             return this;
         }
 
+        /** Address ranges in CIDR form ({@code 10.0.0.0/8}, {@code fd00::/8}) or single addresses. */
+        public Builder callbackAllow(List<String> value) {
+            List<AddressRange> ranges = new java.util.ArrayList<>();
+            for (String range : value) {
+                try {
+                    ranges.add(AddressRange.parse(range));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--callback-allow: " + e.getMessage());
+                }
+            }
+            callbackAllow = ranges;
+            return this;
+        }
+
+        public Builder callbackAllowHttp(boolean value) {
+            callbackAllowHttp = value;
+            return this;
+        }
+
+        public Builder callbackRetryFor(Duration value) {
+            callbackRetryFor = value;
+            return this;
+        }
+
+        public Builder callbackRetryInitial(Duration value) {
+            callbackRetryInitial = value;
+            return this;
+        }
+
+        public Builder callbackConcurrency(int value) {
+            callbackConcurrency = value;
+            return this;
+        }
+
+        public Builder callbackPollInterval(Duration value) {
+            callbackPollInterval = value;
+            return this;
+        }
+
+        public Builder callbackClaimTimeout(Duration value) {
+            callbackClaimTimeout = value;
+            return this;
+        }
+
         /** Null: host, pid and a random suffix. */
         public Builder brokerId(String value) {
             brokerId = value;
@@ -278,6 +355,8 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
                     new Timing(defaultLease, reaperInterval, pollInterval, presenceInterval, drainTimeout),
                     new Limits(maxPayloadBytes, maxWatchBacklog, maxWatchesPerPrincipal, strictTypes),
                     new Auth(tokensFile, tokens),
+                    new Callbacks(callbackAllow, callbackAllowHttp, callbackRetryFor, callbackRetryInitial,
+                            callbackConcurrency, callbackPollInterval, callbackClaimTimeout),
                     retry,
                     brokerId == null ? defaultBrokerId() : brokerId);
         }

@@ -12,8 +12,9 @@ import com.tngtech.archunit.lang.ArchRule;
  * The broker's packages depend downward only (docs/ARCHITECTURE.md draws them):
  *
  * <pre>
- * cli -> broker (assembly) -> api (the gRPC edge) -> dispatch, watch, maintenance, types -> events -> store -> db
+ * cli -> broker (assembly) -> api (the gRPC edge) -> dispatch, watch, maintenance, types, callbacks -> events -> store -> db
  *                                  convert (protos and statuses) and auth are used from the edge down
+ *                                  (dispatch issues each assignment's job token)
  * </pre>
  *
  * A new arrow that points up, or a cycle between two packages, fails the build here.
@@ -31,6 +32,7 @@ class ArchitectureTest {
             .layer("watch").definedBy("io.jobwire.broker.watch..")
             .layer("maintenance").definedBy("io.jobwire.broker.maintenance..")
             .layer("types").definedBy("io.jobwire.broker.types..")
+            .layer("callbacks").definedBy("io.jobwire.broker.callbacks..")
             .layer("events").definedBy("io.jobwire.broker.events..")
             .layer("convert").definedBy("io.jobwire.broker.convert..")
             .layer("auth").definedBy("io.jobwire.broker.auth..")
@@ -43,11 +45,12 @@ class ArchitectureTest {
             .whereLayer("watch").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("maintenance").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("types").mayOnlyBeAccessedByLayers("api", "assembly")
+            .whereLayer("callbacks").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("events").mayOnlyBeAccessedByLayers("dispatch", "watch", "maintenance", "api", "assembly")
-            .whereLayer("convert").mayOnlyBeAccessedByLayers("dispatch", "watch", "maintenance", "api", "assembly")
-            .whereLayer("auth").mayOnlyBeAccessedByLayers("api", "assembly", "cli")
+            .whereLayer("convert").mayOnlyBeAccessedByLayers("dispatch", "watch", "maintenance", "callbacks", "api", "assembly")
+            .whereLayer("auth").mayOnlyBeAccessedByLayers("dispatch", "api", "assembly", "cli")
             .whereLayer("store").mayOnlyBeAccessedByLayers("events", "convert", "dispatch", "watch", "maintenance",
-                    "types", "api", "assembly")
+                    "types", "callbacks", "api", "assembly")
             .whereLayer("db").mayOnlyBeAccessedByLayers("assembly");
 
     @ArchTest

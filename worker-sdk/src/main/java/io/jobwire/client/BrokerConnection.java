@@ -34,6 +34,8 @@ public final class BrokerConnection implements AutoCloseable {
     private final ChannelCredentials credentials;
     private final CallCredentials token;
     private final ManagedChannel[] channels;
+    /** For a connection made by {@link #withToken}: the one whose channels it uses; null otherwise. */
+    private final BrokerConnection shared;
 
     /**
      * @param targets one or more {@code host:port}
@@ -62,6 +64,23 @@ public final class BrokerConnection implements AutoCloseable {
         this.credentials = caFile == null ? InsecureChannelCredentials.create() : tls(caFile, clientCert, clientKey);
         this.token = token == null ? null : bearer(token);
         this.channels = new ManagedChannel[targets.size()];
+        this.shared = null;
+    }
+
+    private BrokerConnection(BrokerConnection shared, String token) {
+        this.targets = shared.targets;
+        this.credentials = shared.credentials;
+        this.token = bearer(token);
+        this.channels = null;
+        this.shared = shared;
+    }
+
+    /**
+     * The same brokers over the same channels, with another bearer token (a job token, for instance).
+     * Closing it closes nothing: the channels stay this connection's.
+     */
+    public BrokerConnection withToken(String otherToken) {
+        return new BrokerConnection(shared != null ? shared : this, otherToken);
     }
 
     private static ChannelCredentials tls(Path caFile, Path clientCert, Path clientKey) {
@@ -98,7 +117,11 @@ public final class BrokerConnection implements AutoCloseable {
     }
 
     /** The channel to target {@code index} (modulo the number of targets). */
-    public synchronized ManagedChannel channel(int index) {
+    public ManagedChannel channel(int index) {
+        return shared != null ? shared.channel(index) : ownChannel(index);
+    }
+
+    private synchronized ManagedChannel ownChannel(int index) {
         int i = Math.floorMod(index, targets.size());
         if (channels[i] == null) {
             channels[i] = Grpc.newChannelBuilder(targets.get(i), credentials)
@@ -115,6 +138,9 @@ public final class BrokerConnection implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (shared != null) {
+            return;
+        }
         for (ManagedChannel channel : channels) {
             if (channel != null) {
                 channel.shutdownNow();

@@ -7,7 +7,13 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.jobwire.api.v1.CallbackDelivery;
+import io.jobwire.api.v1.CallbackSecret;
 import io.jobwire.api.v1.CancelRequest;
+import io.jobwire.api.v1.GetCallbackSecretRequest;
+import io.jobwire.api.v1.ListCallbacksRequest;
+import io.jobwire.api.v1.ListCallbacksResponse;
+import io.jobwire.api.v1.RedeliverCallbackRequest;
 import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.HoldRequest;
 import io.jobwire.api.v1.Job;
@@ -72,9 +78,22 @@ public final class JobwireClient implements AutoCloseable {
     private volatile int current;
 
     private JobwireClient(Builder builder) {
-        this.connection = builder.connect();
-        this.deadline = builder.deadline;
-        this.json = builder.json;
+        this(builder.connect(), builder.deadline, builder.json);
+    }
+
+    private JobwireClient(BrokerConnection connection, Duration deadline, ObjectMapper json) {
+        this.connection = connection;
+        this.deadline = deadline;
+        this.json = json;
+    }
+
+    /**
+     * A client over an existing connection (closing the client closes it). With {@link
+     * BrokerConnection#withToken}, a client acting with another token over the same channels: that is
+     * how a handler's {@code JobContext.client()} acts with its job token.
+     */
+    public static JobwireClient over(BrokerConnection connection, Duration perCallDeadline, ObjectMapper json) {
+        return new JobwireClient(connection, perCallDeadline, json);
     }
 
     /** A client for one broker, plaintext, default options. */
@@ -267,6 +286,29 @@ public final class JobwireClient implements AutoCloseable {
     /** Removes a type's registration (admin token); what workers announced stays. */
     public JobTypeInfo unregisterJobType(String name) {
         return call(false, stub -> stub.unregisterJobType(UnregisterJobTypeRequest.newBuilder().setName(name).build()));
+    }
+
+    // ---------------------------------------------------------------- callbacks
+
+    /**
+     * Callback deliveries, newest first, each with its attempts: this client's own (an admin's: every
+     * owner's). Filter with {@code setFailing(true)} or {@code setJobId(id)}.
+     */
+    public ListCallbacksResponse listCallbacks(ListCallbacksRequest request) {
+        return call(true, stub -> stub.listCallbacks(request));
+    }
+
+    /** Delivers a failed (or delivered) callback again, now, with a fresh retry window. */
+    public CallbackDelivery redeliverCallback(String deliveryId) {
+        return call(false, stub -> stub.redeliverCallback(RedeliverCallbackRequest.newBuilder().setId(deliveryId).build()));
+    }
+
+    /**
+     * The secret ({@code whsec_...}) that signs this owner's callbacks, made on first use; with {@code
+     * rotate}, a new one (the previous one signs too for 24 hours).
+     */
+    public CallbackSecret callbackSecret(boolean rotate) {
+        return call(false, stub -> stub.getCallbackSecret(GetCallbackSecretRequest.newBuilder().setRotate(rotate).build()));
     }
 
     // ---------------------------------------------------------------- operator writes

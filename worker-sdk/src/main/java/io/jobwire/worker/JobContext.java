@@ -1,5 +1,6 @@
 package io.jobwire.worker;
 
+import io.jobwire.client.JobwireClient;
 import java.time.Instant;
 import java.util.Map;
 
@@ -50,4 +51,21 @@ public interface JobContext {
 
     /** When the lease runs out (local clock) unless a heartbeat gets through first. */
     Instant deadline();
+
+    /**
+     * The job token: a bearer token for the JobService that acts as the job's owner while this attempt
+     * runs. Jobs submitted with it record this job as their parent; it may submit the types the job type's
+     * registration lists in {@code uses}. It stops working on every broker when the attempt ends.
+     */
+    String jobToken();
+
+    /**
+     * A client acting with {@link #jobToken()} over the worker's own connection: submit follow-up jobs,
+     * read the owner's jobs. No need to close it.
+     *
+     * <pre>{@code
+     * Job child = job.client().submit("email.send", Map.of("to", order.email()));
+     * }</pre>
+     */
+    JobwireClient client();
 }

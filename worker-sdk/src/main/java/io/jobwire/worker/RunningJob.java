@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.api.v1.LeaseRef;
 import io.jobwire.api.v1.WorkerMessage;
+import io.jobwire.client.JobwireClient;
 import java.time.Instant;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /**
@@ -24,6 +26,8 @@ final class RunningJob implements JobContext {
     private final ObjectMapper json;
     private final ProgressSink progressSink;
     private final LongSupplier nanoTime;
+    private final Function<String, JobwireClient> clients;
+    private JobwireClient client;
 
     private Thread thread;
     private boolean stopped;
@@ -71,7 +75,9 @@ final class RunningJob implements JobContext {
     Progress unsentProgress;
     Progress lastSentProgress;
 
-    RunningJob(AssignedJob job, long receivedNanos, ObjectMapper json, ProgressSink progressSink, LongSupplier nanoTime) {
+    RunningJob(AssignedJob job, long receivedNanos, ObjectMapper json, ProgressSink progressSink, LongSupplier nanoTime,
+               Function<String, JobwireClient> clients) {
+        this.clients = clients;
         this.job = job;
         this.lease = job.getLease();
         long seconds = job.getLeaseDuration().getSeconds();
@@ -82,6 +88,22 @@ final class RunningJob implements JobContext {
         this.deadlineNanos = receivedNanos + leaseNanos;
         this.lastBeatSentNanos = receivedNanos;
         this.nextBeatNanos = receivedNanos + leaseNanos / 3;
+    }
+
+    @Override
+    public String jobToken() {
+        return job.getJobToken();
+    }
+
+    @Override
+    public synchronized JobwireClient client() {
+        if (job.getJobToken().isEmpty()) {
+            throw new IllegalStateException("the broker sent no job token with this job (it predates job tokens)");
+        }
+        if (client == null) {
+            client = clients.apply(job.getJobToken());
+        }
+        return client;
     }
 
     /** The handler thread starts; false if the job was stopped before it began. */

@@ -21,6 +21,7 @@ import io.jobwire.api.v1.WorkerServiceGrpc;
 import io.jobwire.client.BrokerConnection;
 import io.jobwire.client.ConnectionBuilder;
 import io.jobwire.client.JobwireException;
+import io.jobwire.client.JobwireClient;
 import io.jobwire.worker.RunningJob.Phase;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
@@ -74,6 +75,7 @@ public final class Worker implements AutoCloseable {
     private static final long PROGRESS_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long RESEND_AFTER_MILLIS = 1000;
     private static final String SHUTTING_DOWN = "the worker is shutting down";
+    private static final java.time.Duration JOB_CLIENT_DEADLINE = java.time.Duration.ofSeconds(30);
 
     private record Registration(JobType type, JobHandler handler) {
     }
@@ -360,7 +362,8 @@ public final class Worker implements AutoCloseable {
     // ---------------------------------------------------------------- jobs (loop thread)
 
     private void start(AssignedJob assigned) {
-        RunningJob job = new RunningJob(assigned, nanoTime.getAsLong(), json, this::progress, nanoTime);
+        RunningJob job = new RunningJob(assigned, nanoTime.getAsLong(), json, this::progress, nanoTime,
+                token -> JobwireClient.over(connection.withToken(token), JOB_CLIENT_DEADLINE, json));
         RunningJob older = newestAttempt.put(job.id(), job);
         if (older != null) {
             // The broker claimed the job again: the older attempt's lease is surely gone.

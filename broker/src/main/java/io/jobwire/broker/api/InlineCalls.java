@@ -4,6 +4,8 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallExecutorSupplier;
+import io.jobwire.broker.auth.AuthInterceptor;
+import io.jobwire.broker.auth.JobTokens;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.Executor;
@@ -36,9 +38,16 @@ public final class InlineCalls implements ServerCallExecutorSupplier {
         return inline.contains(fullMethodName);
     }
 
-    /** Null (stay on the transport thread) for the inline methods, the pool for every other. */
+    /**
+     * Null (stay on the transport thread) for the inline methods, the pool for every other, and for a call
+     * with a job token, whose check reads the database.
+     */
     @Override
     public <ReqT, RespT> Executor getExecutor(ServerCall<ReqT, RespT> call, Metadata metadata) {
-        return isInline(call.getMethodDescriptor().getFullMethodName()) ? null : pool;
+        if (!isInline(call.getMethodDescriptor().getFullMethodName())) {
+            return pool;
+        }
+        String token = AuthInterceptor.bearer(metadata);
+        return token != null && JobTokens.isJobToken(token) ? pool : null;
     }
 }

@@ -6,7 +6,13 @@ import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.convert.Statuses;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import io.jobwire.api.v1.CallbackDelivery;
+import io.jobwire.api.v1.CallbackSecret;
 import io.jobwire.api.v1.CancelRequest;
+import io.jobwire.api.v1.GetCallbackSecretRequest;
+import io.jobwire.api.v1.ListCallbacksRequest;
+import io.jobwire.api.v1.ListCallbacksResponse;
+import io.jobwire.api.v1.RedeliverCallbackRequest;
 import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.HoldRequest;
 import io.jobwire.api.v1.Job;
@@ -90,9 +96,12 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final int maxWatchBacklog;
     private final int maxWatches;
 
+    private final CallbackRpcs callbacks;
+
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
-                   int maxWatchBacklog, int maxWatches) {
+                   CallbackRpcs callbacks, int maxWatchBacklog, int maxWatches) {
+        this.callbacks = callbacks;
         this.types = types;
         this.quotaStore = quotaStore;
         this.quotas = quotas;
@@ -152,7 +161,9 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         unary(response, () -> {
             Principal caller = caller(Role.SUBMIT, "read jobs");
             long id = JobIds.parse("id", request.getId());
-            return ProtoJobs.toProto(queries.get(id, caller.ownerScope()).orElseThrow(() -> notFound(id)));
+            JobRecord job = queries.get(id, caller.ownerScope()).orElseThrow(() -> notFound(id));
+            Job proto = ProtoJobs.toProto(job);
+            return job.callbackUrl() == null ? proto : proto.toBuilder().addAllCallbacks(callbacks.ofJob(id)).build();
         });
     }
 
@@ -176,6 +187,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     JobSpecs.labels("labels", request.getLabelsMap()),
                     request.getPayloadContains().isEmpty() ? null
                             : json.checkObject("payload_contains", request.getPayloadContains(), Limits.MAX_SCHEMA_BYTES),
+                    request.getParentId().isEmpty() ? null : JobIds.parse("parent_id", request.getParentId()),
                     pageToken(request.getPageToken()),
                     pageSize + 1);
             List<JobRecord> jobs = queries.list(filter);
@@ -416,6 +428,23 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         });
     }
 
+    // ---------------------------------------------------------------- callbacks
+
+    @Override
+    public void listCallbacks(ListCallbacksRequest request, StreamObserver<ListCallbacksResponse> response) {
+        unary(response, () -> callbacks.list(request));
+    }
+
+    @Override
+    public void redeliverCallback(RedeliverCallbackRequest request, StreamObserver<CallbackDelivery> response) {
+        unary(response, () -> callbacks.redeliver(request));
+    }
+
+    @Override
+    public void getCallbackSecret(GetCallbackSecretRequest request, StreamObserver<CallbackSecret> response) {
+        unary(response, () -> callbacks.secret(request));
+    }
+
     // ---------------------------------------------------------------- Watch
 
     @Override
@@ -532,7 +561,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         int limit = filter.getSnapshotLimit() == 0 ? Limits.DEFAULT_SNAPSHOT : filter.getSnapshotLimit();
         return queries.list(new JobFilter(states.isEmpty() ? UNFINISHED : states, filter.getTypesList(),
                 filter.getQueuesList(), ownerFilter(caller, "filter.owner", filter.getOwner()), Map.of(), null,
-                null, limit));
+                null, null, limit));
     }
 
     private static Set<String> names(String field, List<String> values) {
@@ -552,7 +581,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     }
 
     /** The caller, if it has {@code role}; PERMISSION_DENIED otherwise. */
-    private static Principal caller(Role role, String what) {
+    static Principal caller(Role role, String what) {
         Principal caller = Principal.current();
         if (!caller.may(role)) {
             throw Status.PERMISSION_DENIED.withDescription("this token may not " + what + " (it needs the "
@@ -565,7 +594,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
      * The owner a listing or watch is limited to: what was asked (null: any) for an admin; the caller
      * itself for anyone else, who may not ask for another owner.
      */
-    private static String ownerFilter(Principal caller, String field, String requested) {
+    static String ownerFilter(Principal caller, String field, String requested) {
         String owner = requested.isEmpty() ? null : Names.check(field, requested);
         if (caller.isAdmin()) {
             return owner;

@@ -5,6 +5,7 @@ import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.broker.auth.Principal;
+import io.jobwire.broker.callbacks.CallbackPolicy;
 import io.jobwire.broker.store.NewJob;
 import io.jobwire.broker.store.TypeRegistrations;
 import io.jobwire.broker.types.JsonSchema;
@@ -24,11 +25,13 @@ final class JobSpecs {
     private final Limits limits;
     private final JsonText json;
     private final TypeRegistry types;
+    private final CallbackPolicy callbacks;
 
-    JobSpecs(Limits limits, JsonText json, TypeRegistry types) {
+    JobSpecs(Limits limits, JsonText json, TypeRegistry types, CallbackPolicy callbacks) {
         this.limits = limits;
         this.json = json;
         this.types = types;
+        this.callbacks = callbacks;
     }
 
     /**
@@ -39,8 +42,10 @@ final class JobSpecs {
     NewJob toNewJob(String prefix, JobSpec spec, Principal caller) {
         String type = Names.check(prefix + ".type", spec.getType());
         if (!caller.mayUseType(type)) {
-            throw Status.PERMISSION_DENIED.withDescription(prefix + ".type: this token may not submit jobs of type "
-                    + type).asRuntimeException();
+            throw Status.PERMISSION_DENIED.withDescription(prefix + ".type: " + (caller.job() == null
+                    ? "this token may not submit jobs of type " + type
+                    : "a job token may submit only the types its job type's registration lists in `uses` (within "
+                            + "the owner's rights), and " + type + " is not one of them")).asRuntimeException();
         }
         TypeRegistry.Registered registered = limits.strictTypes() ? types.findFresh(type) : types.find(type);
         if (registered == null && limits.strictTypes()) {
@@ -115,8 +120,22 @@ final class JobSpecs {
             throw Status.PERMISSION_DENIED.withDescription(prefix + ".owner: only an admin may submit jobs for another "
                     + "owner").asRuntimeException();
         }
+        String callbackUrl = null;
+        boolean callbackAll = false;
+        if (spec.hasCallback()) {
+            try {
+                callbackUrl = callbacks.checkUrl(spec.getCallback().getUrl()).toString();
+            } catch (IllegalArgumentException e) {
+                throw InvalidArgument.of(prefix + ".callback.url", e.getMessage());
+            }
+            callbackAll = switch (spec.getCallback().getEvents()) {
+                case CALLBACK_EVENTS_UNSPECIFIED, CALLBACK_EVENTS_FINAL -> false;
+                case CALLBACK_EVENTS_ALL -> true;
+                default -> throw InvalidArgument.of(prefix + ".callback.events", "is not a known value");
+            };
+        }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
-                labels, retryInitial, retryMax, owner);
+                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll);
     }
 
     static Map<String, String> labels(String field, Map<String, String> given) {

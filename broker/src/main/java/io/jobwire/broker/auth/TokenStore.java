@@ -112,6 +112,31 @@ public final class TokenStore {
         return Optional.ofNullable(found);
     }
 
+    /**
+     * The job types the principal {@code name} may submit, as type patterns (empty: all), or empty when
+     * none of its tokens may submit. A broker without tokens (open) lets everyone submit everything. Job
+     * tokens act within these rights of the job's owner: revoking the owner's tokens revokes its jobs' too.
+     */
+    public Optional<List<String>> submitRights(String name) {
+        if (entries.isEmpty()) {
+            return Optional.of(List.of());
+        }
+        List<String> patterns = new ArrayList<>();
+        boolean any = false;
+        for (Entry entry : entries) {
+            Principal principal = entry.principal();
+            if (!principal.name().equals(name) || !principal.may(Role.SUBMIT)) {
+                continue;
+            }
+            if (principal.isAdmin() || principal.typePatterns().isEmpty()) {
+                return Optional.of(List.of());
+            }
+            any = true;
+            patterns.addAll(principal.typePatterns());
+        }
+        return any ? Optional.of(List.copyOf(patterns)) : Optional.empty();
+    }
+
     /** A new random token (256 bits, URL-safe base64). */
     public static String newToken() {
         byte[] bytes = new byte[32];

@@ -36,6 +36,10 @@ final class ListCommand extends ClientCommand {
             description = "Only jobs whose payload contains this JSON object, e.g. '{\"customer\":\"c-42\"}'.")
     String payloadContains = "";
 
+    @Option(names = "--parent", paramLabel = "ID",
+            description = "Only the jobs this job submitted with its job token (its children).")
+    String parent = "";
+
     @Option(names = "--limit", defaultValue = "50", description = "At most this many jobs (default: 50).")
     int limit;
 
@@ -50,6 +54,7 @@ final class ListCommand extends ClientCommand {
             ListResponse page = jobs(channel).list(ListRequest.newBuilder()
                     .addAllStates(states).setType(type).setQueue(queue).setOwner(owner).putAllLabels(labels)
                     .setPayloadContains(payloadContains)
+                    .setParentId(parent)
                     .setPageSize(Math.max(1, Math.min(1000, limit - found.size())))
                     .setPageToken(token)
                     .build());

@@ -4,6 +4,8 @@ import io.jobwire.broker.Broker;
 import io.jobwire.broker.BrokerConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -83,6 +85,20 @@ final class ServeCommand implements Callable<Integer> {
             + "(jobwire types register); others are refused with INVALID_ARGUMENT.")
     boolean strictTypes;
 
+    @Option(names = "--callback-allow", paramLabel = "CIDR",
+            description = "Let callbacks reach this address range although it is internal (loopback, private, "
+                    + "link-local, ...), e.g. 10.1.0.0/16; repeat for more.")
+    List<String> callbackAllow = new ArrayList<>();
+
+    @Option(names = "--callback-allow-http", description = "Allow plain http callback URLs (default: https only).")
+    boolean callbackAllowHttp;
+
+    @Option(names = "--callback-retry-for", description = "How long a failing callback is tried again (default: 24h).")
+    Duration callbackRetryFor = Duration.ofHours(24);
+
+    @Option(names = "--callback-concurrency", description = "Callback requests open at once (default: ${DEFAULT-VALUE}).")
+    int callbackConcurrency = 64;
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -106,6 +122,10 @@ final class ServeCommand implements Callable<Integer> {
                 .tlsClientCa(tlsClientCa)
                 .maxWatchesPerPrincipal(maxWatches)
                 .strictTypes(strictTypes)
+                .callbackAllow(callbackAllow)
+                .callbackAllowHttp(callbackAllowHttp)
+                .callbackRetryFor(callbackRetryFor)
+                .callbackConcurrency(callbackConcurrency)
                 .brokerId(brokerId)
                 .build();
     }

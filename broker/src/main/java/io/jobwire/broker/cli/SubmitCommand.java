@@ -6,6 +6,8 @@ import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.jobwire.api.v1.Callback;
+import io.jobwire.api.v1.CallbackEvents;
 import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobSpec;
@@ -87,6 +89,14 @@ final class SubmitCommand extends ClientCommand {
 
     @Option(names = "--owner", description = "Owner of the job (default: the caller).")
     String owner = "";
+
+    @Option(names = "--callback", paramLabel = "URL",
+            description = "POST the job (signed, Standard Webhooks) to this https URL when it finishes.")
+    String callback;
+
+    @Option(names = "--callback-events", paramLabel = "final|all",
+            description = "final (default): the final state only; all: every change of state.")
+    String callbackEvents;
 
     @Option(names = "--wait", description = "Wait for the job to finish and print its result.")
     boolean await;
@@ -212,7 +222,22 @@ final class SubmitCommand extends ClientCommand {
         if (lease != null) {
             spec.setLeaseDuration(duration(lease));
         }
+        if (callback != null) {
+            spec.setCallback(Callback.newBuilder().setUrl(callback).setEvents(callbackEvents()));
+        } else if (callbackEvents != null) {
+            throw new IllegalArgumentException("--callback-events goes with --callback URL");
+        }
         return spec.build();
+    }
+
+    private CallbackEvents callbackEvents() {
+        if (callbackEvents == null || callbackEvents.equalsIgnoreCase("final")) {
+            return CallbackEvents.CALLBACK_EVENTS_FINAL;
+        }
+        if (callbackEvents.equalsIgnoreCase("all")) {
+            return CallbackEvents.CALLBACK_EVENTS_ALL;
+        }
+        throw new IllegalArgumentException("--callback-events must be final or all, got '" + callbackEvents + "'");
     }
 
     private static Duration duration(java.time.Duration value) {

@@ -6,6 +6,7 @@ import io.jobwire.worker.RetryLaterException;
 import io.jobwire.worker.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "work", mixinStandardHelpOptions = true,
         description = {"Run a worker that executes COMMAND (with /bin/sh -c) for each job of the given types.",
                 "The payload arrives on standard input; JOBWIRE_JOB_ID, JOBWIRE_ATTEMPT and JOBWIRE_JOB_TYPE are "
-                        + "set. Standard output becomes the result (JSON if it parses, else a JSON string). A line "
+                        + "set, and JOBWIRE_TARGET and JOBWIRE_JOB_TOKEN (also as JOBWIRE_TOKEN): a jobwire command in "
+                        + "COMMAND acts as the job's owner while the job runs, and its jobs record it as their parent. Standard output becomes the result (JSON if it parses, else a JSON string). A line "
                         + "'PROGRESS <percent> <message>' on standard error reports progress, and a line "
                         + "'PROGRESS-JSON <object>' its structured details. A non-zero exit fails the job (retried "
                         + "with backoff) with the tail of standard error.",
@@ -89,7 +91,7 @@ final class WorkCommand implements Callable<Integer> {
         }
         for (String type : types) {
             builder.handle(JobType.of(type).description(description.isEmpty() ? "runs: " + command : description),
-                    job -> run(runner, job));
+                    job -> run(runner, job, client.target));
         }
         Worker worker;
         try {
@@ -113,11 +115,21 @@ final class WorkCommand implements Callable<Integer> {
         }
     }
 
-    private static Object run(ExecRunner runner, JobContext job) throws Exception {
-        Map<String, String> environment = Map.of(
+    /**
+     * Runs the command for one job. Its environment names the job, and carries the job token both as
+     * JOBWIRE_JOB_TOKEN and as JOBWIRE_TOKEN (so a {@code jobwire} command inside acts as the job's owner,
+     * and the worker's own token never reaches the job's process), and the broker as JOBWIRE_TARGET.
+     */
+    private static Object run(ExecRunner runner, JobContext job, String target) throws Exception {
+        Map<String, String> environment = new HashMap<>(Map.of(
                 "JOBWIRE_JOB_ID", job.id(),
                 "JOBWIRE_ATTEMPT", Integer.toString(job.attempt()),
-                "JOBWIRE_JOB_TYPE", job.type());
+                "JOBWIRE_JOB_TYPE", job.type(),
+                "JOBWIRE_TARGET", target));
+        if (!job.jobToken().isEmpty()) {
+            environment.put("JOBWIRE_JOB_TOKEN", job.jobToken());
+            environment.put("JOBWIRE_TOKEN", job.jobToken());
+        }
         ExecRunner.Outcome outcome = runner.run(environment, job.payload(), job.id(),
                 (percent, message, details) -> {
                     if (details == null) {

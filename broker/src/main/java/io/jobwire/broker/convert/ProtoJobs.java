@@ -2,6 +2,8 @@ package io.jobwire.broker.convert;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;
+import io.jobwire.api.v1.Callback;
+import io.jobwire.api.v1.CallbackEvents;
 import io.jobwire.api.v1.Attempt;
 import io.jobwire.api.v1.AttemptOutcome;
 import io.jobwire.api.v1.Job;
@@ -39,6 +41,13 @@ public final class ProtoJobs {
                 .setVersion(job.version());
         if (job.idempotencyKey() != null) {
             proto.setIdempotencyKey(job.idempotencyKey());
+        }
+        if (job.parentId() != null) {
+            proto.setParentId(Long.toString(job.parentId()));
+        }
+        if (job.callbackUrl() != null) {
+            proto.setCallback(Callback.newBuilder().setUrl(job.callbackUrl()).setEvents(job.callbackAll()
+                    ? CallbackEvents.CALLBACK_EVENTS_ALL : CallbackEvents.CALLBACK_EVENTS_FINAL));
         }
         if (job.retryInitialMs() != null || job.retryMaxMs() != null) {
             RetryPolicy.Builder policy = RetryPolicy.newBuilder();

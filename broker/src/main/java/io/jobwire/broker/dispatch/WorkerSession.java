@@ -2,6 +2,7 @@ package io.jobwire.broker.dispatch;
 
 import io.grpc.Status;
 import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.broker.auth.JobTokens;
 import io.jobwire.api.v1.Assign;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.LeaseRef;
@@ -234,6 +235,7 @@ public final class WorkerSession {
                 .setLeaseExpiresAt(ProtoJobs.timestamp(job.leaseExpiresAt()))
                 .setCreatedAt(ProtoJobs.timestamp(job.createdAt()))
                 .setOwner(job.owner())
+                .setJobToken(JobTokens.issue(job.id(), job.attempt(), job.leaseToken()))
                 .build();
     }
 

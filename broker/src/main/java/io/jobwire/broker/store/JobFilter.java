@@ -14,6 +14,8 @@ public record JobFilter(
         String owner,
         Map<String, String> labels,
         String payloadContains,
+        /** Only the jobs this job submitted with its job token; null: any. */
+        Long parentId,
         Long beforeId,
         int limit) {
 }

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 import org.jdbi.v3.core.Jdbi;
 
 /** Reads of jobs: by id, by filter, and the counts behind Stats. */
@@ -35,6 +36,16 @@ public final class JobQueries {
                         .list())));
     }
 
+    /** The attempt the job runs now, if it runs: one lookup by primary key. */
+    public Optional<RunningAttemptRecord> runningAttempt(long id) {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "running_attempt"))
+                .bind("id", id)
+                .map((rs, ctx) -> new RunningAttemptRecord(
+                        new LeaseRef(rs.getLong("id"), rs.getInt("attempt"), rs.getObject("lease_token", UUID.class)),
+                        rs.getString("owner"), rs.getString("type"), rs.getBoolean("unexpired")))
+                .findOne());
+    }
+
     /** The jobs that exist among {@code ids}, without history, in no particular order. */
     public List<JobRecord> getMany(List<Long> ids) {
         if (ids.isEmpty()) {
@@ -55,6 +66,7 @@ public final class JobQueries {
                 .bind("owner", filter.owner())
                 .bind("labels", filter.labels().isEmpty() ? null : toJson(filter.labels()))
                 .bind("payloadContains", filter.payloadContains())
+                .bind("parentId", filter.parentId())
                 .bind("beforeId", filter.beforeId())
                 .bind("limit", filter.limit())
                 .map(jobs)

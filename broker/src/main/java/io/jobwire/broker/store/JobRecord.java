@@ -37,13 +37,18 @@ public record JobRecord(
         Instant startedAt,
         Instant finishedAt,
         long version,
+        /** The job whose job token submitted this one, or null. */
+        Long parentId,
+        /** Where its callback goes, or null for none. */
+        String callbackUrl,
+        boolean callbackAll,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
         return new JobRecord(id, type, queue, state, priority, runAt, payload, labels, owner, idempotencyKey,
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
-                lastError, createdAt, updatedAt, startedAt, finishedAt, version, List.copyOf(history));
+                lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, List.copyOf(history));
     }
 
     public LeaseRef lease() {

@@ -59,6 +59,9 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 instant(rs, "started_at"),
                 instant(rs, "finished_at"),
                 rs.getLong("version"),
+                nullableLong(rs, "parent_id"),
+                rs.getString("callback_url"),
+                rs.getBoolean("callback_all"),
                 List.of());
     }
 

@@ -229,6 +229,9 @@ public final class JobStore {
         Long[] retryInitial = new Long[n];
         Long[] retryMax = new Long[n];
         String[] owners = new String[n];
+        Long[] parents = new Long[n];
+        String[] callbackUrls = new String[n];
+        Boolean[] callbackAll = new Boolean[n];
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -246,6 +249,9 @@ public final class JobStore {
             retryInitial[i] = job.retryInitialMs();
             retryMax[i] = job.retryMaxMs();
             owners[i] = job.owner();
+            parents[i] = job.parentId();
+            callbackUrls[i] = job.callbackUrl();
+            callbackAll[i] = job.callbackAll();
         }
         String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
@@ -265,7 +271,10 @@ public final class JobStore {
                 .bind("labels", labels)
                 .bind("retryInitialMs", retryInitial)
                 .bind("retryMaxMs", retryMax)
-                .bind("owners", owners);
+                .bind("owners", owners)
+                .bind("parents", parents)
+                .bind("callbackUrls", callbackUrls)
+                .bind("callbackAll", callbackAll);
     }
 
     private Map<String, JobRecord> findByKeys(Handle handle, List<NewJob> duplicates) {

@@ -20,7 +20,21 @@ public record NewJob(
         Map<String, String> labels,
         Long retryInitialMs,
         Long retryMaxMs,
-        String owner) {
+        String owner,
+        /** The job whose job token submitted this one, or null. */
+        Long parentId,
+        /** Where its callback goes, or null for none. */
+        String callbackUrl,
+        /** The callback hears of every change of state, not only the final one. */
+        boolean callbackAll) {
+
+    /** The same job without a parent (what a caller without a job token submits). */
+    public NewJob(String type, String queue, String payloadJson, int priority, Instant runAt, long delayMs,
+                  String idempotencyKey, int maxAttempts, long leaseDurationMs, Map<String, String> labels,
+                  Long retryInitialMs, Long retryMaxMs, String owner) {
+        this(type, queue, payloadJson, priority, runAt, delayMs, idempotencyKey, maxAttempts, leaseDurationMs, labels,
+                retryInitialMs, retryMaxMs, owner, null, null, false);
+    }
 
     /** Whether the job is due at {@code now} (a delay counts from its insert, so only no delay is). */
     public boolean isDueAt(Instant now) {

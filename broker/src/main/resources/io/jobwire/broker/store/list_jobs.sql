@@ -7,6 +7,7 @@ WHERE (cardinality(:states::text[]) = 0 OR state = ANY (:states::text[]))
   AND (:owner::text IS NULL OR owner = :owner::text)
   AND (:labels::jsonb IS NULL OR labels @> :labels::jsonb)
   AND (:payloadContains::jsonb IS NULL OR payload @> :payloadContains::jsonb)
+  AND (:parentId::bigint IS NULL OR parent_id = :parentId::bigint)
   AND (:beforeId::bigint IS NULL OR id < :beforeId::bigint)
 ORDER BY id DESC
 LIMIT :limit

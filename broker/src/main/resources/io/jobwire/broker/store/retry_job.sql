@@ -9,12 +9,13 @@ WITH revived AS (
                            max_attempts, attempt, spent_attempts, releases, errors, lease_duration_ms,
                            retry_initial_ms, retry_max_ms, lease_token, lease_expires_at, worker_id,
                            progress_percent, progress_message, progress_details, progress_at, result, last_error,
-                           created_at, updated_at, started_at, finished_at, version, lease_principal)
+                           created_at, updated_at, started_at, finished_at, version, lease_principal, parent_id,
+                         callback_url, callback_all)
     SELECT id, type, queue, 'QUEUED', priority, now(), payload, labels, owner, idempotency_key,
            max_attempts, attempt, 0, releases, errors, lease_duration_ms,
            retry_initial_ms, retry_max_ms, NULL, NULL, worker_id,
            progress_percent, progress_message, progress_details, progress_at, NULL, last_error,
-           created_at, now(), started_at, NULL, version + 1, lease_principal
+           created_at, now(), started_at, NULL, version + 1, lease_principal, parent_id, callback_url, callback_all
     FROM revived
     RETURNING *
 ), unheld AS (

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.client.JobwireClient;
 import java.io.File;
@@ -81,6 +82,34 @@ class WorkCommandTest {
                     + "\", \"got\": {\"n\": 5}, \"type\": \"exec.ok\", \"attempt\": 1}");
             assertThat(progress).contains(40f);
             assertThat(Files.readString(dir.resolve("exec.ok.log"))).contains("[job " + done.getId() + "] an ordinary log line");
+        } finally {
+            stop(worker);
+        }
+    }
+
+    @Test
+    void aJobwireCommandInTheScriptActsWithTheJobToken() throws Exception {
+        client.registerJobType(JobTypeRegistration.newBuilder().setName("exec.parent").addUses("exec.child").build());
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        Path script = script("parent.sh", "cat > /dev/null\n"
+                + "env | grep '^JOBWIRE_' | sort > " + dir.resolve("env") + "\n"
+                + "'" + javaBin + "' -cp '" + System.getProperty("java.class.path") + "' " + JobwireCommand.class.getName()
+                + " submit --type exec.child --payload '{\"from\": \"'$JOBWIRE_JOB_ID'\"}' -q\n");
+        Process worker = work("exec.parent", script, "--token", "the-workers-own-token");
+        try {
+            Job parent = client.submit("exec.parent", "{}");
+            Job done = client.awaitFinished(parent.getId(), java.time.Instant.now().plus(scaled(Duration.ofSeconds(60))), null);
+            assertThat(done.getState()).as(Files.readString(dir.resolve("exec.parent.log"))).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
+            Job child = client.get(done.getResult().replace("\"", ""));
+            assertThat(child.getParentId()).isEqualTo(parent.getId());
+            assertThat(child.getPayload()).isEqualTo("{\"from\": \"" + parent.getId() + "\"}");
+            List<String> env = Files.readAllLines(dir.resolve("env"));
+            String token = env.stream().filter(line -> line.startsWith("JOBWIRE_JOB_TOKEN=")).findFirst().orElseThrow()
+                    .substring("JOBWIRE_JOB_TOKEN=".length());
+            assertThat(token).startsWith("jwj_");
+            // the job's process holds the job token, never the worker's own
+            assertThat(env).contains("JOBWIRE_TOKEN=" + token, "JOBWIRE_TARGET=127.0.0.1:" + fixture.broker().port())
+                    .noneMatch(line -> line.contains("the-workers-own-token"));
         } finally {
             stop(worker);
         }
