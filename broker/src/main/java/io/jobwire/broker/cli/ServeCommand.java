@@ -99,6 +99,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--callback-concurrency", description = "Callback requests open at once (default: ${DEFAULT-VALUE}).")
     int callbackConcurrency = 64;
 
+    @Option(names = "--callback-claim-timeout", hidden = true,
+            description = "How long a broker holds a callback delivery it took (default: 60s, at least 20s).")
+    Duration callbackClaimTimeout = Duration.ofSeconds(60);
+
     @Option(names = "--broker-id", description = "This broker's name in Stats (default: host, pid and a random suffix).")
     String brokerId;
 
@@ -126,6 +130,7 @@ final class ServeCommand implements Callable<Integer> {
                 .callbackAllowHttp(callbackAllowHttp)
                 .callbackRetryFor(callbackRetryFor)
                 .callbackConcurrency(callbackConcurrency)
+                .callbackClaimTimeout(callbackClaimTimeout)
                 .brokerId(brokerId)
                 .build();
     }

@@ -48,9 +48,16 @@ final class Processes {
         }
 
         BrokerProcess start() throws IOException {
-            process = jobwire(log, List.of("serve", "--port", Integer.toString(port), "--database-url", databaseUrl,
-                    "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
+            return start(List.of());
+        }
+
+        /** Starts it with more {@code serve} options. */
+        BrokerProcess start(List<String> more) throws IOException {
+            List<String> args = new ArrayList<>(List.of("serve", "--port", Integer.toString(port), "--database-url",
+                    databaseUrl, "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
                     "--db-pool-size", "8"));
+            args.addAll(more);
+            process = jobwire(log, args);
             awaitServing(port, Duration.ofSeconds(60));
             return this;
         }
