@@ -73,21 +73,52 @@ CREATE TABLE callback_secrets (
 );
 
 -- The outbox, written by the statement that changes the job, whatever statement that is (submit, claim,
--- finish, reaper, cancel, retry, hold, release). Row triggers with a WHEN: a job without a callback costs
--- the check of one column.
-CREATE FUNCTION jobwire_callback_event() RETURNS trigger LANGUAGE plpgsql AS $$
+-- finish, reaper, cancel, retry, hold, release). Statement triggers over the transition tables, like the
+-- count triggers of V8 (which share them): a statement whose jobs have no callback reads its rows once and
+-- writes nothing.
+CREATE FUNCTION jobwire_callback_snapshot(job jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN pg_column_size(job -> 'payload') > 65536
+                THEN job - 'lease_token' || jsonb_build_object('payload', 'null'::jsonb, 'payload_omitted', true)
+                ELSE job - 'lease_token' END
+$$;
+
+-- Finished: every job with a callback.
+CREATE FUNCTION jobwire_callback_finished() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO callback_deliveries (job_id, owner, url, event, snapshot)
-    VALUES (NEW.id, NEW.owner, NEW.callback_url, 'job.' || lower(NEW.state),
-            CASE WHEN pg_column_size(NEW.payload) > 65536
-                 THEN to_jsonb(NEW) - 'lease_token' - 'payload' || jsonb_build_object('payload_omitted', true)
-                 ELSE to_jsonb(NEW) - 'lease_token' END);
+    SELECT n.id, n.owner, n.callback_url, 'job.' || lower(n.state), jobwire_callback_snapshot(to_jsonb(n))
+    FROM new_rows n
+    WHERE n.callback_url IS NOT NULL
+    ORDER BY n.id;
+    RETURN NULL;
+END $$;
+
+-- Queued (a submit, or a retry bringing a job back from history): jobs that want every change.
+CREATE FUNCTION jobwire_callback_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO callback_deliveries (job_id, owner, url, event, snapshot)
+    SELECT n.id, n.owner, n.callback_url, 'job.' || lower(n.state), jobwire_callback_snapshot(to_jsonb(n))
+    FROM new_rows n
+    WHERE n.callback_all
+    ORDER BY n.id;
+    RETURN NULL;
+END $$;
+
+-- A change of state of a live job (claimed, queued again, held, released): jobs that want every change.
+CREATE FUNCTION jobwire_callback_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO callback_deliveries (job_id, owner, url, event, snapshot)
+    SELECT n.id, n.owner, n.callback_url, 'job.' || lower(n.state), jobwire_callback_snapshot(to_jsonb(n))
+    FROM (SELECT * FROM new_rows WHERE callback_all) n
+    JOIN old_rows o ON o.id = n.id
+    WHERE o.state IS DISTINCT FROM n.state
+    ORDER BY n.id;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER job_history_callback AFTER INSERT ON job_history
-    FOR EACH ROW WHEN (NEW.callback_url IS NOT NULL) EXECUTE FUNCTION jobwire_callback_event();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobwire_callback_finished();
 CREATE TRIGGER live_jobs_callback_inserted AFTER INSERT ON live_jobs
-    FOR EACH ROW WHEN (NEW.callback_all) EXECUTE FUNCTION jobwire_callback_event();
-CREATE TRIGGER live_jobs_callback_updated AFTER UPDATE OF state ON live_jobs
-    FOR EACH ROW WHEN (NEW.callback_all AND OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION jobwire_callback_event();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobwire_callback_inserted();
+CREATE TRIGGER live_jobs_callback_updated AFTER UPDATE ON live_jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION jobwire_callback_updated();

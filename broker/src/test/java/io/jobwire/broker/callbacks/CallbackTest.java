@@ -68,7 +68,8 @@ class CallbackTest {
             exchange.getRequestHeaders().forEach((name, values) -> headers.put(name.toLowerCase(), values.get(0)));
             received.add(new Received(exchange.getRequestURI().getPath(), headers, new String(body, StandardCharsets.UTF_8)));
             int status = answers.getOrDefault(exchange.getRequestURI().getPath(), () -> 204).getAsInt();
-            byte[] answer = ("answer " + status).getBytes(StandardCharsets.UTF_8);
+            byte[] answer = exchange.getRequestURI().getPath().equals("/big") ? "x".repeat(10_000).getBytes(StandardCharsets.UTF_8)
+                    : ("answer " + status).getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(status, status == 204 ? -1 : answer.length);
             if (status != 204) {
                 exchange.getResponseBody().write(answer);
@@ -187,6 +188,17 @@ class CallbackTest {
     }
 
     @Test
+    void theFirstFourKibOfAnAnswerAreKept() throws Exception {
+        String url = receiver() + "/big";
+        answers.put("/big", () -> 200);
+        JobwireClient client = fixture.client();
+        Job job = client.submit(withCallback("cb.big", url, CallbackEvents.CALLBACK_EVENTS_FINAL)).getJob();
+        client.cancel(job.getId());
+        CallbackDelivery delivered = awaitDelivery(client, job.getId(), CallbackDeliveryState.CALLBACK_DELIVERY_STATE_DELIVERED);
+        assertThat(delivered.getAttempts(0).getResponse()).isEqualTo("x".repeat(4096));
+    }
+
+    @Test
     void aClientErrorFailsAtOnceAndRedeliverySendsItAgain() throws Exception {
         String url = receiver() + "/gone";
         AtomicInteger calls = new AtomicInteger();
@@ -244,6 +256,46 @@ class CallbackTest {
             CallbackDelivery refused = awaitDelivery(client, job.getId(), CallbackDeliveryState.CALLBACK_DELIVERY_STATE_FAILED);
             assertThat(refused.getAttempts(0).getError()).contains("refused").contains("loopback");
             assertThat(received).isEmpty();
+        }
+    }
+
+    @Test
+    void manyPendingDeliveriesToASlowReceiverOpenNoMoreRequestsThanAllowed() throws Exception {
+        AtomicInteger open = new AtomicInteger();
+        AtomicInteger mostOpen = new AtomicInteger();
+        AtomicInteger done = new AtomicInteger();
+        HttpServer slow = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        slow.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        slow.createContext("/", exchange -> {
+            mostOpen.accumulateAndGet(open.incrementAndGet(), Math::max);
+            try {
+                exchange.getRequestBody().readAllBytes();
+                Thread.sleep(50);
+                exchange.sendResponseHeaders(204, -1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                open.decrementAndGet();
+                done.incrementAndGet();
+                exchange.close();
+            }
+        });
+        slow.start();
+        try (BrokerFixture bounded = BrokerFixture.start(c -> c.callbackAllow(List.of("127.0.0.0/8")).callbackAllowHttp(true)
+                .callbackConcurrency(4).callbackPollInterval(Duration.ofMillis(50)))) {
+            String url = "http://127.0.0.1:" + slow.getAddress().getPort() + "/slow";
+            int jobs = 200;
+            List<JobSpec> batch = new java.util.ArrayList<>();
+            for (int i = 0; i < jobs; i++) {
+                batch.add(JobSpec.newBuilder().setType("cb.slow").setDelay(com.google.protobuf.Duration.newBuilder()
+                        .setSeconds(3600)).setCallback(Callback.newBuilder().setUrl(url)
+                        .setEvents(CallbackEvents.CALLBACK_EVENTS_ALL)).build());
+            }
+            bounded.client().submitBatch(batch); // 200 job.queued events at once
+            await().atMost(scaled(Duration.ofSeconds(60))).until(() -> done.get() >= jobs);
+            assertThat(mostOpen.get()).isBetween(1, 4);
+        } finally {
+            slow.stop(0);
         }
     }
 
