@@ -18,7 +18,11 @@ import io.jobwire.broker.api.InlineCalls;
 import io.jobwire.broker.api.Services;
 import io.jobwire.broker.convert.Statuses;
 import io.jobwire.broker.api.StrictParsing;
+import io.jobwire.broker.api.CallMetrics;
 import io.jobwire.broker.auth.AuthInterceptor;
+import io.jobwire.broker.http.HttpEndpoints;
+import io.jobwire.broker.metrics.BrokerMetrics;
+import io.jobwire.broker.store.QueueCounts;
 import io.jobwire.broker.callbacks.CallbackDeliverer;
 import io.jobwire.broker.callbacks.CallbackPolicy;
 import io.jobwire.broker.store.CallbackStore;
@@ -54,6 +58,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -96,6 +101,8 @@ public final class Broker implements AutoCloseable {
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
     /** Finished callback deliveries removed per pass of their pruning. */
     private static final int PRUNE_BATCH = 10_000;
+    /** How often the queue gauges are read from the maintained counts. */
+    private static final Duration METRICS_INTERVAL = Duration.ofSeconds(5);
     /** Twice per segment of the ring (one second each), so a segment is emptied soon after it is left. */
     private static final Duration RING_INTERVAL = Duration.ofMillis(500);
     /** How long close waits, after shutdownNow, for the server's streams to end (see close). */
@@ -121,6 +128,8 @@ public final class Broker implements AutoCloseable {
     private final ChangeBus bus;
     private final TypeRegistry types;
     private final CallbackDeliverer callbacks;
+    private final BrokerMetrics metrics;
+    private HttpEndpoints http;
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final Maintenance maintenance;
@@ -128,7 +137,7 @@ public final class Broker implements AutoCloseable {
     private final ExecutorService callPool;
     private final HealthStatusManager health = new HealthStatusManager();
     private final Server server;
-    private boolean closed;
+    private volatile boolean closed;
 
     private Broker(Builder builder) throws IOException {
         this.config = builder.config;
@@ -143,7 +152,10 @@ public final class Broker implements AutoCloseable {
         }
         try {
             String url = embedded != null ? embedded.jdbcUrl() : config.database().url();
-            this.database = Database.connect(url, config.database().poolSize(), DB_CONNECTION_TIMEOUT, "jobwire " + brokerId);
+            this.metrics = new BrokerMetrics();
+            taken.push(metrics);
+            this.database = Database.connect(url, config.database().poolSize(), DB_CONNECTION_TIMEOUT, "jobwire " + brokerId,
+                    metrics.registry());
             taken.push(database);
             database.migrate();
             ObjectMapper json = new ObjectMapper();
@@ -158,7 +170,7 @@ public final class Broker implements AutoCloseable {
                 bus.publish(changes);
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
-            this.sessions = new SessionRegistry(brokerId);
+            this.sessions = new SessionRegistry(brokerId, metrics);
             QuotaStore quotaStore = new QuotaStore(database.jdbi());
             CallbackStore callbackStore = new CallbackStore(database.jdbi(), json);
             BrokerConfig.Callbacks callbackConfig = config.callbacks();
@@ -170,6 +182,8 @@ public final class Broker implements AutoCloseable {
             taken.push(dispatcher);
             this.writes = new GroupWrites(store, Statuses::isDatabaseUnavailable, COMMIT_WRITERS);
             taken.push(writes);
+            writes.observe(metrics::groupCommit);
+            dispatcher.observe(metrics::groupCommit);
             JobQueries queries = new JobQueries(database.jdbi(), json);
             RegistryStore registry = new RegistryStore(database.jdbi(), json, brokerId,
                     config.timing().presenceInterval().multipliedBy(STALE_PRESENCE_FACTOR));
@@ -182,7 +196,7 @@ public final class Broker implements AutoCloseable {
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);
             bus.subscribe(watches);
-            this.reaper = new Reaper(store);
+            this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi());
             SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
@@ -194,13 +208,14 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.WATCH_RESYNC, WATCH_RESYNC_INTERVAL, watches::onResync)
                     .every(Maintenance.TYPE_REGISTRY, TYPE_REGISTRY_INTERVAL, types::refresh)
                     .every(Maintenance.QUOTAS, QUOTAS_INTERVAL, quotas::refresh)
+                    .every(Maintenance.METRICS, METRICS_INTERVAL, () -> metrics.queues(queueDepths(queries)))
                     .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> callbackStore.prune(config.database().retention(), PRUNE_BATCH));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
                     new CallbackDeliverer.Settings(callbackConfig.retryFor(), callbackConfig.retryInitial(),
                             callbackConfig.maxInFlight(), callbackConfig.pollInterval(), callbackConfig.claimTimeout()),
-                    json);
+                    json, metrics);
             taken.push(callbacks);
             taken.push(maintenance);
 
@@ -211,7 +226,7 @@ public final class Broker implements AutoCloseable {
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
             Services services = new Services(store, writes, queries, registry, types, quotaStore, quotas, sessions,
-                    dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(),
+                    dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(), metrics,
                     config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
@@ -226,8 +241,9 @@ public final class Broker implements AutoCloseable {
                     .map(running -> new JobTokens.RunningAttempt(running.lease().jobId(), running.lease().attempt(),
                             running.lease().token(), running.owner(), running.unexpired(), usesOf(running.type()))),
                     tokens));
-            jobService = ServerInterceptors.intercept(jobService, auth);
-            workerService = ServerInterceptors.intercept(workerService, auth);
+            CallMetrics callMetrics = new CallMetrics(metrics);
+            jobService = ServerInterceptors.intercept(jobService, auth, callMetrics); // the last runs first
+            workerService = ServerInterceptors.intercept(workerService, auth, callMetrics);
             this.server = serverBuilder
                     .directExecutor()
                     .callExecutor(InlineCalls.of(callPool, JobServiceGrpc.getSubmitMethod()))
@@ -247,6 +263,12 @@ public final class Broker implements AutoCloseable {
             maintenance.start();
             callbacks.start();
             server.start();
+            if (config.listen().httpPort() != 0) {
+                this.http = new HttpEndpoints(config.listen().host(), config.listen().httpPort(), metrics, this::notReadyBecause);
+                taken.push(http);
+                http.start();
+                log.info("metrics at http://{}:{}/metrics, health at /healthz and /readyz", config.listen().host(), http.port());
+            }
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
                         + "submit, run and cancel any job. Set --tokens-file (see 'jobwire token') before exposing "
@@ -312,6 +334,34 @@ public final class Broker implements AutoCloseable {
      * The accepted tokens. Without any, the broker runs open, which is only allowed on a loopback
      * address: an open broker on a reachable interface is refused at start.
      */
+    /** Queued jobs and the oldest one's wait per (type, queue), from the maintained counts. */
+    private static Map<List<String>, long[]> queueDepths(JobQueries queries) {
+        Map<List<String>, long[]> depths = new java.util.HashMap<>();
+        for (QueueCounts counts : queries.queueCounts(null, null, null)) {
+            depths.put(List.of(counts.type(), counts.queue()), new long[] {counts.queued(),
+                    counts.oldestQueuedAge() == null ? 0 : counts.oldestQueuedAge().toMillis()});
+        }
+        return depths;
+    }
+
+    /** Why /readyz answers 503: shutting down, or the database does not answer. Null: ready. */
+    private String notReadyBecause() {
+        if (closed) {
+            return "shutting down";
+        }
+        try {
+            database.jdbi().withHandle(handle -> handle.createQuery("SELECT 1").mapTo(Integer.class).one());
+            return null;
+        } catch (RuntimeException e) {
+            return "the database does not answer (" + e.getClass().getSimpleName() + ")";
+        }
+    }
+
+    /** The HTTP port serving /metrics, or 0 when there is none. */
+    public int httpPort() {
+        return http == null ? 0 : http.port();
+    }
+
     /** What a registered type lists in {@code uses}: the types its jobs' tokens may submit. */
     private List<String> usesOf(String type) {
         TypeRegistry.Registered registered = types.find(type);
@@ -424,6 +474,9 @@ public final class Broker implements AutoCloseable {
         maintenance.close();
         // A callback request still open is abandoned: its delivery is taken again when its claim runs out.
         callbacks.close();
+        if (http != null) {
+            http.close();
+        }
         callPool.shutdown();
         writes.close();
         dispatcher.close();
@@ -432,6 +485,7 @@ public final class Broker implements AutoCloseable {
         bus.close();
         watches.close();
         database.close();
+        metrics.close();
         if (embedded != null) {
             embedded.close();
         }

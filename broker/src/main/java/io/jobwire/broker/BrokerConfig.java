@@ -61,11 +61,15 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
      * @param tlsCert     PEM certificate chain to serve TLS with, or null for plaintext ({@code --tls-cert})
      * @param tlsKey      PEM private key of that certificate ({@code --tls-key})
      * @param tlsClientCa PEM CA that client certificates must chain to: mutual TLS, or null ({@code --tls-client-ca})
+     * @param httpPort    the HTTP port of /metrics, /healthz and /readyz on the same host, 0 for none
+     *                    ({@code --http-port}; by default the gRPC port plus 10: 7080 next to 7070)
      */
-    public record Listen(String host, int port, Path tlsCert, Path tlsKey, Path tlsClientCa) {
+    public record Listen(String host, int port, Path tlsCert, Path tlsKey, Path tlsClientCa, int httpPort) {
         public Listen {
             Objects.requireNonNull(host, "--host");
             require(port >= 0 && port <= 65535, "--port must be between 0 and 65535, got " + port);
+            require(httpPort >= 0 && httpPort <= 65535, "--http-port must be between 0 (none) and 65535, got " + httpPort);
+            require(httpPort == 0 || httpPort != port, "--http-port must differ from --port");
         }
     }
 
@@ -161,6 +165,7 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
     public static final class Builder {
         private String host = DEFAULT_HOST;
         private int port = DEFAULT_PORT;
+        private Integer httpPort;
         private Path tlsCert;
         private Path tlsKey;
         private Path tlsClientCa;
@@ -194,6 +199,12 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
 
         public Builder host(String value) {
             host = value;
+            return this;
+        }
+
+        /** 0: none. Unset: the gRPC port plus 10 (none when the gRPC port is 0, as in tests). */
+        public Builder httpPort(Integer value) {
+            httpPort = value;
             return this;
         }
 
@@ -350,7 +361,8 @@ public record BrokerConfig(Listen listen, Database database, Timing timing, Limi
 
         public BrokerConfig build() {
             return new BrokerConfig(
-                    new Listen(host, port, tlsCert, tlsKey, tlsClientCa),
+                    new Listen(host, port, tlsCert, tlsKey, tlsClientCa,
+                            httpPort != null ? httpPort : port == 0 || port > 65525 ? 0 : port + 10),
                     new Database(dataDir, databaseUrl, poolSize, retention),
                     new Timing(defaultLease, reaperInterval, pollInterval, presenceInterval, drainTimeout),
                     new Limits(maxPayloadBytes, maxWatchBacklog, maxWatchesPerPrincipal, strictTypes),

@@ -14,7 +14,8 @@ import com.tngtech.archunit.lang.ArchRule;
  * <pre>
  * cli -> broker (assembly) -> api (the gRPC edge) -> dispatch, watch, maintenance, types, callbacks -> events -> store -> db
  *                                  convert (protos and statuses) and auth are used from the edge down
- *                                  (dispatch issues each assignment's job token)
+ *                                  (dispatch issues each assignment's job token); metrics is used by
+ *                                  whatever counts, and read by http (the assembly's HTTP port)
  * </pre>
  *
  * A new arrow that points up, or a cycle between two packages, fails the build here.
@@ -36,6 +37,8 @@ class ArchitectureTest {
             .layer("events").definedBy("io.jobwire.broker.events..")
             .layer("convert").definedBy("io.jobwire.broker.convert..")
             .layer("auth").definedBy("io.jobwire.broker.auth..")
+            .layer("metrics").definedBy("io.jobwire.broker.metrics..")
+            .layer("http").definedBy("io.jobwire.broker.http..")
             .layer("store").definedBy("io.jobwire.broker.store..")
             .layer("db").definedBy("io.jobwire.broker.db..")
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
@@ -51,7 +54,9 @@ class ArchitectureTest {
             .whereLayer("auth").mayOnlyBeAccessedByLayers("dispatch", "api", "assembly", "cli")
             .whereLayer("store").mayOnlyBeAccessedByLayers("events", "convert", "dispatch", "watch", "maintenance",
                     "types", "callbacks", "api", "assembly")
-            .whereLayer("db").mayOnlyBeAccessedByLayers("assembly");
+            .whereLayer("db").mayOnlyBeAccessedByLayers("assembly")
+            .whereLayer("http").mayOnlyBeAccessedByLayers("assembly")
+            .whereLayer("metrics").mayOnlyBeAccessedByLayers("http", "dispatch", "maintenance", "callbacks", "api", "assembly");
 
     @ArchTest
     static final ArchRule noCycles = slices().matching("io.jobwire.broker.(*)..").should().beFreeOfCycles();

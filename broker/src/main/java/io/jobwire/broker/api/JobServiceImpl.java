@@ -47,6 +47,7 @@ import io.jobwire.api.v1.WatchFilter;
 import io.jobwire.api.v1.WatchRequest;
 import io.jobwire.api.v1.WorkerInfo;
 import io.jobwire.broker.auth.Principal;
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.store.JobFilter;
 import io.jobwire.broker.store.JobQueries;
@@ -97,11 +98,13 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final int maxWatches;
 
     private final CallbackRpcs callbacks;
+    private final BrokerMetrics metrics;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
-                   CallbackRpcs callbacks, int maxWatchBacklog, int maxWatches) {
+                   CallbackRpcs callbacks, BrokerMetrics metrics, int maxWatchBacklog, int maxWatches) {
         this.callbacks = callbacks;
+        this.metrics = metrics;
         this.types = types;
         this.quotaStore = quotaStore;
         this.quotas = quotas;
@@ -124,7 +127,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             }
             Principal caller = caller(Role.SUBMIT, "submit jobs");
             NewJob job = specs.toNewJob("job", request.getJob(), caller);
-            return dispatcher.submit(List.of(job)).thenApply(outcomes -> toResponse(outcomes.get(0)));
+            return dispatcher.submit(List.of(job)).thenApply(outcomes -> toResponse(counted(outcomes).get(0)));
         });
     }
 
@@ -141,11 +144,21 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                 jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
             }
             return dispatcher.submit(jobs).thenApply(outcomes -> {
+                counted(outcomes);
                 SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
                 outcomes.forEach(outcome -> batch.addResults(toResponse(outcome)));
                 return batch.build();
             });
         });
+    }
+
+    private List<SubmitOutcome> counted(List<SubmitOutcome> outcomes) {
+        for (SubmitOutcome outcome : outcomes) {
+            if (outcome.created()) {
+                metrics.submitted(outcome.job().type(), outcome.job().queue());
+            }
+        }
+        return outcomes;
     }
 
     /** The job as stored, minus the payload the caller just sent (a batch would echo megabytes). */
@@ -235,8 +248,10 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             Principal caller = caller(Role.SUBMIT, "cancel jobs");
             long id = JobIds.parse("id", request.getId());
             String reason = Texts.check("reason", request.getReason(), Limits.MAX_REASON);
-            return transition(id, "cancelled", "QUEUED, RUNNING or HELD",
+            Job cancelled = transition(id, "cancelled", "QUEUED, RUNNING or HELD",
                     store.cancel(id, caller.ownerScope(), reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
+            metrics.cancelled(cancelled.getType(), cancelled.getQueue());
+            return cancelled;
         });
     }
 

@@ -40,6 +40,7 @@ import io.jobwire.broker.store.WriteResult;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -486,6 +487,10 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         }
         boolean finishing = action == AckAction.ACK_ACTION_COMPLETE || action == AckAction.ACK_ACTION_FAIL
                 || action == AckAction.ACK_ACTION_RELEASE;
+        Map<Long, WorkerSession.Lease> leases = new HashMap<>();
+        if (finishing) {
+            writes.forEach(w -> leases.put(leaseOf.apply(w).jobId(), session.lease(leaseOf.apply(w).jobId())));
+        }
         return inJobOrder(writes.stream().map(w -> leaseOf.apply(w).jobId()).toList(),
                 () -> group.submit(Fenced.all(writer, writes))).handle((results, error) -> {
             List<Ack> acks = new ArrayList<>(writes.size());
@@ -506,6 +511,10 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 LeaseRef lease = result.lease();
                 if (result.accepted() && !finishing) {
                     session.adopt(lease.jobId(), lease.attempt(), lease.token(), result.type());
+                } else if (result.accepted()) {
+                    session.finished(lease.jobId(), leases.get(lease.jobId()), action == AckAction.ACK_ACTION_COMPLETE ? "succeeded"
+                            : action == AckAction.ACK_ACTION_RELEASE ? "released"
+                            : result.state() == io.jobwire.broker.store.JobStatus.FAILED ? "failed" : "retried");
                 } else {
                     session.forget(lease.jobId());
                 }

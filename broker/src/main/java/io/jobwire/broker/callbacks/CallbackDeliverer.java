@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import com.google.protobuf.util.JsonFormat;
 import io.jobwire.broker.convert.ProtoJobs;
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.AttemptRecord;
 import io.jobwire.broker.store.CallbackStore;
 import io.jobwire.broker.store.JobQueries;
@@ -76,6 +77,7 @@ public final class CallbackDeliverer implements AutoCloseable {
     private final CallbackPolicy policy;
     private final Settings settings;
     private final ObjectMapper json;
+    private final BrokerMetrics metrics;
     private final Semaphore slots;
     private final ExecutorService work;
     private final HttpClient http;
@@ -84,7 +86,8 @@ public final class CallbackDeliverer implements AutoCloseable {
     private volatile boolean running = true;
 
     public CallbackDeliverer(CallbackStore store, JobQueries queries, CallbackPolicy policy, Settings settings,
-                             ObjectMapper json) {
+                             ObjectMapper json, BrokerMetrics metrics) {
+        this.metrics = metrics;
         this.store = store;
         this.queries = queries;
         this.policy = policy;
@@ -176,8 +179,10 @@ public final class CallbackDeliverer implements AutoCloseable {
         outcome.whenCompleteAsync((result, error) -> {
             try {
                 if (result != null) {
-                    store.record(result, settings.retryFor()).ifPresent(state ->
-                            log.debug("callback delivery {} attempt {}: {}", delivery.id(), delivery.attempt(), state));
+                    store.record(result, settings.retryFor()).ifPresent(state -> {
+                        metrics.callbackAttempt(state.equals("pending") ? "retrying" : state);
+                        log.debug("callback delivery {} attempt {}: {}", delivery.id(), delivery.attempt(), state);
+                    });
                 }
             } catch (RuntimeException e) {
                 // Not recorded: the claim runs out and the delivery is attempted again (at least once).

@@ -85,6 +85,10 @@ final class ServeCommand implements Callable<Integer> {
             + "(jobwire types register); others are refused with INVALID_ARGUMENT.")
     boolean strictTypes;
 
+    @Option(names = "--http-port", description = "HTTP port of /metrics, /healthz and /readyz, on --host; 0 for "
+            + "none (default: --port plus 10, i.e. 7080).")
+    Integer httpPort;
+
     @Option(names = "--callback-allow", paramLabel = "CIDR",
             description = "Let callbacks reach this address range although it is internal (loopback, private, "
                     + "link-local, ...), e.g. 10.1.0.0/16; repeat for more.")
@@ -126,6 +130,7 @@ final class ServeCommand implements Callable<Integer> {
                 .tlsClientCa(tlsClientCa)
                 .maxWatchesPerPrincipal(maxWatches)
                 .strictTypes(strictTypes)
+                .httpPort(httpPort)
                 .callbackAllow(callbackAllow)
                 .callbackAllowHttp(callbackAllowHttp)
                 .callbackRetryFor(callbackRetryFor)

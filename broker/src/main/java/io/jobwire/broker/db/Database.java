@@ -63,13 +63,21 @@ public final class Database implements AutoCloseable {
      * database cannot be reached.
      */
     public static Database connect(String url, int poolSize, Duration connectionTimeout, String applicationName) {
+        return connect(url, poolSize, connectionTimeout, applicationName, null);
+    }
+
+    /** The same, with the pools' metrics (HikariCP's own) in {@code meterRegistry}, a Micrometer registry. */
+    public static Database connect(String url, int poolSize, Duration connectionTimeout, String applicationName,
+                                   Object meterRegistry) {
         String jdbcUrl = toJdbcUrl(url);
         int general = Math.max(2, poolSize / 4);
         int keyed = Math.max(1, poolSize - general);
-        HikariDataSource pool = new HikariDataSource(
-                poolConfig(jdbcUrl, "jobwire-db", general, connectionTimeout, applicationName));
+        HikariConfig generalConfig = poolConfig(jdbcUrl, "jobwire-db", general, connectionTimeout, applicationName);
+        generalConfig.setMetricRegistry(meterRegistry);
+        HikariDataSource pool = new HikariDataSource(generalConfig);
         try {
             HikariConfig keyedConfig = poolConfig(jdbcUrl, "jobwire-db-keyed", keyed, connectionTimeout, applicationName);
+            keyedConfig.setMetricRegistry(meterRegistry);
             keyedConfig.setConnectionInitSql(KEYED_SESSION);
             return new Database(jdbcUrl, pool, new HikariDataSource(keyedConfig));
         } catch (RuntimeException e) {

@@ -413,4 +413,10 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
             Thread.currentThread().interrupt();
         }
     }
+
+    /** Tells {@code observer} of every batch of submits applied. */
+    public void observe(GroupCommit.Observer observer) {
+        submits.observe(observer);
+        quotaSubmits.observe(observer);
+    }
 }

@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.grpc.Status;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.CancelJob;
@@ -26,16 +27,19 @@ public final class SessionRegistry implements ChangeListener {
     private final ConcurrentMap<String, WorkerSession> sessions = new ConcurrentHashMap<>();
     private final ConcurrentMap<Long, WorkerSession> holders = new ConcurrentHashMap<>();
     private final String brokerId;
+    private final BrokerMetrics metrics;
 
-    public SessionRegistry(String brokerId) {
+    public SessionRegistry(String brokerId, BrokerMetrics metrics) {
         this.brokerId = brokerId;
+        this.metrics = metrics;
+        metrics.workers(sessions::size, () -> sessions.values().stream().mapToLong(WorkerSession::room).sum());
     }
 
     /** Opens a session for a stream whose Hello was accepted. */
     public WorkerSession open(String workerId, String principal, Map<String, Integer> typeLimits, List<String> queues,
                               int maxConcurrency, Instant connectedAt, WorkerLink link) {
         WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, principal, typeLimits, queues,
-                maxConcurrency, connectedAt, link, holders);
+                maxConcurrency, connectedAt, link, holders, metrics);
         sessions.put(session.sessionId(), session);
         return session;
     }

@@ -3,6 +3,7 @@ package io.jobwire.broker.dispatch;
 import io.grpc.Status;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.broker.auth.JobTokens;
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.api.v1.Assign;
 import io.jobwire.api.v1.BrokerMessage;
 import io.jobwire.api.v1.LeaseRef;
@@ -41,6 +42,7 @@ public final class WorkerSession {
     private final Instant connectedAt;
     private final WorkerLink link;
     private final ConcurrentMap<Long, WorkerSession> holders;
+    private final BrokerMetrics metrics;
 
     private final Map<Long, Held> held = new HashMap<>();
     private final Map<String, Integer> heldPerType = new HashMap<>();
@@ -58,7 +60,8 @@ public final class WorkerSession {
      */
     private long drainedAt = -1;
 
-    private record Held(int attempt, UUID token, String type) {
+    /** A lease this stream holds; {@code since} (nanoTime) when this broker saw it begin, for the run time. */
+    private record Held(int attempt, UUID token, String type, String queue, long since) {
     }
 
     /**
@@ -68,7 +71,8 @@ public final class WorkerSession {
     WorkerSession(String sessionId, String workerId, String principal, Map<String, Integer> typeLimits,
                   List<String> queues,
                   int maxConcurrency, Instant connectedAt, WorkerLink link,
-                  ConcurrentMap<Long, WorkerSession> holders) {
+                  ConcurrentMap<Long, WorkerSession> holders, BrokerMetrics metrics) {
+        this.metrics = metrics;
         this.sessionId = sessionId;
         this.workerId = workerId;
         this.principal = principal;
@@ -204,7 +208,10 @@ public final class WorkerSession {
         Assign.Builder assign = Assign.newBuilder();
         int size = 0;
         for (JobRecord job : jobs) {
-            hold(job.id(), job.attempt(), job.leaseToken(), job.type());
+            hold(job.id(), job.attempt(), job.leaseToken(), job.type(), job.queue());
+            Instant due = job.runAt().isAfter(job.createdAt()) ? job.runAt() : job.createdAt();
+            metrics.started(job.type(), job.queue(), job.startedAt() == null ? java.time.Duration.ZERO
+                    : java.time.Duration.between(due, job.startedAt()));
             AssignedJob assigned = toAssigned(job);
             if (assign.getJobsCount() > 0 && size + assigned.getSerializedSize() > MAX_ASSIGN_BYTES) {
                 send(BrokerMessage.newBuilder().setAssign(assign).build());
@@ -247,13 +254,13 @@ public final class WorkerSession {
     public synchronized void adopt(long jobId, int attempt, UUID token, String type) {
         Held current = held.get(jobId);
         if (current == null || current.attempt() < attempt) {
-            hold(jobId, attempt, token, type == null ? "" : type);
+            hold(jobId, attempt, token, type == null ? "" : type, current == null ? "" : current.queue());
         }
     }
 
-    private void hold(long jobId, int attempt, UUID token, String type) {
+    private void hold(long jobId, int attempt, UUID token, String type, String queue) {
         forget(jobId); // an older attempt of the same job: its lease is gone
-        held.put(jobId, new Held(attempt, token, type));
+        held.put(jobId, new Held(attempt, token, type, queue, System.nanoTime()));
         heldPerType.merge(type, 1, Integer::sum);
         holders.put(jobId, this);
     }
@@ -265,6 +272,32 @@ public final class WorkerSession {
             heldPerType.computeIfPresent(removed.type(), (type, count) -> count > 1 ? count - 1 : null);
             holders.remove(jobId, this);
         }
+    }
+
+    /** What a finish is counted by: the job's type and queue, and since when this broker saw its lease. */
+    public record Lease(String type, String queue, long since) {
+    }
+
+    /** The lease held on the job now, to count its finish by (the bus may forget it before the answer). */
+    public synchronized Lease lease(long jobId) {
+        Held current = held.get(jobId);
+        return current == null ? null : new Lease(current.type(), current.queue(), current.since());
+    }
+
+    /**
+     * The worker finished the job under {@code lease} ({@code outcome}: succeeded, failed, retried,
+     * released): counted with its run time, and forgotten.
+     */
+    public void finished(long jobId, Lease lease, String outcome) {
+        if (lease != null) {
+            metrics.finished(lease.type(), lease.queue(), outcome, java.time.Duration.ofNanos(System.nanoTime() - lease.since()));
+        }
+        forget(jobId);
+    }
+
+    /** Jobs this stream could take now: its credit, within its concurrency. */
+    public synchronized long room() {
+        return Math.max(0, Math.min(credits, maxConcurrency - held.size()));
     }
 
     synchronized boolean holds(long jobId, int attempt) {

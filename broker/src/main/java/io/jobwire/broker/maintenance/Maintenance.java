@@ -40,6 +40,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String QUOTAS = "quotas";
     public static final String QUOTA_USAGE = "quota-usage";
     public static final String CALLBACKS = "callbacks";
+    public static final String METRICS = "metrics";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

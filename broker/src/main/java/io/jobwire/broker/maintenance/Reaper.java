@@ -1,5 +1,6 @@
 package io.jobwire.broker.maintenance;
 
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.JobStore;
 import java.util.List;
 import org.slf4j.Logger;
@@ -18,7 +19,10 @@ public final class Reaper {
     private final JobStore store;
     private volatile Runnable betweenChoiceAndUpdate = () -> { };
 
-    public Reaper(JobStore store) {
+    private final BrokerMetrics metrics;
+
+    public Reaper(JobStore store, BrokerMetrics metrics) {
+        this.metrics = metrics;
         this.store = store;
     }
 
@@ -33,6 +37,7 @@ public final class Reaper {
         while (true) {
             JobStore.Reaped batch = store.reapExpired(BATCH, betweenChoiceAndUpdate);
             total += batch.changes().size();
+            batch.changes().forEach(change -> metrics.leaseExpired(change.type(), change.queue()));
             if (!batch.changes().isEmpty()) {
                 log.info("took back {} job(s) whose lease expired", batch.changes().size());
             }

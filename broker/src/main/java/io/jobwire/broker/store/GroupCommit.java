@@ -69,6 +69,7 @@ public final class GroupCommit<I, O> implements AutoCloseable {
     private final Bound<I> bound;
     /** The weight of the items in {@link #pending} (guarded by this). */
     private long waiting;
+    private volatile Observer observer = (name, items, nanos) -> { };
     private final LongAdder batches = new LongAdder();
     private final LongAdder items = new LongAdder();
     private int inFlight;
@@ -169,10 +170,22 @@ public final class GroupCommit<I, O> implements AutoCloseable {
         }
     }
 
+    /** Told of each batch applied: for metrics. */
+    @FunctionalInterface
+    public interface Observer {
+        void flushed(String name, int items, long nanos);
+    }
+
+    /** Tells {@code watcher} of every batch applied from now on (one at a time; must not block). */
+    public void observe(Observer watcher) {
+        this.observer = watcher;
+    }
+
     private void run(List<Request<I, O>> batch) {
         List<I> all = new ArrayList<>();
         batch.forEach(request -> all.addAll(request.items()));
         List<O> results;
+        long started = System.nanoTime();
         try {
             results = apply.apply(all);
             if (results.size() != all.size()) {
@@ -188,6 +201,7 @@ public final class GroupCommit<I, O> implements AutoCloseable {
         }
         batches.increment();
         items.add(all.size());
+        observer.flushed(name, all.size(), System.nanoTime() - started);
         int from = 0;
         for (Request<I, O> request : batch) {
             int to = from + request.items().size();

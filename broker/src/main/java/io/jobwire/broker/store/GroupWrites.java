@@ -83,4 +83,9 @@ public final class GroupWrites implements AutoCloseable {
     public void close() {
         close(10, TimeUnit.SECONDS);
     }
+
+    /** Tells {@code observer} of every batch of worker writes applied. */
+    public void observe(GroupCommit.Observer observer) {
+        List.of(heartbeats, progress, completions, failures, releases).forEach(group -> group.observe(observer));
+    }
 }

@@ -55,7 +55,7 @@ final class Processes {
         BrokerProcess start(List<String> more) throws IOException {
             List<String> args = new ArrayList<>(List.of("serve", "--port", Integer.toString(port), "--database-url",
                     databaseUrl, "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
-                    "--db-pool-size", "8"));
+                    "--db-pool-size", "8", "--http-port", "0"));
             args.addAll(more);
             process = jobwire(log, args);
             awaitServing(port, Duration.ofSeconds(60));

@@ -1,0 +1,93 @@
+package io.jobwire.broker.http;
+
+import io.jobwire.broker.metrics.BrokerMetrics;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * The broker's HTTP port ({@code serve --http-port}, bound to the same address as the gRPC port):
+ * {@code /metrics} in the Prometheus text format, {@code /healthz} (the process is up) and {@code /readyz}
+ * (it serves: the database answers, migrations are applied, it is not shutting down).
+ */
+public final class HttpEndpoints implements AutoCloseable {
+    /** Why the broker is not ready, or null when it is. */
+    @FunctionalInterface
+    public interface Readiness {
+        String notReadyBecause();
+    }
+
+    private final Server server;
+    private final ServerConnector connector;
+
+    public HttpEndpoints(String host, int port, BrokerMetrics metrics, Readiness readiness) {
+        QueuedThreadPool threads = new QueuedThreadPool(8, 2);
+        threads.setName("jobwire-http");
+        threads.setDaemon(true);
+        server = new Server(threads);
+        connector = new ServerConnector(server, 1, 1);
+        connector.setHost(host);
+        connector.setPort(port);
+        server.addConnector(connector);
+        server.setHandler(new Handler.Abstract.NonBlocking() {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) {
+                String path = Request.getPathInContext(request);
+                if (!request.getMethod().equals("GET") && !request.getMethod().equals("HEAD")) {
+                    return answer(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "text/plain", "GET only\n");
+                }
+                return switch (path) {
+                    case "/metrics" -> answer(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
+                            metrics.scrape());
+                    case "/healthz" -> answer(response, callback, 200, "text/plain", "ok\n");
+                    case "/readyz" -> {
+                        String why = readiness.notReadyBecause();
+                        yield why == null ? answer(response, callback, 200, "text/plain", "ready\n")
+                                : answer(response, callback, HttpStatus.SERVICE_UNAVAILABLE_503, "text/plain",
+                                        "not ready: " + why + "\n");
+                    }
+                    default -> answer(response, callback, 404, "text/plain", "not found: " + path + "\n");
+                };
+            }
+        });
+    }
+
+    private static boolean answer(Response response, Callback callback, int status, String type, String body) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+        response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+        return true;
+    }
+
+    public void start() {
+        try {
+            server.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot serve HTTP on " + connector.getHost() + ":" + connector.getPort()
+                    + " (--http-port): " + e.getMessage(), e);
+        }
+    }
+
+    /** The bound port. */
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            // stopping: nothing left to do
+        }
+    }
+}
