@@ -211,7 +211,7 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.METRICS, METRICS_INTERVAL, () -> metrics.queues(queueDepths(queries)))
                     .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
-                            () -> callbackStore.prune(config.database().retention(), PRUNE_BATCH));
+                            () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
                     new CallbackDeliverer.Settings(callbackConfig.retryFor(), callbackConfig.retryInitial(),
                             callbackConfig.maxInFlight(), callbackConfig.pollInterval(), callbackConfig.claimTimeout()),
@@ -334,6 +334,13 @@ public final class Broker implements AutoCloseable {
      * The accepted tokens. Without any, the broker runs open, which is only allowed on a loopback
      * address: an open broker on a reachable interface is refused at start.
      */
+    /** Finished callback deliveries go with the jobs' retention; {@code --retention 0s} keeps both forever. */
+    private static void pruneCallbacks(CallbackStore store, Duration retention) {
+        if (!retention.isZero()) {
+            store.prune(retention, PRUNE_BATCH);
+        }
+    }
+
     /** Queued jobs and the oldest one's wait per (type, queue), from the maintained counts. */
     private static Map<List<String>, long[]> queueDepths(JobQueries queries) {
         Map<List<String>, long[]> depths = new java.util.HashMap<>();
