@@ -15,14 +15,12 @@ import io.jobwire.broker.callbacks.CallbackDeliverer;
 import io.jobwire.broker.callbacks.WebhookSignature;
 import io.jobwire.broker.convert.ProtoJobs;
 import io.jobwire.broker.store.CallbackStore;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
 
 /** The callback RPCs of the JobService: deliveries listed and redelivered, the owner's signing secret. */
 final class CallbackRpcs {
-    private static final String PAGE_TOKEN_PREFIX = "callbacks-before:";
+    private static final PageTokens PAGES = new PageTokens("callbacks-before:", "ListCallbacks");
 
     private final CallbackStore store;
     private final CallbackDeliverer deliverer;
@@ -36,19 +34,15 @@ final class CallbackRpcs {
 
     ListCallbacksResponse list(ListCallbacksRequest request) {
         Principal caller = JobServiceImpl.caller(Role.SUBMIT, "list callbacks");
-        int pageSize = request.getPageSize() == 0 ? Limits.DEFAULT_PAGE_SIZE : request.getPageSize();
-        if (pageSize < 1 || pageSize > Limits.MAX_PAGE_SIZE) {
-            throw InvalidArgument.of("page_size", "must be between 1 and " + Limits.MAX_PAGE_SIZE + ", got " + request.getPageSize());
-        }
+        int pageSize = PageTokens.pageSize(request.getPageSize());
         String owner = JobServiceImpl.ownerFilter(caller, "owner", request.getOwner());
         Long jobId = request.getJobId().isEmpty() ? null : JobIds.parse("job_id", request.getJobId());
         List<CallbackStore.Delivery> found = store.list(owner, jobId, request.getFailing(),
-                pageToken(request.getPageToken()), pageSize + 1);
+                PAGES.decode(request.getPageToken()), pageSize + 1);
         ListCallbacksResponse.Builder page = ListCallbacksResponse.newBuilder();
         found.stream().limit(pageSize).forEach(delivery -> page.addDeliveries(toProto(delivery)));
         if (found.size() > pageSize) {
-            page.setNextPageToken(Base64.getUrlEncoder().withoutPadding().encodeToString(
-                    (PAGE_TOKEN_PREFIX + found.get(pageSize - 1).id()).getBytes(StandardCharsets.UTF_8)));
+            page.setNextPageToken(PAGES.encode(found.get(pageSize - 1).id()));
         }
         return page.build();
     }
@@ -128,20 +122,5 @@ final class CallbackRpcs {
             proto.addAttempts(a);
         }
         return proto.build();
-    }
-
-    private static Long pageToken(String token) {
-        if (token.isEmpty()) {
-            return null;
-        }
-        try {
-            String decoded = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
-            if (decoded.startsWith(PAGE_TOKEN_PREFIX)) {
-                return JobIds.parse(decoded.substring(PAGE_TOKEN_PREFIX.length()));
-            }
-        } catch (IllegalArgumentException e) {
-            // fall through to the error below
-        }
-        throw InvalidArgument.of("page_token", "is not a next_page_token from a previous ListCallbacks");
     }
 }

@@ -64,9 +64,7 @@ import io.jobwire.broker.store.WorkerSessionRecord;
 import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.watch.WatchHub;
 import io.jobwire.broker.watch.Watcher;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -79,7 +77,7 @@ import java.util.function.Supplier;
 
 /** JobService: what producers and operators call. Every write is committed before it answers OK. */
 public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
-    private static final String PAGE_TOKEN_PREFIX = "before:";
+    private static final PageTokens PAGES = new PageTokens("before:", "List");
     /** Pages stop growing here, under gRPC's default 4 MiB client limit. */
     private static final int MAX_PAGE_BYTES = 3 * 1024 * 1024;
     private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
@@ -184,11 +182,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     public void list(ListRequest request, StreamObserver<ListResponse> response) {
         unary(response, () -> {
             Principal caller = caller(Role.SUBMIT, "list jobs");
-            int pageSize = request.getPageSize() == 0 ? Limits.DEFAULT_PAGE_SIZE : request.getPageSize();
-            if (pageSize < 1 || pageSize > Limits.MAX_PAGE_SIZE) {
-                throw InvalidArgument.of("page_size", "must be between 1 and " + Limits.MAX_PAGE_SIZE
-                        + ", got " + request.getPageSize());
-            }
+            int pageSize = PageTokens.pageSize(request.getPageSize());
             List<JobStatus> states = new ArrayList<>();
             for (int i = 0; i < request.getStatesCount(); i++) {
                 states.add(status("states[" + i + "]", request.getStates(i)));
@@ -201,7 +195,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     request.getPayloadContains().isEmpty() ? null
                             : json.checkObject("payload_contains", request.getPayloadContains(), Limits.MAX_SCHEMA_BYTES),
                     request.getParentId().isEmpty() ? null : JobIds.parse("parent_id", request.getParentId()),
-                    pageToken(request.getPageToken()),
+                    PAGES.decode(request.getPageToken()),
                     pageSize + 1);
             List<JobRecord> jobs = queries.list(filter);
             ListResponse.Builder page = ListResponse.newBuilder();
@@ -210,36 +204,16 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                 Job job = ProtoJobs.toProto(jobs.get(i));
                 if (i > 0 && size + job.getSerializedSize() > MAX_PAGE_BYTES) {
                     // a smaller page rather than one the client cannot receive
-                    return page.setNextPageToken(encodePageToken(jobs.get(i - 1).id())).build();
+                    return page.setNextPageToken(PAGES.encode(jobs.get(i - 1).id())).build();
                 }
                 page.addJobs(job);
                 size += job.getSerializedSize();
             }
             if (jobs.size() > pageSize) {
-                page.setNextPageToken(encodePageToken(jobs.get(pageSize - 1).id()));
+                page.setNextPageToken(PAGES.encode(jobs.get(pageSize - 1).id()));
             }
             return page.build();
         });
-    }
-
-    private static Long pageToken(String token) {
-        if (token.isEmpty()) {
-            return null;
-        }
-        try {
-            String decoded = new String(Base64.getUrlDecoder().decode(token), StandardCharsets.UTF_8);
-            if (decoded.startsWith(PAGE_TOKEN_PREFIX)) {
-                return JobIds.parse(decoded.substring(PAGE_TOKEN_PREFIX.length()));
-            }
-        } catch (IllegalArgumentException e) {
-            // fall through to the error below
-        }
-        throw InvalidArgument.of("page_token", "is not a next_page_token from a previous List");
-    }
-
-    private static String encodePageToken(long lastId) {
-        return Base64.getUrlEncoder().withoutPadding()
-                .encodeToString((PAGE_TOKEN_PREFIX + lastId).getBytes(StandardCharsets.UTF_8));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.jobwire.broker.auth;
 
+import static io.jobwire.broker.testing.Calls.codeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -52,15 +53,6 @@ class AuthenticationTest {
             stub = stub.withCallCredentials(BrokerConnection.bearer(token));
         }
         return RawWorker.connect(stub, "w-" + types[0], 2, types);
-    }
-
-    private static Status.Code codeOf(Runnable call) {
-        try {
-            call.run();
-            return Status.Code.OK;
-        } catch (JobwireException e) {
-            return e.code();
-        }
     }
 
     @Test

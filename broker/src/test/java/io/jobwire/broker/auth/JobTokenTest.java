@@ -1,5 +1,6 @@
 package io.jobwire.broker.auth;
 
+import static io.jobwire.broker.testing.Calls.codeOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -79,15 +80,6 @@ class JobTokenTest {
 
     private static RawWorker runner(String workerId, String type) {
         return RawWorker.connect(fixture.workerStub().withCallCredentials(BrokerConnection.bearer(RUNNER)), workerId, 4, type);
-    }
-
-    private static Status.Code codeOf(Runnable call) {
-        try {
-            call.run();
-            return Status.Code.OK;
-        } catch (JobwireException e) {
-            return e.code();
-        }
     }
 
     @Test

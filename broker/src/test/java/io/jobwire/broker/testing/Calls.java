@@ -1,0 +1,19 @@
+package io.jobwire.broker.testing;
+
+import io.grpc.Status;
+import io.jobwire.client.JobwireException;
+
+/** What a client call answered, as a status code (OK when it returned). */
+public final class Calls {
+    private Calls() {
+    }
+
+    public static Status.Code codeOf(Runnable call) {
+        try {
+            call.run();
+            return Status.Code.OK;
+        } catch (JobwireException e) {
+            return e.code();
+        }
+    }
+}
