@@ -21,6 +21,11 @@ import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.api.CallMetrics;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.http.HttpEndpoints;
+import io.jobwire.broker.dashboard.Dashboard;
+import io.jobwire.broker.dashboard.Timeline;
+import io.grpc.ManagedChannel;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.QueueCounts;
 import io.jobwire.broker.callbacks.CallbackDeliverer;
@@ -264,10 +269,26 @@ public final class Broker implements AutoCloseable {
             callbacks.start();
             server.start();
             if (config.listen().httpPort() != 0) {
-                this.http = new HttpEndpoints(config.listen().host(), config.listen().httpPort(), metrics, this::notReadyBecause);
+                // The dashboard calls the JobService in process, through the same interceptors as a gRPC
+                // client: it can see and do exactly what the logged-in token can.
+                String inProcessName = "jobwire-dashboard-" + brokerId + "-" + System.identityHashCode(this);
+                Server inProcess = InProcessServerBuilder.forName(inProcessName).executor(callPool)
+                        .addService(jobService).build().start();
+                taken.push(() -> inProcess.shutdownNow());
+                ManagedChannel toSelf = InProcessChannelBuilder.forName(inProcessName).directExecutor().build();
+                taken.push(toSelf::shutdownNow);
+                Dashboard dashboard = new Dashboard(toSelf,
+                        tokens.isEmpty() ? null : token -> tokens.authenticate(token)
+                                .map(p -> new Dashboard.Login(p.name(), p.isAdmin())),
+                        false, config.listen().host(), owner -> dashboardCounts(queries, owner), builder.clock);
+                taken.push(dashboard);
+                dashboard.start();
+                this.http = new HttpEndpoints(config.listen().host(), config.listen().httpPort(), metrics, this::notReadyBecause,
+                        dashboard.handler());
                 taken.push(http);
                 http.start();
-                log.info("metrics at http://{}:{}/metrics, health at /healthz and /readyz", config.listen().host(), http.port());
+                log.info("dashboard at http://{}:{}/ (metrics at /metrics, health at /healthz and /readyz)",
+                        browsable(config.listen().host()), http.port());
             }
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "
@@ -349,6 +370,20 @@ public final class Broker implements AutoCloseable {
                     counts.oldestQueuedAge() == null ? 0 : counts.oldestQueuedAge().toMillis()});
         }
         return depths;
+    }
+
+    /** The dashboard's counts per (type, queue): one owner's, or all when owner is null. */
+    private static List<Timeline.Counts> dashboardCounts(JobQueries queries, String owner) {
+        return queries.queueCounts(null, null, owner).stream()
+                .map(c -> new Timeline.Counts(c.type(), c.queue(), c.queued(), c.running(), c.succeeded(), c.failed(),
+                        c.cancelled(), c.held(), c.oldestQueuedAge()))
+                .toList();
+    }
+
+    /** A host to put in a link: a wildcard address is reached through localhost. */
+    private static String browsable(String host) {
+        return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]") ? "localhost"
+                : host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
     }
 
     /** Why /readyz answers 503: shutting down, or the database does not answer. Null: ready. */

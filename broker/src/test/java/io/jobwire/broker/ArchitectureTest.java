@@ -39,6 +39,7 @@ class ArchitectureTest {
             .layer("auth").definedBy("io.jobwire.broker.auth..")
             .layer("metrics").definedBy("io.jobwire.broker.metrics..")
             .layer("http").definedBy("io.jobwire.broker.http..")
+            .layer("dashboard").definedBy("io.jobwire.broker.dashboard..")
             .layer("store").definedBy("io.jobwire.broker.store..")
             .layer("db").definedBy("io.jobwire.broker.db..")
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
@@ -56,6 +57,7 @@ class ArchitectureTest {
                     "types", "callbacks", "api", "assembly")
             .whereLayer("db").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("http").mayOnlyBeAccessedByLayers("assembly")
+            .whereLayer("dashboard").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("metrics").mayOnlyBeAccessedByLayers("http", "dispatch", "maintenance", "callbacks", "api", "assembly");
 
     @ArchTest

@@ -16,7 +16,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 /**
  * The broker's HTTP port ({@code serve --http-port}, bound to the same address as the gRPC port):
  * {@code /metrics} in the Prometheus text format, {@code /healthz} (the process is up) and {@code /readyz}
- * (it serves: the database answers, migrations are applied, it is not shutting down).
+ * (it serves: the database answers, migrations are applied, it is not shutting down); every other path
+ * goes to the web dashboard when there is one.
  */
 public final class HttpEndpoints implements AutoCloseable {
     /** Why the broker is not ready, or null when it is. */
@@ -28,8 +29,14 @@ public final class HttpEndpoints implements AutoCloseable {
     private final Server server;
     private final ServerConnector connector;
 
-    public HttpEndpoints(String host, int port, BrokerMetrics metrics, Readiness readiness) {
-        QueuedThreadPool threads = new QueuedThreadPool(8, 2);
+    private final Handler dashboard;
+
+    /**
+     * @param dashboard serves every other path (the web dashboard), or null: then they are 404
+     */
+    public HttpEndpoints(String host, int port, BrokerMetrics metrics, Readiness readiness, Handler dashboard) {
+        this.dashboard = dashboard;
+        QueuedThreadPool threads = new QueuedThreadPool(24, 2);
         threads.setName("jobwire-http");
         threads.setDaemon(true);
         server = new Server(threads);
@@ -37,27 +44,43 @@ public final class HttpEndpoints implements AutoCloseable {
         connector.setHost(host);
         connector.setPort(port);
         server.addConnector(connector);
-        server.setHandler(new Handler.Abstract.NonBlocking() {
+        Handler operator = new Handler.Abstract.NonBlocking() {
             @Override
             public boolean handle(Request request, Response response, Callback callback) {
-                String path = Request.getPathInContext(request);
-                if (!request.getMethod().equals("GET") && !request.getMethod().equals("HEAD")) {
-                    return answer(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "text/plain", "GET only\n");
-                }
-                return switch (path) {
-                    case "/metrics" -> answer(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
-                            metrics.scrape());
-                    case "/healthz" -> answer(response, callback, 200, "text/plain", "ok\n");
-                    case "/readyz" -> {
-                        String why = readiness.notReadyBecause();
-                        yield why == null ? answer(response, callback, 200, "text/plain", "ready\n")
-                                : answer(response, callback, HttpStatus.SERVICE_UNAVAILABLE_503, "text/plain",
-                                        "not ready: " + why + "\n");
-                    }
-                    default -> answer(response, callback, 404, "text/plain", "not found: " + path + "\n");
-                };
+                return serveOperator(request, response, callback, metrics, readiness);
+            }
+        };
+        server.setHandler(dashboard == null ? operator : new Handler.Wrapper(dashboard) {
+            @Override
+            public boolean handle(Request request, Response response, Callback callback) throws Exception {
+                return serveOperator(request, response, callback, metrics, readiness) || super.handle(request, response, callback);
             }
         });
+    }
+
+    /** Serves the operator's addresses; false for any other path (when there is a dashboard, it serves those). */
+    private boolean serveOperator(Request request, Response response, Callback callback, BrokerMetrics metrics,
+                                  Readiness readiness) {
+        String path = Request.getPathInContext(request);
+        boolean operatorPath = path.equals("/metrics") || path.equals("/healthz") || path.equals("/readyz");
+        if (!operatorPath && dashboard != null) {
+            return false;
+        }
+        if (!request.getMethod().equals("GET") && !request.getMethod().equals("HEAD")) {
+            return answer(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "text/plain", "GET only\n");
+        }
+        return switch (path) {
+            case "/metrics" -> answer(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
+                    metrics.scrape());
+            case "/healthz" -> answer(response, callback, 200, "text/plain", "ok\n");
+            case "/readyz" -> {
+                String why = readiness.notReadyBecause();
+                yield why == null ? answer(response, callback, 200, "text/plain", "ready\n")
+                        : answer(response, callback, HttpStatus.SERVICE_UNAVAILABLE_503, "text/plain",
+                                "not ready: " + why + "\n");
+            }
+            default -> answer(response, callback, 404, "text/plain", "not found: " + path + "\n");
+        };
     }
 
     private static boolean answer(Response response, Callback callback, int status, String type, String body) {

@@ -55,7 +55,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class FuzzTest {
     private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
-    private static final int PER_METHOD = 300;
+    private static final int PER_METHOD = 150;
     private static final Status.Code[] FORBIDDEN = {Status.Code.INTERNAL, Status.Code.UNKNOWN};
     @RegisterExtension
     static final BrokerFixture fixture = BrokerFixture.perClass();

@@ -1,0 +1,72 @@
+package io.jobwire.broker.dashboard;
+
+import static io.jobwire.broker.testing.Slowness.scaled;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Function;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * A real headless Chromium (Debian's {@code chromium} and {@code chromium-driver}, which {@code .ci/run}
+ * installs), driven by Selenium. No driver is downloaded: both binaries are named.
+ */
+final class Browser implements AutoCloseable {
+    static final String CHROMIUM = System.getProperty("chromium.binary", "/usr/bin/chromium");
+    static final String DRIVER = System.getProperty("chromium.driver", "/usr/bin/chromedriver");
+
+    final ChromeDriver driver;
+
+    Browser() {
+        if (!new File(CHROMIUM).canExecute() || !new File(DRIVER).canExecute()) {
+            throw new IllegalStateException("the dashboard tests need Debian's chromium and chromium-driver ("
+                    + CHROMIUM + ", " + DRIVER + "): apt-get install chromium chromium-driver, as .ci/run does");
+        }
+        ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM)
+                .addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                        "--window-size=1360,900", "--no-first-run", "--disable-extensions");
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(new File(DRIVER))
+                .usingAnyFreePort().build();
+        driver = new ChromeDriver(service, options);
+        driver.manage().timeouts().pageLoadTimeout(scaled(Duration.ofSeconds(30)));
+    }
+
+    void open(String url) {
+        driver.get(url);
+    }
+
+    WebElement find(String css) {
+        return driver.findElement(By.cssSelector(css));
+    }
+
+    java.util.List<WebElement> all(String css) {
+        return driver.findElements(By.cssSelector(css));
+    }
+
+    <T> T await(Function<WebDriver, T> condition) {
+        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20))).until(condition);
+    }
+
+    Object script(String js) {
+        return driver.executeScript(js);
+    }
+
+    void screenshot(Path file) throws java.io.IOException {
+        Files.createDirectories(file.getParent());
+        Files.write(file, driver.getScreenshotAs(OutputType.BYTES));
+    }
+
+    @Override
+    public void close() {
+        driver.quit();
+    }
+}
