@@ -21,6 +21,7 @@ import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.api.CallMetrics;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.http.HttpEndpoints;
+import io.jobwire.broker.http.PemTls;
 import io.jobwire.broker.dashboard.Dashboard;
 import io.jobwire.broker.dashboard.Timeline;
 import io.grpc.ManagedChannel;
@@ -280,15 +281,18 @@ public final class Broker implements AutoCloseable {
                 Dashboard dashboard = new Dashboard(toSelf,
                         tokens.isEmpty() ? null : token -> tokens.authenticate(token)
                                 .map(p -> new Dashboard.Login(p.name(), p.isAdmin())),
-                        false, config.listen().host(), owner -> dashboardCounts(queries, owner), builder.clock);
+                        config.listen().tlsCert() != null, config.listen().host(), owner -> dashboardCounts(queries, owner),
+                        builder.clock);
                 taken.push(dashboard);
                 dashboard.start();
                 this.http = new HttpEndpoints(config.listen().host(), config.listen().httpPort(), metrics, this::notReadyBecause,
+                        tokens.isEmpty() ? null : token -> tokens.authenticate(token).filter(p -> p.isAdmin()).isPresent(),
+                        config.listen().tlsCert() == null ? null : PemTls.of(config.listen().tlsCert(), config.listen().tlsKey()),
                         dashboard.handler());
                 taken.push(http);
                 http.start();
-                log.info("dashboard at http://{}:{}/ (metrics at /metrics, health at /healthz and /readyz)",
-                        browsable(config.listen().host()), http.port());
+                log.info("dashboard at {}://{}:{}/ (metrics at /metrics, health at /healthz and /readyz)",
+                        config.listen().tlsCert() == null ? "http" : "https", browsable(config.listen().host()), http.port());
             }
             if (tokens.isEmpty()) {
                 log.warn("*** NO AUTHENTICATION: no tokens are configured, so anyone who can reach {}:{} may "

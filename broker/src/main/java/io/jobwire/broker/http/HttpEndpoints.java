@@ -5,7 +5,13 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
+import java.util.function.Predicate;
 import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -15,7 +21,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The broker's HTTP port ({@code serve --http-port}, bound to the same address as the gRPC port):
- * {@code /metrics} in the Prometheus text format, {@code /healthz} (the process is up) and {@code /readyz}
+ * {@code /metrics} in the Prometheus text format (with an admin token when the broker has tokens), {@code /healthz} (the process is up) and {@code /readyz}
  * (it serves: the database answers, migrations are applied, it is not shutting down); every other path
  * goes to the web dashboard when there is one.
  */
@@ -31,16 +37,33 @@ public final class HttpEndpoints implements AutoCloseable {
 
     private final Handler dashboard;
 
+    private final Predicate<String> metricsToken;
+
     /**
-     * @param dashboard serves every other path (the web dashboard), or null: then they are 404
+     * @param metricsToken accepts the bearer token a scrape must send for /metrics, or null when the
+     *                     broker runs open (no token needed)
+     * @param tls          serve HTTPS with this, or null for plain HTTP
+     * @param dashboard    serves every other path (the web dashboard), or null: then they are 404
      */
-    public HttpEndpoints(String host, int port, BrokerMetrics metrics, Readiness readiness, Handler dashboard) {
+    public HttpEndpoints(String host, int port, BrokerMetrics metrics, Readiness readiness, Predicate<String> metricsToken,
+                         SslContextFactory.Server tls, Handler dashboard) {
         this.dashboard = dashboard;
+        this.metricsToken = metricsToken;
         QueuedThreadPool threads = new QueuedThreadPool(24, 2);
         threads.setName("jobwire-http");
         threads.setDaemon(true);
         server = new Server(threads);
-        connector = new ServerConnector(server, 1, 1);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        if (tls != null) {
+            SecureRequestCustomizer secure = new SecureRequestCustomizer();
+            secure.setSniHostCheck(false); // reached as 127.0.0.1 or by a name the certificate may not list
+            http.addCustomizer(secure);
+            connector = new ServerConnector(server, null, null, null, 1, 1,
+                    new SslConnectionFactory(tls, "http/1.1"), new HttpConnectionFactory(http));
+        } else {
+            connector = new ServerConnector(server, null, null, null, 1, 1, new HttpConnectionFactory(http));
+        }
         connector.setHost(host);
         connector.setPort(port);
         server.addConnector(connector);
@@ -68,6 +91,15 @@ public final class HttpEndpoints implements AutoCloseable {
         }
         if (!request.getMethod().equals("GET") && !request.getMethod().equals("HEAD")) {
             return answer(response, callback, HttpStatus.METHOD_NOT_ALLOWED_405, "text/plain", "GET only\n");
+        }
+        if (path.equals("/metrics") && metricsToken != null) {
+            String header = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+            String token = header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) ? null : header.substring(7).strip();
+            if (token == null || !metricsToken.test(token)) {
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+                return answer(response, callback, HttpStatus.UNAUTHORIZED_401, "text/plain",
+                        "send an admin token: Authorization: Bearer <token>\n");
+            }
         }
         return switch (path) {
             case "/metrics" -> answer(response, callback, 200, "text/plain; version=0.0.4; charset=utf-8",
