@@ -196,6 +196,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                             : json.checkObject("payload_contains", request.getPayloadContains(), Limits.MAX_SCHEMA_BYTES),
                     request.getParentId().isEmpty() ? null : JobIds.parse("parent_id", request.getParentId()),
                     PAGES.decode(request.getPageToken()),
+                    request.getOldestFirst(),
                     pageSize + 1);
             List<JobRecord> jobs = queries.list(filter);
             ListResponse.Builder page = ListResponse.newBuilder();
@@ -550,7 +551,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         int limit = filter.getSnapshotLimit() == 0 ? Limits.DEFAULT_SNAPSHOT : filter.getSnapshotLimit();
         return queries.list(new JobFilter(states.isEmpty() ? UNFINISHED : states, filter.getTypesList(),
                 filter.getQueuesList(), ownerFilter(caller, "filter.owner", filter.getOwner()), Map.of(), null,
-                null, null, limit));
+                null, null, false, limit));
     }
 
     private static Set<String> names(String field, List<String> values) {

@@ -40,6 +40,9 @@ final class ListCommand extends ClientCommand {
             description = "Only the jobs this job submitted with its job token (its children).")
     String parent = "";
 
+    @Option(names = "--oldest-first", description = "Oldest jobs first (default: newest first).")
+    boolean oldestFirst;
+
     @Option(names = "--limit", defaultValue = "50", description = "At most this many jobs (default: 50).")
     int limit;
 
@@ -55,6 +58,7 @@ final class ListCommand extends ClientCommand {
                     .addAllStates(states).setType(type).setQueue(queue).setOwner(owner).putAllLabels(labels)
                     .setPayloadContains(payloadContains)
                     .setParentId(parent)
+                    .setOldestFirst(oldestFirst)
                     .setPageSize(Math.max(1, Math.min(1000, limit - found.size())))
                     .setPageToken(token)
                     .build());

@@ -41,7 +41,7 @@ import java.util.function.Function;
  */
 final class Views {
     static final List<String> STATES = List.of("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "HELD");
-    static final List<String> FILTERS = List.of("state", "type", "queue", "owner", "label", "payload");
+    static final List<String> FILTERS = List.of("state", "type", "queue", "owner", "label", "payload", "order");
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'", Locale.ROOT)
             .withZone(ZoneOffset.UTC);
     private static final int LIST_TEXT = 80;
@@ -178,7 +178,8 @@ final class Views {
         }
         request.setType(q.getOrDefault("type", "").strip()).setQueue(q.getOrDefault("queue", "").strip())
                 .setOwner(q.getOrDefault("owner", "").strip())
-                .setPayloadContains(q.getOrDefault("payload", "").strip());
+                .setPayloadContains(q.getOrDefault("payload", "").strip())
+                .setOldestFirst(q.getOrDefault("order", "").equals("oldest"));
         String label = q.getOrDefault("label", "").strip();
         if (!label.isEmpty()) {
             for (String pair : label.split(",")) {
@@ -228,6 +229,8 @@ final class Views {
         }
         field(h, "label", filter, "key=value");
         field(h, "payload", filter, "{\"customer\": \"c-42\"}");
+        h.tag("<label>order <select name=\"order\"><option value=\"\">newest first</option><option value=\"oldest\"")
+                .tag("oldest".equals(filter.get("order")) ? " selected" : "").tag(">oldest first</option></select></label>");
         h.tag("<button type=\"submit\">Filter</button> <a href=\"/jobs\">clear</a></form>");
         h.append(liveBlock("/jobs", q, jobsLive(viewer, q)));
         h.tag("<form class=\"bulk\" method=\"post\" action=\"/jobs/bulk\">").append(csrf(viewer));
@@ -269,12 +272,12 @@ final class Views {
         h.tag("</tbody></table><p class=\"pages\">");
         Map<String, String> filter = filterOf(q);
         if (!q.getOrDefault("page", "").isEmpty()) {
-            h.tag("<a href=\"").href("/jobs", filter).tag("\">newest</a> ");
+            h.tag("<a href=\"").href("/jobs", filter).tag("\">first page</a> ");
         }
         if (!page.getNextPageToken().isEmpty()) {
             Map<String, String> next = new LinkedHashMap<>(filter);
             next.put("page", page.getNextPageToken());
-            h.tag("<a id=\"older\" href=\"").href("/jobs", next).tag("\">older →</a>");
+            h.tag("<a id=\"next\" href=\"").href("/jobs", next).tag("\">next page →</a>");
         }
         return h.tag("</p>");
     }

@@ -59,7 +59,8 @@ public final class JobQueries {
 
     /** One page, newest first. */
     public List<JobRecord> list(JobFilter filter) {
-        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "list_jobs"))
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class,
+                        filter.oldestFirst() ? "list_jobs_oldest_first" : "list_jobs"))
                 .bind("states", filter.states().stream().map(Enum::name).toArray(String[]::new))
                 .bind("types", filter.types().toArray(String[]::new))
                 .bind("queues", filter.queues().toArray(String[]::new))
@@ -67,7 +68,7 @@ public final class JobQueries {
                 .bind("labels", filter.labels().isEmpty() ? null : toJson(filter.labels()))
                 .bind("payloadContains", filter.payloadContains())
                 .bind("parentId", filter.parentId())
-                .bind("beforeId", filter.beforeId())
+                .bind("pastId", filter.pastId())
                 .bind("limit", filter.limit())
                 .map(jobs)
                 .list());

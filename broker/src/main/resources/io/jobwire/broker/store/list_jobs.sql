@@ -8,6 +8,6 @@ WHERE (cardinality(:states::text[]) = 0 OR state = ANY (:states::text[]))
   AND (:labels::jsonb IS NULL OR labels @> :labels::jsonb)
   AND (:payloadContains::jsonb IS NULL OR payload @> :payloadContains::jsonb)
   AND (:parentId::bigint IS NULL OR parent_id = :parentId::bigint)
-  AND (:beforeId::bigint IS NULL OR id < :beforeId::bigint)
+  AND (:pastId::bigint IS NULL OR id < :pastId::bigint)
 ORDER BY id DESC
 LIMIT :limit

@@ -204,6 +204,19 @@ class BadInputTest {
         java.util.Collections.reverse(newestFirst);
         assertThat(seen).isEqualTo(newestFirst);
 
+        // oldest first, across live and finished jobs alike
+        fixture.jobs().cancel(io.jobwire.api.v1.CancelRequest.newBuilder().setId(submitted.get(3)).build());
+        fixture.jobs().cancel(io.jobwire.api.v1.CancelRequest.newBuilder().setId(submitted.get(20)).build());
+        List<String> oldest = new ArrayList<>();
+        token = "";
+        do {
+            ListResponse page = fixture.jobs().list(ListRequest.newBuilder().setType(type).setOldestFirst(true)
+                    .setPageSize(7).setPageToken(token).build());
+            page.getJobsList().forEach(job -> oldest.add(job.getId()));
+            token = page.getNextPageToken();
+        } while (!token.isEmpty());
+        assertThat(oldest).isEqualTo(submitted);
+
         assertThat(list(ListRequest.newBuilder().setType(type).setQueue("even"))).hasSize(13);
         assertThat(list(ListRequest.newBuilder().setType(type).setOwner("alice"))).hasSize(5);
         assertThat(list(ListRequest.newBuilder().setType(type).putLabels("n", "7"))).containsExactly(submitted.get(7));
