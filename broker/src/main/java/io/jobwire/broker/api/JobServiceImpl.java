@@ -77,6 +77,7 @@ import java.util.function.Supplier;
 
 /** JobService: what producers and operators call. Every write is committed before it answers OK. */
 public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(JobServiceImpl.class);
     private static final PageTokens PAGES = new PageTokens("before:", "List");
     /** Pages stop growing here, under gRPC's default 4 MiB client limit. */
     private static final int MAX_PAGE_BYTES = 3 * 1024 * 1024;
@@ -226,6 +227,9 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             Job cancelled = transition(id, "cancelled", "QUEUED, RUNNING or HELD",
                     store.cancel(id, caller.ownerScope(), reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
             metrics.cancelled(cancelled.getType(), cancelled.getQueue());
+            log.atInfo().addKeyValue("job_id", cancelled.getId()).addKeyValue("job_type", cancelled.getType())
+                    .addKeyValue("owner", cancelled.getOwner()).addKeyValue("by", caller.name())
+                    .log("job {} ({}) cancelled by {}", cancelled.getId(), cancelled.getType(), caller.name());
             return cancelled;
         });
     }

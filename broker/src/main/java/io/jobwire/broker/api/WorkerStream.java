@@ -512,6 +512,12 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 if (result.accepted() && !finishing) {
                     session.adopt(lease.jobId(), lease.attempt(), lease.token(), result.type());
                 } else if (result.accepted()) {
+                    if (result.state() == io.jobwire.broker.store.JobStatus.FAILED && action == AckAction.ACK_ACTION_FAIL) {
+                        log.atInfo().addKeyValue("job_id", String.valueOf(lease.jobId())).addKeyValue("job_type", result.type())
+                                .addKeyValue("attempt", lease.attempt()).addKeyValue("worker_id", session.workerId())
+                                .log("job {} ({}) failed for good in attempt {} on worker {}", lease.jobId(), result.type(),
+                                        lease.attempt(), session.workerId());
+                    }
                     session.finished(lease.jobId(), leases.get(lease.jobId()), action == AckAction.ACK_ACTION_COMPLETE ? "succeeded"
                             : action == AckAction.ACK_ACTION_RELEASE ? "released"
                             : result.state() == io.jobwire.broker.store.JobStatus.FAILED ? "failed" : "retried");

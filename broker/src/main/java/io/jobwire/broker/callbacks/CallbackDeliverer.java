@@ -181,7 +181,15 @@ public final class CallbackDeliverer implements AutoCloseable {
                 if (result != null) {
                     store.record(result, settings.retryFor()).ifPresent(state -> {
                         metrics.callbackAttempt(state.equals("pending") ? "retrying" : state);
-                        log.debug("callback delivery {} attempt {}: {}", delivery.id(), delivery.attempt(), state);
+                        if (state.equals("failed")) {
+                            log.atWarn().addKeyValue("job_id", String.valueOf(delivery.job().id())).addKeyValue("job_type", delivery.job().type())
+                                    .addKeyValue("owner", delivery.owner()).addKeyValue("delivery_id", String.valueOf(delivery.id()))
+                                    .log("callback delivery {} of job {} failed for good after attempt {}: {}", delivery.id(),
+                                            delivery.job().id(), delivery.attempt(), result.error() != null ? result.error()
+                                                    : "HTTP " + result.status());
+                        } else {
+                            log.debug("callback delivery {} attempt {}: {}", delivery.id(), delivery.attempt(), state);
+                        }
                     });
                 }
             } catch (RuntimeException e) {

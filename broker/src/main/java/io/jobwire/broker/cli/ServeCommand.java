@@ -85,9 +85,14 @@ final class ServeCommand implements Callable<Integer> {
             + "(jobwire types register); others are refused with INVALID_ARGUMENT.")
     boolean strictTypes;
 
-    @Option(names = "--http-port", description = "HTTP port of /metrics, /healthz and /readyz, on --host; 0 for "
-            + "none (default: --port plus 10, i.e. 7080).")
+    @Option(names = "--http-port", description = "HTTP port of the dashboard, /metrics, /healthz and /readyz, on "
+            + "--host; 0 for none (default: --port plus 10, i.e. 7080).")
     Integer httpPort;
+
+    @Option(names = "--log-format", paramLabel = "text|json", defaultValue = "text",
+            description = "text (default) or json: one JSON object per line, with job_id, job_type and owner as "
+                    + "fields where they apply.")
+    String logFormat;
 
     @Option(names = "--callback-allow", paramLabel = "CIDR",
             description = "Let callbacks reach this address range although it is internal (loopback, private, "
@@ -144,6 +149,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         BrokerConfig config;
         try {
+            LogFormat.use(logFormat);
             config = config();
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("jobwire serve: " + e.getMessage());

@@ -1,5 +1,8 @@
 package io.jobwire.broker.maintenance;
 
+import io.jobwire.broker.store.JobChange;
+import io.jobwire.broker.store.JobStatus;
+
 import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.JobStore;
 import java.util.List;
@@ -37,9 +40,13 @@ public final class Reaper {
         while (true) {
             JobStore.Reaped batch = store.reapExpired(BATCH, betweenChoiceAndUpdate);
             total += batch.changes().size();
-            batch.changes().forEach(change -> metrics.leaseExpired(change.type(), change.queue()));
-            if (!batch.changes().isEmpty()) {
-                log.info("took back {} job(s) whose lease expired", batch.changes().size());
+            for (JobChange change : batch.changes()) {
+                metrics.leaseExpired(change.type(), change.queue());
+                log.atWarn().addKeyValue("job_id", String.valueOf(change.id())).addKeyValue("job_type", change.type())
+                        .addKeyValue("owner", change.owner()).addKeyValue("attempt", change.attempt())
+                        .log("the lease of job {} ({}) ran out in attempt {}: its worker went silent; the job is {}",
+                                change.id(), change.type(), change.attempt(),
+                                change.state() == JobStatus.FAILED ? "FAILED (no attempts left)" : "queued again");
             }
             if (batch.entries() < BATCH) {
                 return total;

@@ -26,9 +26,15 @@ final class Processes {
     }
 
     static Process jobwire(Path log, List<String> args) throws IOException {
+        return jobwire(log, List.of(), args);
+    }
+
+    /** Runs {@code jobwire args} in a JVM of its own with these JVM options, its output appended to log. */
+    static Process jobwire(Path log, List<String> jvmOptions, List<String> args) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
-                JobwireCommand.class.getName()));
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), JobwireCommand.class.getName()));
         command.addAll(args);
         return new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
@@ -53,11 +59,16 @@ final class Processes {
 
         /** Starts it with more {@code serve} options. */
         BrokerProcess start(List<String> more) throws IOException {
+            return start(List.of(), more);
+        }
+
+        /** Starts it with JVM options and more {@code serve} options. */
+        BrokerProcess start(List<String> jvmOptions, List<String> more) throws IOException {
             List<String> args = new ArrayList<>(List.of("serve", "--port", Integer.toString(port), "--database-url",
                     databaseUrl, "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
                     "--db-pool-size", "8", "--http-port", "0"));
             args.addAll(more);
-            process = jobwire(log, args);
+            process = jobwire(log, jvmOptions, args);
             awaitServing(port, Duration.ofSeconds(60));
             return this;
         }
