@@ -21,6 +21,7 @@ import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.api.CallMetrics;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.http.HttpEndpoints;
+import io.jobwire.broker.tracing.Tracing;
 import io.jobwire.broker.http.PemTls;
 import io.jobwire.broker.dashboard.Dashboard;
 import io.jobwire.broker.dashboard.Timeline;
@@ -62,6 +63,7 @@ import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -135,7 +137,10 @@ public final class Broker implements AutoCloseable {
     private final TypeRegistry types;
     private final CallbackDeliverer callbacks;
     private final BrokerMetrics metrics;
+    private final Tracing tracing;
     private HttpEndpoints http;
+    /** The dashboard, its channel and its in-process server: closed after the HTTP port. */
+    private final List<AutoCloseable> dashboardParts = new ArrayList<>();
     private final ChangeAnnouncer announcer;
     private final Reaper reaper;
     private final Maintenance maintenance;
@@ -176,7 +181,12 @@ public final class Broker implements AutoCloseable {
                 bus.publish(changes);
                 announcer.publish(changes);
             }, config.retry(), builder.jitter);
-            this.sessions = new SessionRegistry(brokerId, metrics);
+            this.tracing = builder.openTelemetry != null ? Tracing.of(builder.openTelemetry) : Tracing.fromEnvironment(System.getenv());
+            taken.push(tracing);
+            if (tracing.recording()) {
+                log.info("recording traces with OpenTelemetry (OTEL_* variables)");
+            }
+            this.sessions = new SessionRegistry(brokerId, metrics, tracing);
             QuotaStore quotaStore = new QuotaStore(database.jdbi());
             CallbackStore callbackStore = new CallbackStore(database.jdbi(), json);
             BrokerConfig.Callbacks callbackConfig = config.callbacks();
@@ -232,7 +242,7 @@ public final class Broker implements AutoCloseable {
                     (task, pool) -> log.debug("dropped a call's callback after shutdown"));
             taken.push(callPool::shutdownNow);
             Services services = new Services(store, writes, queries, registry, types, quotaStore, quotas, sessions,
-                    dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(), metrics,
+                    dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(), metrics, tracing,
                     config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
@@ -248,7 +258,7 @@ public final class Broker implements AutoCloseable {
                             running.lease().token(), running.owner(), running.unexpired(), usesOf(running.type()))),
                     tokens));
             CallMetrics callMetrics = new CallMetrics(metrics);
-            jobService = ServerInterceptors.intercept(jobService, auth, callMetrics); // the last runs first
+            jobService = ServerInterceptors.intercept(jobService, tracing.interceptor(), auth, callMetrics); // the last runs first
             workerService = ServerInterceptors.intercept(workerService, auth, callMetrics);
             this.server = serverBuilder
                     .directExecutor()
@@ -276,14 +286,17 @@ public final class Broker implements AutoCloseable {
                 Server inProcess = InProcessServerBuilder.forName(inProcessName).executor(callPool)
                         .addService(jobService).build().start();
                 taken.push(() -> inProcess.shutdownNow());
+                dashboardParts.add(0, inProcess::shutdownNow);
                 ManagedChannel toSelf = InProcessChannelBuilder.forName(inProcessName).directExecutor().build();
                 taken.push(toSelf::shutdownNow);
+                dashboardParts.add(0, toSelf::shutdownNow);
                 Dashboard dashboard = new Dashboard(toSelf,
                         tokens.isEmpty() ? null : token -> tokens.authenticate(token)
                                 .map(p -> new Dashboard.Login(p.name(), p.isAdmin())),
                         config.listen().tlsCert() != null, config.listen().host(), owner -> dashboardCounts(queries, owner),
                         builder.clock);
                 taken.push(dashboard);
+                dashboardParts.add(0, dashboard);
                 dashboard.start();
                 this.http = new HttpEndpoints(config.listen().host(), config.listen().httpPort(), metrics, this::notReadyBecause,
                         tokens.isEmpty() ? null : token -> tokens.authenticate(token).filter(p -> p.isAdmin()).isPresent(),
@@ -523,6 +536,13 @@ public final class Broker implements AutoCloseable {
         if (http != null) {
             http.close();
         }
+        for (AutoCloseable part : dashboardParts) {
+            try {
+                part.close();
+            } catch (Exception e) {
+                log.debug("closing the dashboard: {}", e.toString());
+            }
+        }
         callPool.shutdown();
         writes.close();
         dispatcher.close();
@@ -532,6 +552,7 @@ public final class Broker implements AutoCloseable {
         watches.close();
         database.close();
         metrics.close();
+        tracing.close();
         if (embedded != null) {
             embedded.close();
         }
@@ -552,6 +573,13 @@ public final class Broker implements AutoCloseable {
         private DoubleSupplier jitter = () -> 0.5 + ThreadLocalRandom.current().nextDouble() * 0.5;
         private Clock clock = Clock.systemUTC();
         private ServerBuilder<?> serverBuilder;
+        private io.opentelemetry.api.OpenTelemetry openTelemetry;
+
+        /** Records traces with this OpenTelemetry instead of one configured from the OTEL_* variables. */
+        public Builder openTelemetry(io.opentelemetry.api.OpenTelemetry value) {
+            this.openTelemetry = value;
+            return this;
+        }
 
         private Builder(BrokerConfig config) {
             this.config = config;

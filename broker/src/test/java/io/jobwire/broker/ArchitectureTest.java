@@ -40,6 +40,7 @@ class ArchitectureTest {
             .layer("metrics").definedBy("io.jobwire.broker.metrics..")
             .layer("http").definedBy("io.jobwire.broker.http..")
             .layer("dashboard").definedBy("io.jobwire.broker.dashboard..")
+            .layer("tracing").definedBy("io.jobwire.broker.tracing..")
             .layer("store").definedBy("io.jobwire.broker.store..")
             .layer("db").definedBy("io.jobwire.broker.db..")
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
@@ -58,6 +59,7 @@ class ArchitectureTest {
             .whereLayer("db").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("http").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("dashboard").mayOnlyBeAccessedByLayers("assembly")
+            .whereLayer("tracing").mayOnlyBeAccessedByLayers("api", "dispatch", "assembly")
             .whereLayer("metrics").mayOnlyBeAccessedByLayers("http", "dispatch", "maintenance", "callbacks", "api", "assembly");
 
     @ArchTest

@@ -1,5 +1,6 @@
 package io.jobwire.client;
 
+import io.opentelemetry.api.OpenTelemetry;
 import io.grpc.CallCredentials;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -36,6 +37,7 @@ public final class BrokerConnection implements AutoCloseable {
     private final ManagedChannel[] channels;
     /** For a connection made by {@link #withToken}: the one whose channels it uses; null otherwise. */
     private final BrokerConnection shared;
+    private final OpenTelemetry openTelemetry;
 
     /**
      * @param targets one or more {@code host:port}
@@ -51,6 +53,17 @@ public final class BrokerConnection implements AutoCloseable {
      * @param clientKey  PEM private key of {@code clientCert}, or null
      */
     public BrokerConnection(List<String> targets, Path caFile, Path clientCert, Path clientKey, String token) {
+        this(targets, caFile, clientCert, clientKey, token, null);
+    }
+
+    /**
+     * @param openTelemetry whose propagators send the caller's trace context and whose tracer records the
+     *                      worker's handler spans; null: the global instance (installed by the application
+     *                      or the OpenTelemetry agent), looked up at each use
+     */
+    public BrokerConnection(List<String> targets, Path caFile, Path clientCert, Path clientKey, String token,
+                            OpenTelemetry openTelemetry) {
+        this.openTelemetry = openTelemetry;
         if (targets.isEmpty()) {
             throw new IllegalArgumentException("at least one broker target is needed");
         }
@@ -68,6 +81,7 @@ public final class BrokerConnection implements AutoCloseable {
     }
 
     private BrokerConnection(BrokerConnection shared, String token) {
+        this.openTelemetry = shared.openTelemetry;
         this.targets = shared.targets;
         this.credentials = shared.credentials;
         this.token = bearer(token);
@@ -126,9 +140,15 @@ public final class BrokerConnection implements AutoCloseable {
         if (channels[i] == null) {
             channels[i] = Grpc.newChannelBuilder(targets.get(i), credentials)
                     .maxInboundMessageSize(64 * 1024 * 1024)
+                    .intercept(new TraceContext(openTelemetry))
                     .build();
         }
         return channels[i];
+    }
+
+    /** The OpenTelemetry of traces: the one given, or the global one (a no-op unless the application installed one). */
+    public OpenTelemetry openTelemetry() {
+        return openTelemetry != null ? openTelemetry : io.opentelemetry.api.GlobalOpenTelemetry.getOrNoop();
     }
 
     /** The bearer token credentials to attach to stubs, or null. */

@@ -19,6 +19,7 @@ public abstract class ConnectionBuilder<B extends ConnectionBuilder<B>> {
     private Path clientCert;
     private Path clientKey;
     private String token;
+    private io.opentelemetry.api.OpenTelemetry openTelemetry;
 
     protected ConnectionBuilder() {
     }
@@ -58,9 +59,19 @@ public abstract class ConnectionBuilder<B extends ConnectionBuilder<B>> {
         return self();
     }
 
+    /**
+     * Traces with this OpenTelemetry (default: the global one, when the application or the OpenTelemetry
+     * agent installed it): JobService calls send the current trace context, so the jobs they submit keep
+     * it, and a worker runs each handler in a span within the trace its job came with.
+     */
+    public B openTelemetry(io.opentelemetry.api.OpenTelemetry openTelemetry) {
+        this.openTelemetry = openTelemetry;
+        return self();
+    }
+
     /** Opens the channels to the targets given ({@link #DEFAULT_TARGET} without any). */
     protected BrokerConnection connect() {
         List<String> to = targets.isEmpty() ? List.of(DEFAULT_TARGET) : targets;
-        return new BrokerConnection(to, caFile, clientCert, clientKey, token);
+        return new BrokerConnection(to, caFile, clientCert, clientKey, token, openTelemetry);
     }
 }

@@ -1,5 +1,12 @@
 package io.jobwire.worker;
 
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.context.propagation.TextMapGetter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.grpc.Status;
@@ -382,12 +389,60 @@ public final class Worker implements AutoCloseable {
         handlerThreads.execute(() -> run(job, registration.handler()));
     }
 
+    private static final TextMapGetter<AssignedJob> FROM_ASSIGNMENT = new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(AssignedJob assigned) {
+            return List.of("traceparent", "tracestate");
+        }
+
+        @Override
+        public String get(AssignedJob assigned, String key) {
+            String value = assigned == null ? "" : key.equals("traceparent") ? assigned.getTraceParent()
+                    : key.equals("tracestate") ? assigned.getTraceState() : "";
+            return value.isEmpty() ? null : value;
+        }
+    };
+
+    /**
+     * Runs the handler in a span {@code jobwire process <type>}, a child of the trace context the job came
+     * with (the producer's), and current while it runs: the handler's own spans and the jobs it submits
+     * continue the trace. Without a trace context, or without an OpenTelemetry SDK, just runs it.
+     */
+    private WorkerMessage traced(JobHandler handler, RunningJob job) {
+        AssignedJob assigned = job.job;
+        if (assigned.getTraceParent().isEmpty()) {
+            return finishes.run(handler, job);
+        }
+        OpenTelemetry openTelemetry = connection.openTelemetry();
+        Context parent = openTelemetry.getPropagators().getTextMapPropagator().extract(Context.root(), assigned, FROM_ASSIGNMENT);
+        Span span = openTelemetry.getTracer("io.jobwire.worker").spanBuilder("jobwire process " + assigned.getType())
+                .setSpanKind(SpanKind.CONSUMER)
+                .setParent(parent)
+                .setAttribute("messaging.system", "jobwire")
+                .setAttribute("messaging.operation.type", "process")
+                .setAttribute("messaging.destination.name", assigned.getQueue())
+                .setAttribute("messaging.message.id", assigned.getLease().getJobId())
+                .setAttribute("jobwire.job.type", assigned.getType())
+                .setAttribute("jobwire.job.attempt", assigned.getLease().getAttempt())
+                .setAttribute("jobwire.worker.id", workerId)
+                .startSpan();
+        try (Scope scope = span.makeCurrent()) {
+            WorkerMessage finish = finishes.run(handler, job);
+            if (finish.hasFail()) {
+                span.setStatus(StatusCode.ERROR, finish.getFail().getError());
+            }
+            return finish;
+        } finally {
+            span.end();
+        }
+    }
+
     /** Runs on a handler thread. */
     private void run(RunningJob job, JobHandler handler) {
         WorkerMessage finish = null;
         if (job.enter(Thread.currentThread())) {
             try {
-                finish = finishes.run(handler, job);
+                finish = traced(handler, job);
             } finally {
                 job.leave();
             }

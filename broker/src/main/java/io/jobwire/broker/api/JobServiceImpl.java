@@ -1,5 +1,6 @@
 package io.jobwire.broker.api;
 
+import io.jobwire.broker.tracing.Tracing;
 import io.grpc.Status;
 import io.jobwire.broker.convert.ProtoJobs;
 import io.jobwire.broker.dispatch.Dispatcher;
@@ -99,9 +100,12 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final CallbackRpcs callbacks;
     private final BrokerMetrics metrics;
 
+    private final Tracing tracing;
+
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
-                   CallbackRpcs callbacks, BrokerMetrics metrics, int maxWatchBacklog, int maxWatches) {
+                   CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, int maxWatchBacklog, int maxWatches) {
+        this.tracing = tracing;
         this.callbacks = callbacks;
         this.metrics = metrics;
         this.types = types;
@@ -126,7 +130,9 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             }
             Principal caller = caller(Role.SUBMIT, "submit jobs");
             NewJob job = specs.toNewJob("job", request.getJob(), caller);
-            return dispatcher.submit(List.of(job)).thenApply(outcomes -> toResponse(counted(outcomes).get(0)));
+            Tracing.Submit trace = tracing.submit(job.type(), job.queue(), 1);
+            return traced(trace, dispatcher.submit(List.of(inTrace(job, trace))))
+                    .thenApply(outcomes -> toResponse(counted(outcomes).get(0)));
         });
     }
 
@@ -142,12 +148,29 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             for (int i = 0; i < count; i++) {
                 jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
             }
-            return dispatcher.submit(jobs).thenApply(outcomes -> {
+            Tracing.Submit trace = tracing.submit(jobs.get(0).type(), jobs.get(0).queue(), jobs.size());
+            jobs.replaceAll(job -> inTrace(job, trace));
+            return traced(trace, dispatcher.submit(jobs)).thenApply(outcomes -> {
                 counted(outcomes);
                 SubmitBatchResponse.Builder batch = SubmitBatchResponse.newBuilder();
                 outcomes.forEach(outcome -> batch.addResults(toResponse(outcome)));
                 return batch.build();
             });
+        });
+    }
+
+    private static NewJob inTrace(NewJob job, Tracing.Submit trace) {
+        return trace.carrier().isEmpty() ? job : job.inTrace(trace.carrier().traceParent(), trace.carrier().traceState());
+    }
+
+    private static java.util.concurrent.CompletableFuture<List<SubmitOutcome>> traced(Tracing.Submit trace,
+            java.util.concurrent.CompletableFuture<List<SubmitOutcome>> submitted) {
+        return submitted.whenComplete((outcomes, error) -> {
+            if (error != null) {
+                trace.failed(error);
+            } else {
+                trace.submitted(outcomes.stream().map(o -> Long.toString(o.job().id())).toList());
+            }
         });
     }
 

@@ -135,7 +135,7 @@ final class JobSpecs {
             };
         }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
-                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll);
+                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null);
     }
 
     static Map<String, String> labels(String field, Map<String, String> given) {

@@ -10,6 +10,7 @@ import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
 import io.jobwire.broker.store.RegistryStore;
+import io.jobwire.broker.tracing.Tracing;
 import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.watch.WatchHub;
 import io.jobwire.broker.callbacks.CallbackDeliverer;
@@ -27,13 +28,13 @@ public final class Services {
     public Services(JobStore store, GroupWrites writes, JobQueries queries, RegistryStore registry, TypeRegistry types,
                     QuotaStore quotaStore, QuotaRules quotas, SessionRegistry sessions, Dispatcher dispatcher, WatchHub watches, ObjectMapper mapper,
                     CallbackStore callbackStore, CallbackPolicy callbackPolicy, CallbackDeliverer deliverer,
-                    Duration callbackRetryFor, BrokerMetrics metrics,
+                    Duration callbackRetryFor, BrokerMetrics metrics, Tracing tracing,
                     int maxPayloadBytes, Duration defaultLease, boolean strictTypes, int maxWatchBacklog, int maxWatches,
                     Clock clock) {
         JsonText json = new JsonText(mapper);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types, callbackPolicy);
         this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, quotaStore, quotas, watches, specs, json,
-                new CallbackRpcs(callbackStore, deliverer, callbackRetryFor), metrics, maxWatchBacklog, maxWatches);
+                new CallbackRpcs(callbackStore, deliverer, callbackRetryFor), metrics, tracing, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, types, sessions,
                 dispatcher, json, maxPayloadBytes, heartbeatInterval, clock));

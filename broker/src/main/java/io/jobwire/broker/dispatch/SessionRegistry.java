@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import io.jobwire.broker.tracing.Tracing;
 import io.jobwire.broker.metrics.BrokerMetrics;
 import io.grpc.Status;
 import io.jobwire.api.v1.BrokerMessage;
@@ -29,9 +30,12 @@ public final class SessionRegistry implements ChangeListener {
     private final String brokerId;
     private final BrokerMetrics metrics;
 
-    public SessionRegistry(String brokerId, BrokerMetrics metrics) {
+    private final Tracing tracing;
+
+    public SessionRegistry(String brokerId, BrokerMetrics metrics, Tracing tracing) {
         this.brokerId = brokerId;
         this.metrics = metrics;
+        this.tracing = tracing;
         metrics.workers(sessions::size, () -> sessions.values().stream().mapToLong(WorkerSession::room).sum());
     }
 
@@ -39,7 +43,7 @@ public final class SessionRegistry implements ChangeListener {
     public WorkerSession open(String workerId, String principal, Map<String, Integer> typeLimits, List<String> queues,
                               int maxConcurrency, Instant connectedAt, WorkerLink link) {
         WorkerSession session = new WorkerSession(UUID.randomUUID().toString(), workerId, principal, typeLimits, queues,
-                maxConcurrency, connectedAt, link, holders, metrics);
+                maxConcurrency, connectedAt, link, holders, metrics, tracing);
         sessions.put(session.sessionId(), session);
         return session;
     }

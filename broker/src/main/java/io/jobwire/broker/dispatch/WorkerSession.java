@@ -1,5 +1,6 @@
 package io.jobwire.broker.dispatch;
 
+import io.jobwire.broker.tracing.Tracing;
 import io.grpc.Status;
 import io.jobwire.api.v1.AssignedJob;
 import io.jobwire.broker.auth.JobTokens;
@@ -59,9 +60,10 @@ public final class WorkerSession {
      * types: until news comes, more room (credit) alone finds nothing, so no claim is made.
      */
     private long drainedAt = -1;
+    private final Tracing tracing;
 
     /** A lease this stream holds; {@code since} (nanoTime) when this broker saw it begin, for the run time. */
-    private record Held(int attempt, UUID token, String type, String queue, long since) {
+    private record Held(int attempt, UUID token, String type, String queue, long since, Tracing.Carrier trace) {
     }
 
     /**
@@ -71,8 +73,9 @@ public final class WorkerSession {
     WorkerSession(String sessionId, String workerId, String principal, Map<String, Integer> typeLimits,
                   List<String> queues,
                   int maxConcurrency, Instant connectedAt, WorkerLink link,
-                  ConcurrentMap<Long, WorkerSession> holders, BrokerMetrics metrics) {
+                  ConcurrentMap<Long, WorkerSession> holders, BrokerMetrics metrics, Tracing tracing) {
         this.metrics = metrics;
+        this.tracing = tracing;
         this.sessionId = sessionId;
         this.workerId = workerId;
         this.principal = principal;
@@ -208,11 +211,13 @@ public final class WorkerSession {
         Assign.Builder assign = Assign.newBuilder();
         int size = 0;
         for (JobRecord job : jobs) {
-            hold(job.id(), job.attempt(), job.leaseToken(), job.type(), job.queue());
+            Tracing.Carrier trace = tracing.claim(new Tracing.Carrier(job.traceParent(), job.traceState()),
+                    Long.toString(job.id()), job.attempt(), job.type(), job.queue(), workerId);
+            hold(job.id(), job.attempt(), job.leaseToken(), job.type(), job.queue(), trace);
             Instant due = job.runAt().isAfter(job.createdAt()) ? job.runAt() : job.createdAt();
             metrics.started(job.type(), job.queue(), job.startedAt() == null ? java.time.Duration.ZERO
                     : java.time.Duration.between(due, job.startedAt()));
-            AssignedJob assigned = toAssigned(job);
+            AssignedJob assigned = toAssigned(job, trace);
             if (assign.getJobsCount() > 0 && size + assigned.getSerializedSize() > MAX_ASSIGN_BYTES) {
                 send(BrokerMessage.newBuilder().setAssign(assign).build());
                 assign = Assign.newBuilder();
@@ -226,8 +231,15 @@ public final class WorkerSession {
         return true;
     }
 
-    private static AssignedJob toAssigned(JobRecord job) {
-        return AssignedJob.newBuilder()
+    private static AssignedJob toAssigned(JobRecord job, Tracing.Carrier trace) {
+        AssignedJob.Builder assigned = AssignedJob.newBuilder();
+        if (!trace.isEmpty()) {
+            assigned.setTraceParent(trace.traceParent());
+            if (trace.traceState() != null) {
+                assigned.setTraceState(trace.traceState());
+            }
+        }
+        return assigned
                 .setLease(LeaseRef.newBuilder()
                         .setJobId(Long.toString(job.id()))
                         .setAttempt(job.attempt())
@@ -254,13 +266,14 @@ public final class WorkerSession {
     public synchronized void adopt(long jobId, int attempt, UUID token, String type) {
         Held current = held.get(jobId);
         if (current == null || current.attempt() < attempt) {
-            hold(jobId, attempt, token, type == null ? "" : type, current == null ? "" : current.queue());
+            hold(jobId, attempt, token, type == null ? "" : type, current == null ? "" : current.queue(),
+                    current == null ? null : current.trace());
         }
     }
 
-    private void hold(long jobId, int attempt, UUID token, String type, String queue) {
+    private void hold(long jobId, int attempt, UUID token, String type, String queue, Tracing.Carrier trace) {
         forget(jobId); // an older attempt of the same job: its lease is gone
-        held.put(jobId, new Held(attempt, token, type, queue, System.nanoTime()));
+        held.put(jobId, new Held(attempt, token, type, queue, System.nanoTime(), trace));
         heldPerType.merge(type, 1, Integer::sum);
         holders.put(jobId, this);
     }
@@ -275,13 +288,13 @@ public final class WorkerSession {
     }
 
     /** What a finish is counted by: the job's type and queue, and since when this broker saw its lease. */
-    public record Lease(String type, String queue, long since) {
+    public record Lease(String type, String queue, long since, Tracing.Carrier trace) {
     }
 
     /** The lease held on the job now, to count its finish by (the bus may forget it before the answer). */
     public synchronized Lease lease(long jobId) {
         Held current = held.get(jobId);
-        return current == null ? null : new Lease(current.type(), current.queue(), current.since());
+        return current == null ? null : new Lease(current.type(), current.queue(), current.since(), current.trace());
     }
 
     /**
@@ -291,6 +304,7 @@ public final class WorkerSession {
     public void finished(long jobId, Lease lease, String outcome) {
         if (lease != null) {
             metrics.finished(lease.type(), lease.queue(), outcome, java.time.Duration.ofNanos(System.nanoTime() - lease.since()));
+            tracing.finish(lease.trace(), Long.toString(jobId), lease.type(), lease.queue(), outcome);
         }
         forget(jobId);
     }

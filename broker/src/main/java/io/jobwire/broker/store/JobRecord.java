@@ -42,13 +42,17 @@ public record JobRecord(
         /** Where its callback goes, or null for none. */
         String callbackUrl,
         boolean callbackAll,
+        /** The W3C trace context of the Submit that made it, or null (see {@link NewJob#traceParent()}). */
+        String traceParent,
+        String traceState,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
         return new JobRecord(id, type, queue, state, priority, runAt, payload, labels, owner, idempotencyKey,
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
-                lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, List.copyOf(history));
+                lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
+                List.copyOf(history));
     }
 
     public LeaseRef lease() {

@@ -62,6 +62,8 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 nullableLong(rs, "parent_id"),
                 rs.getString("callback_url"),
                 rs.getBoolean("callback_all"),
+                rs.getString("trace_parent"),
+                rs.getString("trace_state"),
                 List.of());
     }
 

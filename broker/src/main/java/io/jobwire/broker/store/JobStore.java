@@ -232,6 +232,8 @@ public final class JobStore {
         Long[] parents = new Long[n];
         String[] callbackUrls = new String[n];
         Boolean[] callbackAll = new Boolean[n];
+        String[] traceParents = new String[n];
+        String[] traceStates = new String[n];
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -252,6 +254,8 @@ public final class JobStore {
             parents[i] = job.parentId();
             callbackUrls[i] = job.callbackUrl();
             callbackAll[i] = job.callbackAll();
+            traceParents[i] = job.traceParent();
+            traceStates[i] = job.traceState();
         }
         String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
@@ -273,6 +277,8 @@ public final class JobStore {
                 .bind("retryMaxMs", retryMax)
                 .bind("owners", owners)
                 .bind("parents", parents)
+                .bind("traceParents", traceParents)
+                .bind("traceStates", traceStates)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }

@@ -48,8 +48,12 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
     }
 
     private BrokerFixture started(String jdbcUrl, Clock clock) {
+        return started(jdbcUrl, clock, assembly -> assembly);
+    }
+
+    private BrokerFixture started(String jdbcUrl, Clock clock, UnaryOperator<Broker.Builder> assemble) {
         BrokerConfig config = customize.apply(testConfig().databaseUrl(jdbcUrl)).build();
-        this.broker = Broker.builder(config).jitter(() -> 1.0).clock(clock).start();
+        this.broker = assemble.apply(Broker.builder(config).jitter(() -> 1.0).clock(clock)).start();
         this.jdbcUrl = jdbcUrl;
         this.channel = NettyChannelBuilder.forAddress("127.0.0.1", broker.port()).usePlaintext().build();
         return this;
@@ -91,6 +95,11 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
     /** A broker on the given database whose time is {@code clock} (its database keeps its own). */
     public static BrokerFixture start(String jdbcUrl, UnaryOperator<BrokerConfig.Builder> customize, Clock clock) {
         return new BrokerFixture(customize).started(jdbcUrl, clock);
+    }
+
+    /** A broker on a new database, its assembly adjusted too (an OpenTelemetry, for instance). */
+    public static BrokerFixture start(UnaryOperator<BrokerConfig.Builder> customize, UnaryOperator<Broker.Builder> assemble) {
+        return new BrokerFixture(customize).started(TestPostgres.newDatabase(), Clock.systemUTC(), assemble);
     }
 
     /** The settings of a test broker: any free port, short intervals, a small pool. */
