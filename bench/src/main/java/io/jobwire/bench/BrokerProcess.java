@@ -20,6 +20,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class BrokerProcess implements AutoCloseable {
     private final Process process;
     private final int port;
+    private int httpPort;
     private final Process jstat;
     private final AtomicLong peakHeapKb = new AtomicLong();
     private final AtomicLong peakOldAfterGcKb = new AtomicLong();
@@ -31,6 +32,12 @@ final class BrokerProcess implements AutoCloseable {
     }
 
     static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log) throws IOException, InterruptedException {
+        return start(jar, jdbcUrl, heap, javaOptions, log, false);
+    }
+
+    /** With {@code http}, the broker also serves its HTTP port (dashboard, /metrics) on a free port. */
+    static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log, boolean http)
+            throws IOException, InterruptedException {
         if (!Files.isRegularFile(jar)) {
             throw new IllegalArgumentException("broker jar not found: " + jar + " (build it with mvn -DskipTests package)");
         }
@@ -46,6 +53,16 @@ final class BrokerProcess implements AutoCloseable {
             }
         }
         command.addAll(List.of("-jar", jar.toString(), "serve", "--port", Integer.toString(port), "--database-url", jdbcUrl));
+        int httpPort = 0;
+        if (http) {
+            try (ServerSocket socket = new ServerSocket(0)) {
+                httpPort = socket.getLocalPort();
+            }
+        }
+        // the HTTP port only when asked: older brokers (A/B runs) may not know the option
+        if (http) {
+            command.addAll(List.of("--http-port", Integer.toString(httpPort)));
+        }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         CountDownLatch listening = new CountDownLatch(1);
         Thread pump = new Thread(() -> {
@@ -76,6 +93,7 @@ final class BrokerProcess implements AutoCloseable {
                         .redirectErrorStream(true).start()
                 : null;
         BrokerProcess broker = new BrokerProcess(process, port, jstat);
+        broker.httpPort = httpPort;
         if (jstat != null) {
             Thread sampler = new Thread(broker::readJstat, "jstat");
             sampler.setDaemon(true);
@@ -111,6 +129,10 @@ final class BrokerProcess implements AutoCloseable {
     private static double value(List<String> header, String[] fields, String column) {
         int index = header.indexOf(column);
         return index < 0 ? 0 : Double.parseDouble(fields[index]);
+    }
+
+    int httpPort() {
+        return httpPort;
     }
 
     String target() {

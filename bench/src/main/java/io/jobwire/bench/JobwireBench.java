@@ -39,6 +39,10 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--broker-java-options", description = "Extra JVM options for the broker, space-separated (e.g. a profiler).")
     String brokerJavaOptions = "";
 
+    @Option(names = "--scrape-interval-ms", description = "Scrape the broker's /metrics every this many ms all through "
+            + "the run, as Prometheus would (e.g. 1000; default: ${DEFAULT-VALUE}, none). Needs a broker with --http-port.")
+    int scrapeIntervalMs;
+
     @Option(names = "--jobs", description = "Jobs per throughput run (default: ${DEFAULT-VALUE}).")
     int jobs = 100_000;
 
@@ -145,8 +149,13 @@ public final class JobwireBench implements Callable<Integer> {
             log.info("PostgreSQL {} at {} (synchronous_commit={}, fsync={})", db.queryString("SHOW server_version"), db.jdbcUrl(),
                     db.queryString("SHOW synchronous_commit"), db.queryString("SHOW fsync"));
             Path brokerLog = Path.of(System.getProperty("java.io.tmpdir"), "jobwire-bench-broker.log");
-            try (BrokerProcess broker = BrokerProcess.start(brokerJar, db.jdbcUrl(), brokerHeap, brokerJavaOptions, brokerLog)) {
-                log.info("broker pid {} on {} (log in {})", broker.pid(), broker.target(), brokerLog);
+            java.time.Duration scrapeInterval = java.time.Duration.ofMillis(scrapeIntervalMs);
+            boolean scraping = scrapeIntervalMs > 0;
+            try (BrokerProcess broker = BrokerProcess.start(brokerJar, db.jdbcUrl(), brokerHeap, brokerJavaOptions, brokerLog,
+                    scraping);
+                 Scraper scraper = scraping ? new Scraper(broker.httpPort(), scrapeInterval) : null) {
+                log.info("broker pid {} on {} (log in {}){}", broker.pid(), broker.target(), brokerLog,
+                        scraping ? ", /metrics scraped every " + scrapeInterval.toMillis() + " ms" : "");
                 Scenarios run = new Scenarios(this, db, broker);
                 Map<String, Object> batched = null;
                 int rounds = 0;
@@ -206,6 +215,9 @@ public final class JobwireBench implements Callable<Integer> {
                     }
                 }
                 report(json, results, "broker.heap", heap);
+                if (scraper != null) {
+                    report(json, results, "metrics.scrape", scraper.figures(scrapeInterval));
+                }
             }
         }
         System.out.println();

@@ -21,6 +21,9 @@ import io.jobwire.broker.api.StrictParsing;
 import io.jobwire.broker.api.CallMetrics;
 import io.jobwire.broker.auth.AuthInterceptor;
 import io.jobwire.broker.http.HttpEndpoints;
+import io.jobwire.broker.store.ScheduleStore;
+import io.jobwire.broker.auth.Principal;
+import io.jobwire.broker.auth.Role;
 import io.jobwire.broker.tracing.Tracing;
 import io.jobwire.broker.http.PemTls;
 import io.jobwire.broker.dashboard.Dashboard;
@@ -244,7 +247,13 @@ public final class Broker implements AutoCloseable {
             Services services = new Services(store, writes, queries, registry, types, quotaStore, quotas, sessions,
                     dispatcher, watches, json, callbackStore, callbackPolicy, callbacks, callbackConfig.retryFor(), metrics, tracing,
                     config.limits().maxPayloadBytes(), config.timing().defaultLease(), config.limits().strictTypes(),
-                    config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(), builder.clock);
+                    config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(),
+                    new ScheduleStore(database.jdbi()),
+                    owner -> tokens.submitRights(owner).map(types -> new Principal(owner, java.util.EnumSet.of(Role.SUBMIT), types)),
+                    builder.clock);
+            // Every broker fires the schedules due (each row locked by one at a time); an idle pass is one
+            // indexed read.
+            maintenance.every(Maintenance.SCHEDULES, Duration.ofSeconds(1), services.schedules()::fireDue);
             ServerBuilder<?> serverBuilder = builder.serverBuilder != null ? builder.serverBuilder
                     : NettyServerBuilder.forAddress(new InetSocketAddress(config.listen().host(), config.listen().port()), credentials)
                             .permitKeepAliveTime(10, TimeUnit.SECONDS)

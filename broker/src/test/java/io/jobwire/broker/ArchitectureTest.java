@@ -41,6 +41,7 @@ class ArchitectureTest {
             .layer("http").definedBy("io.jobwire.broker.http..")
             .layer("dashboard").definedBy("io.jobwire.broker.dashboard..")
             .layer("tracing").definedBy("io.jobwire.broker.tracing..")
+            .layer("schedules").definedBy("io.jobwire.broker.schedules..")
             .layer("store").definedBy("io.jobwire.broker.store..")
             .layer("db").definedBy("io.jobwire.broker.db..")
             .whereLayer("cli").mayNotBeAccessedByAnyLayer()
@@ -60,6 +61,7 @@ class ArchitectureTest {
             .whereLayer("http").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("dashboard").mayOnlyBeAccessedByLayers("assembly")
             .whereLayer("tracing").mayOnlyBeAccessedByLayers("api", "dispatch", "assembly")
+            .whereLayer("schedules").mayOnlyBeAccessedByLayers("api", "assembly")
             .whereLayer("metrics").mayOnlyBeAccessedByLayers("http", "dispatch", "maintenance", "callbacks", "api", "assembly");
 
     @ArchTest

@@ -298,6 +298,36 @@ public final class JobwireClient implements AutoCloseable {
         return call(true, stub -> stub.listCallbacks(request));
     }
 
+    // ---------------------------------------------------------------- schedules
+
+    /**
+     * Creates a schedule: a job at every fire of a cron expression (in a time zone) or a fixed interval,
+     * submitted with the idempotency key {@code schedule:<name>:<fire time>} by whichever broker fires it.
+     */
+    public io.jobwire.api.v1.Schedule createSchedule(io.jobwire.api.v1.CreateScheduleRequest request) {
+        return call(false, stub -> stub.createSchedule(request));
+    }
+
+    /** The caller's schedules (an admin's: everyone's), each with its next fires. */
+    public java.util.List<io.jobwire.api.v1.Schedule> listSchedules() {
+        return call(true, stub -> stub.listSchedules(io.jobwire.api.v1.ListSchedulesRequest.getDefaultInstance()))
+                .getSchedulesList();
+    }
+
+    /** Stops a schedule's fires until {@link #resumeSchedule}. */
+    public io.jobwire.api.v1.Schedule pauseSchedule(String name) {
+        return call(true, stub -> stub.pauseSchedule(io.jobwire.api.v1.ScheduleRef.newBuilder().setName(name).build()));
+    }
+
+    public io.jobwire.api.v1.Schedule resumeSchedule(String name) {
+        return call(true, stub -> stub.resumeSchedule(io.jobwire.api.v1.ScheduleRef.newBuilder().setName(name).build()));
+    }
+
+    /** Deletes a schedule; the jobs it made stay. */
+    public io.jobwire.api.v1.Schedule deleteSchedule(String name) {
+        return call(false, stub -> stub.deleteSchedule(io.jobwire.api.v1.ScheduleRef.newBuilder().setName(name).build()));
+    }
+
     /** Delivers a failed (or delivered) callback again, now, with a fresh retry window. */
     public CallbackDelivery redeliverCallback(String deliveryId) {
         return call(false, stub -> stub.redeliverCallback(RedeliverCallbackRequest.newBuilder().setId(deliveryId).build()));

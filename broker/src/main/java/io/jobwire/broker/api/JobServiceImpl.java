@@ -101,11 +101,14 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final BrokerMetrics metrics;
 
     private final Tracing tracing;
+    private final ScheduleRpcs schedules;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
-                   CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, int maxWatchBacklog, int maxWatches) {
+                   CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, ScheduleRpcs schedules,
+                   int maxWatchBacklog, int maxWatches) {
         this.tracing = tracing;
+        this.schedules = schedules;
         this.callbacks = callbacks;
         this.metrics = metrics;
         this.types = types;
@@ -239,6 +242,34 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             }
             return page.build();
         });
+    }
+
+    @Override
+    public void createSchedule(io.jobwire.api.v1.CreateScheduleRequest request,
+                               StreamObserver<io.jobwire.api.v1.Schedule> response) {
+        unary(response, () -> schedules.create(request, caller(Role.SUBMIT, "create schedules")));
+    }
+
+    @Override
+    public void listSchedules(io.jobwire.api.v1.ListSchedulesRequest request,
+                              StreamObserver<io.jobwire.api.v1.ListSchedulesResponse> response) {
+        unary(response, () -> io.jobwire.api.v1.ListSchedulesResponse.newBuilder()
+                .addAllSchedules(schedules.list(request.getOwner(), caller(Role.SUBMIT, "list schedules"))).build());
+    }
+
+    @Override
+    public void pauseSchedule(io.jobwire.api.v1.ScheduleRef request, StreamObserver<io.jobwire.api.v1.Schedule> response) {
+        unary(response, () -> schedules.pause(request, caller(Role.SUBMIT, "pause schedules"), true));
+    }
+
+    @Override
+    public void resumeSchedule(io.jobwire.api.v1.ScheduleRef request, StreamObserver<io.jobwire.api.v1.Schedule> response) {
+        unary(response, () -> schedules.pause(request, caller(Role.SUBMIT, "resume schedules"), false));
+    }
+
+    @Override
+    public void deleteSchedule(io.jobwire.api.v1.ScheduleRef request, StreamObserver<io.jobwire.api.v1.Schedule> response) {
+        unary(response, () -> schedules.delete(request, caller(Role.SUBMIT, "delete schedules")));
     }
 
     @Override

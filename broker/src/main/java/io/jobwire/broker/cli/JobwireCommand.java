@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         description = "Jobwire: a durable job broker for services that speak gRPC.",
         subcommands = {ServeCommand.class, TokenCommand.class, WorkCommand.class, SubmitCommand.class, JobCommands.Get.class, ListCommand.class,
                 WatchCommand.class, JobCommands.Cancel.class, JobCommands.Retry.class, JobCommands.Hold.class,
-                JobCommands.Release.class, StatsCommand.Stats.class, TypesCommand.class, QuotaCommand.class, CallbacksCommand.class,
+                JobCommands.Release.class, StatsCommand.Stats.class, TypesCommand.class, QuotaCommand.class, CallbacksCommand.class, SchedulesCommand.class,
                 CommandLine.HelpCommand.class})
 public final class JobwireCommand implements Runnable {
     @CommandLine.Spec

@@ -41,6 +41,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String QUOTA_USAGE = "quota-usage";
     public static final String CALLBACKS = "callbacks";
     public static final String METRICS = "metrics";
+    public static final String SCHEDULES = "schedules";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

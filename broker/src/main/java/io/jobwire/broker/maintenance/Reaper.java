@@ -16,6 +16,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Reaper {
     private static final Logger log = LoggerFactory.getLogger(Reaper.class);
+    /** Jobs named one line each per batch; the rest are counted in one line. */
+    private static final int LOGGED_PER_BATCH = 20;
     /** Lease entries per transaction: most are of attempts that ended, and only dropped. */
     static final int BATCH = 2_000;
 
@@ -40,13 +42,20 @@ public final class Reaper {
         while (true) {
             JobStore.Reaped batch = store.reapExpired(BATCH, betweenChoiceAndUpdate);
             total += batch.changes().size();
+            int told = 0;
             for (JobChange change : batch.changes()) {
                 metrics.leaseExpired(change.type(), change.queue());
+                if (++told > LOGGED_PER_BATCH) {
+                    continue;
+                }
                 log.atWarn().addKeyValue("job_id", String.valueOf(change.id())).addKeyValue("job_type", change.type())
                         .addKeyValue("owner", change.owner()).addKeyValue("attempt", change.attempt())
                         .log("the lease of job {} ({}) ran out in attempt {}: its worker went silent; the job is {}",
                                 change.id(), change.type(), change.attempt(),
                                 change.state() == JobStatus.FAILED ? "FAILED (no attempts left)" : "queued again");
+            }
+            if (told > LOGGED_PER_BATCH) {
+                log.warn("and the leases of {} more jobs ran out (a worker or a host went away?)", told - LOGGED_PER_BATCH);
             }
             if (batch.entries() < BATCH) {
                 return total;

@@ -208,7 +208,7 @@ class FuzzTest {
             pool.shutdownNow();
         }
         assertThat(seen.get(Status.Code.INVALID_ARGUMENT)).as("mutations are mostly refused: %s", seen).isPositive();
-        assertThat(calls).isGreaterThanOrEqualTo(3000);
+        assertThat(calls).isGreaterThanOrEqualTo(PER_METHOD * 10);
         assertThat(fixture.submit("fuzz.after", "{}")).as("the broker still serves").isNotEmpty();
     }
 

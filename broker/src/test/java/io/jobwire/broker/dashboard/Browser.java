@@ -3,12 +3,9 @@ package io.jobwire.broker.dashboard;
 import static io.jobwire.broker.testing.Slowness.scaled;
 
 import java.io.File;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.Function;
 import org.openqa.selenium.By;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -58,11 +55,6 @@ final class Browser implements AutoCloseable {
 
     Object script(String js) {
         return driver.executeScript(js);
-    }
-
-    void screenshot(Path file) throws java.io.IOException {
-        Files.createDirectories(file.getParent());
-        Files.write(file, driver.getScreenshotAs(OutputType.BYTES));
     }
 
     @Override

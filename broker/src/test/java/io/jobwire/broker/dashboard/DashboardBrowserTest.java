@@ -19,13 +19,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.Cookie;
 import org.openqa.selenium.WebElement;
@@ -286,32 +284,5 @@ class DashboardBrowserTest {
         browser.await(d -> d.getCurrentUrl().contains("/login"));
         logIn(OPS, "/jobs/" + shops);
         assertThat(browser.find("#payload").getText()).contains("shop-only");
-    }
-
-    /** Writes a screenshot of each page to docs/dashboard (run with -Ddashboard.screenshots=../docs/dashboard). */
-    @Test
-    @EnabledIfSystemProperty(named = "dashboard.screenshots", matches = ".+")
-    void screenshots() throws Exception {
-        Path dir = Path.of(System.getProperty("dashboard.screenshots"));
-        try (RawWorker worker = worker("report.render")) {
-            for (int i = 0; i < 6; i++) {
-                shop.submit(JobSpec.newBuilder().setType("report.render").setPayload("{\"report\": \"weekly-" + i
-                        + "\", \"customer\": \"c-" + (40 + i) + "\"}").putLabels("tenant", "acme").build());
-            }
-            List<AssignedJob> jobs = worker.take(4);
-            worker.complete(jobs.get(0).getLease(), "{\"pages\": 12}");
-            worker.fail(jobs.get(1).getLease(), "renderer crashed: out of memory", false);
-            worker.progress(jobs.get(2).getLease(), 42, "rendering page 5 of 12", "{\"page\": 5, \"of\": 12}");
-            logIn(OPS, "/");
-            browser.screenshot(dir.resolve("overview.png"));
-            browser.open(url("/jobs"));
-            browser.screenshot(dir.resolve("jobs.png"));
-            browser.open(url("/jobs/" + jobs.get(2).getLease().getJobId()));
-            browser.screenshot(dir.resolve("job.png"));
-            browser.open(url("/workers"));
-            browser.screenshot(dir.resolve("workers.png"));
-            browser.open(url("/types"));
-            browser.screenshot(dir.resolve("types.png"));
-        }
     }
 }

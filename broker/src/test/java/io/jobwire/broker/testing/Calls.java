@@ -3,7 +3,7 @@ package io.jobwire.broker.testing;
 import io.grpc.Status;
 import io.jobwire.client.JobwireException;
 
-/** What a client call answered, as a status code (OK when it returned). */
+/** What a client or stub call answered, as a status code (OK when it returned). */
 public final class Calls {
     private Calls() {
     }
@@ -14,6 +14,8 @@ public final class Calls {
             return Status.Code.OK;
         } catch (JobwireException e) {
             return e.code();
+        } catch (io.grpc.StatusRuntimeException e) {
+            return e.getStatus().getCode();
         }
     }
 }

@@ -1,0 +1,1 @@
+DELETE FROM schedules WHERE owner = :owner AND name = :name RETURNING *
