@@ -163,11 +163,14 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     }
 
     private static NewJob inTrace(NewJob job, Tracing.Submit trace) {
-        return trace.carrier().isEmpty() ? job : job.inTrace(trace.carrier().traceParent(), trace.carrier().traceState());
+        return trace.isNothing() || trace.carrier().isEmpty() ? job : job.inTrace(trace.carrier().traceParent(), trace.carrier().traceState());
     }
 
     private static java.util.concurrent.CompletableFuture<List<SubmitOutcome>> traced(Tracing.Submit trace,
             java.util.concurrent.CompletableFuture<List<SubmitOutcome>> submitted) {
+        if (trace.isNothing()) {
+            return submitted;
+        }
         return submitted.whenComplete((outcomes, error) -> {
             if (error != null) {
                 trace.failed(error);

@@ -211,8 +211,8 @@ public final class WorkerSession {
         Assign.Builder assign = Assign.newBuilder();
         int size = 0;
         for (JobRecord job : jobs) {
-            Tracing.Carrier trace = tracing.claim(new Tracing.Carrier(job.traceParent(), job.traceState()),
-                    Long.toString(job.id()), job.attempt(), job.type(), job.queue(), workerId);
+            Tracing.Carrier trace = tracing.claim(job.traceParent(), job.traceState(), job.id(), job.attempt(),
+                    job.type(), job.queue(), workerId);
             hold(job.id(), job.attempt(), job.leaseToken(), job.type(), job.queue(), trace);
             Instant due = job.runAt().isAfter(job.createdAt()) ? job.runAt() : job.createdAt();
             metrics.started(job.type(), job.queue(), job.startedAt() == null ? java.time.Duration.ZERO
@@ -304,7 +304,7 @@ public final class WorkerSession {
     public void finished(long jobId, Lease lease, String outcome) {
         if (lease != null) {
             metrics.finished(lease.type(), lease.queue(), outcome, java.time.Duration.ofNanos(System.nanoTime() - lease.since()));
-            tracing.finish(lease.trace(), Long.toString(jobId), lease.type(), lease.queue(), outcome);
+            tracing.finish(lease.trace(), jobId, lease.type(), lease.queue(), outcome);
         }
         forget(jobId);
     }

@@ -31,6 +31,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * from the maintained counts), the same on every broker.
  */
 public final class BrokerMetrics implements AutoCloseable {
+    /**
+     * Histogram buckets (the {@code le} of {@code _bucket}): a dozen or so each, as Prometheus advises, rather
+     * than Micrometer's seventy-odd per series: a scrape stays small and cheap with many types and queues.
+     */
+    private static final Duration[] JOB_BUCKETS = {Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+            Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+            Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
+            Duration.ofSeconds(30), Duration.ofMinutes(1), Duration.ofMinutes(5), Duration.ofMinutes(15), Duration.ofHours(1)};
+    private static final Duration[] COMMIT_BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
+            Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100),
+            Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5)};
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -104,7 +116,7 @@ public final class BrokerMetrics implements AutoCloseable {
     public void groupCommit(String kind, int size, long nanos) {
         timers.computeIfAbsent("commit|" + kind, key -> Timer.builder("jobwire.group.commit")
                 .description("Group commits: one transaction for many requests").tag("kind", kind)
-                .publishPercentileHistogram().register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+                .serviceLevelObjectives(COMMIT_BUCKETS).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
         registry.summary("jobwire.group.commit.size", "kind", kind).record(size);
     }
 
@@ -151,8 +163,7 @@ public final class BrokerMetrics implements AutoCloseable {
 
     private Timer timer(String name, String help, String type, String queue) {
         return timers.computeIfAbsent(name + "|" + type + "|" + queue, key -> Timer.builder(name).description(help)
-                .tag("type", type).tag("queue", queue).publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofHours(1))
+                .tag("type", type).tag("queue", queue).serviceLevelObjectives(JOB_BUCKETS)
                 .register(registry));
     }
 

@@ -60,6 +60,8 @@ public final class Tracing implements AutoCloseable {
 
     private final Tracer tracer;
     private final AutoCloseable sdk;
+    /** A submit outside any trace on a broker that records nothing: shared, since it does nothing. */
+    private final Submit untraced = new Submit(null, Carrier.NONE);
 
     private Tracing(Tracer tracer, AutoCloseable sdk) {
         this.tracer = tracer;
@@ -133,6 +135,11 @@ public final class Tracing implements AutoCloseable {
             this.carrier = carrier;
         }
 
+        /** Nothing to record and nothing to keep: the submit goes on as if there were no tracing. */
+        public boolean isNothing() {
+            return span == null && carrier.isEmpty();
+        }
+
         /** What the jobs keep: the submit span's context, or the caller's as it came. */
         public Carrier carrier() {
             return carrier;
@@ -159,10 +166,10 @@ public final class Tracing implements AutoCloseable {
     /** Starts a Submit of jobs of these types in the calling gRPC call's trace context. */
     public Submit submit(String type, String queue, int jobs) {
         Carrier incoming = INCOMING.get();
-        incoming = incoming == null ? Carrier.NONE : incoming;
         if (tracer == null) {
-            return new Submit(null, incoming);
+            return incoming == null ? untraced : new Submit(null, incoming);
         }
+        incoming = incoming == null ? Carrier.NONE : incoming;
         Span span = tracer.spanBuilder("jobwire submit " + type).setSpanKind(SpanKind.PRODUCER)
                 .setParent(W3C.extract(Context.root(), incoming, FROM_CARRIER))
                 .setAttribute("messaging.system", "jobwire")
@@ -178,8 +185,13 @@ public final class Tracing implements AutoCloseable {
      * The context to hand to the worker with an assignment: a claim span within the job's trace when
      * spans are recorded, else the job's context as kept; none outside a trace.
      */
-    public Carrier claim(Carrier kept, String jobId, int attempt, String type, String queue, String workerId) {
-        if (tracer == null || kept.isEmpty()) {
+    public Carrier claim(String traceParent, String traceState, long jobId, int attempt, String type, String queue,
+                         String workerId) {
+        if (traceParent == null) {
+            return Carrier.NONE;
+        }
+        Carrier kept = new Carrier(traceParent, traceState);
+        if (tracer == null) {
             return kept;
         }
         Span span = tracer.spanBuilder("jobwire claim " + type).setSpanKind(SpanKind.INTERNAL)
@@ -187,7 +199,7 @@ public final class Tracing implements AutoCloseable {
                 .setAttribute("messaging.system", "jobwire")
                 .setAttribute("messaging.operation.type", "receive")
                 .setAttribute("messaging.destination.name", queue)
-                .setAttribute("messaging.message.id", jobId)
+                .setAttribute("messaging.message.id", Long.toString(jobId))
                 .setAttribute("jobwire.job.type", type)
                 .setAttribute("jobwire.job.attempt", attempt)
                 .setAttribute("jobwire.worker.id", workerId)
@@ -197,7 +209,7 @@ public final class Tracing implements AutoCloseable {
     }
 
     /** Records the commit of a worker's finish (succeeded, failed, retried, released) in the job's trace. */
-    public void finish(Carrier handedOut, String jobId, String type, String queue, String outcome) {
+    public void finish(Carrier handedOut, long jobId, String type, String queue, String outcome) {
         if (tracer == null || handedOut == null || handedOut.isEmpty()) {
             return;
         }
@@ -206,7 +218,7 @@ public final class Tracing implements AutoCloseable {
                 .setAttribute("messaging.system", "jobwire")
                 .setAttribute("messaging.operation.type", "settle")
                 .setAttribute("messaging.destination.name", queue)
-                .setAttribute("messaging.message.id", jobId)
+                .setAttribute("messaging.message.id", Long.toString(jobId))
                 .setAttribute("jobwire.job.type", type)
                 .setAttribute("jobwire.outcome", outcome)
                 .startSpan();
