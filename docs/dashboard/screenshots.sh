@@ -20,12 +20,12 @@ SH
 chmod +x "$work/render.sh"
 $J work --type report.render --exec "$work/render.sh" --concurrency 4 --worker-id render-1 > "$work/w1.log" 2>&1 &
 $J work --type email.send --exec 'cat > /dev/null; echo "{\"sent\": true}"' --concurrency 8 --worker-id mailer-1 > "$work/w2.log" 2>&1 &
-for i in $(seq 1 150); do
+for i in $(seq 1 100); do
   $J submit --type email.send --payload "{\"to\": \"user$i@example.com\"}" --label campaign=december -q > /dev/null
   if [ $((i % 3)) = 0 ]; then $J submit --type report.render --payload "{\"report\": \"weekly-$i\"}" --label tenant=acme -q > /dev/null; fi
   if [ $((i % 25)) = 0 ]; then $J submit --type report.render --payload "{\"report\": \"broken-$i\"}" --max-attempts 1 -q > /dev/null; fi
   if [ $((i % 40)) = 0 ]; then $J submit --type invoice.pdf --payload "{\"invoice\": $i}" -q > /dev/null; fi
-  sleep 1.6
+  sleep 0.5
 done
 RUNNING=$($J submit --type report.render --payload '{"report": "annual-2026", "customer": "c-42"}' -q)
 sleep 1.2
