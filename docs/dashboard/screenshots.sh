@@ -4,7 +4,7 @@
 # Run from the repository root after `mvn -B -DskipTests install`. Needs Debian's chromium and npm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-J="java -jar broker/target/jobwire.jar"
+J="java -jar ${JOBWIRE_JAR:-broker/target/jobwire.jar}"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 $J serve --data-dir "$work/data" --port 7171 > "$work/broker.log" 2>&1 &

@@ -1,0 +1,83 @@
+package io.jobwire.broker.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.JobSpec;
+import io.jobwire.broker.cli.ClientCommandsTest.Run;
+import io.jobwire.broker.testing.BrokerFixture;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** {@code cancel|retry|hold|release --filter [--dry-run]} and {@code jobwire schedules}. */
+class BulkAndSchedulesCommandTest {
+    @RegisterExtension
+    static final BrokerFixture fixture = BrokerFixture.perClass();
+
+    private static Run jobwire(String... args) {
+        return ClientCommandsTest.jobwire(fixture, args);
+    }
+
+    private static JobState state(String id) {
+        return fixture.jobs().get(io.jobwire.api.v1.GetRequest.newBuilder().setId(id).build()).getState();
+    }
+
+    @Test
+    void aFilterCountsFirstThenActsOnEveryMatchingJob() {
+        List<String> gold = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            gold.add(fixture.submit(JobSpec.newBuilder().setType("cli.bulk").setPayload("{}").putLabels("tier", "gold").build()));
+        }
+        String silver = fixture.submit(JobSpec.newBuilder().setType("cli.bulk").setPayload("{}").putLabels("tier", "silver").build());
+
+        Run dry = jobwire("hold", "--filter", "--type", "cli.bulk", "--label", "tier=gold", "--dry-run");
+        assertThat(dry.exit()).as(dry.err()).isZero();
+        assertThat(dry.out()).isEqualTo("3 jobs match; nothing changed (--dry-run)\n");
+        assertThat(gold).allSatisfy(id -> assertThat(state(id)).isEqualTo(JobState.JOB_STATE_QUEUED));
+
+        Run held = jobwire("hold", "--filter", "--type", "cli.bulk", "--label", "tier=gold");
+        assertThat(held.out()).isEqualTo("held 3 jobs\n");
+        assertThat(gold).allSatisfy(id -> assertThat(state(id)).isEqualTo(JobState.JOB_STATE_HELD));
+        assertThat(state(silver)).isEqualTo(JobState.JOB_STATE_QUEUED);
+
+        Run cancelled = jobwire("cancel", "--filter", "--type", "cli.bulk", "--state", "held", "--reason", "campaign over");
+        assertThat(cancelled.out()).isEqualTo("cancelled 3 jobs\n");
+        Run retried = jobwire("retry", "--filter", "--type", "cli.bulk", "--state", "cancelled", "--limit", "2");
+        assertThat(retried.out()).isEqualTo("queued again 2 jobs\n");
+
+        Run both = jobwire("cancel", gold.get(0), "--filter", "--type", "cli.bulk");
+        assertThat(both.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(both.err().strip()).isEqualTo("jobwire cancel: --filter acts on the jobs it matches: give no id");
+        Run neither = jobwire("release");
+        assertThat(neither.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(neither.err().strip()).isEqualTo("jobwire release: give a job id, or --filter with --state/--type/--queue/--label");
+    }
+
+    @Test
+    void schedulesAreCreatedListedPausedResumedAndDeleted() {
+        Run created = jobwire("schedules", "create", "--name", "digest", "--cron", "0 7 * * MON-FRI", "--zone", "Europe/Berlin",
+                "--type", "cli.digest", "--payload", "{\"to\": \"team\"}");
+        assertThat(created.exit()).as(created.err()).isZero();
+        assertThat(created.out()).startsWith("schedule digest (0 7 * * MON-FRI Europe/Berlin, cli.digest) created\nnext fires: ");
+        Run every = jobwire("schedules", "create", "--name", "tick", "--every", "30s", "--type", "cli.tick");
+        assertThat(every.out()).startsWith("schedule tick (every 30s, cli.tick) created");
+
+        Run listed = jobwire("schedules");
+        assertThat(listed.out()).contains("digest").contains("0 7 * * MON-FRI Europe/Berlin").contains("tick").contains("every 30s");
+        assertThat(jobwire("schedules", "pause", "tick").out()).isEqualTo("schedule tick (every 30s, cli.tick) paused\n");
+        assertThat(jobwire("schedules").out()).containsPattern("tick .*paused");
+        assertThat(jobwire("schedules", "resume", "tick").out()).startsWith("schedule tick (every 30s, cli.tick) resumed\nnext fires: ");
+        assertThat(jobwire("schedules", "delete", "tick").exit()).isZero();
+        assertThat(jobwire("schedules").out()).doesNotContain("tick");
+
+        Run badCron = jobwire("schedules", "create", "--name", "bad", "--cron", "0 25 * * *", "--type", "cli.bad");
+        assertThat(badCron.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(badCron.err().strip()).startsWith("jobwire schedules create: INVALID_ARGUMENT: cron: ").doesNotContain("\n");
+        Run bothWhens = jobwire("schedules", "create", "--name", "bad", "--cron", "0 3 * * *", "--every", "1m", "--type", "x");
+        assertThat(bothWhens.exit()).isEqualTo(ExitCodes.USAGE);
+        Run unknown = jobwire("schedules", "pause", "nope");
+        assertThat(unknown.err().strip()).isEqualTo("jobwire schedules pause: NOT_FOUND: no schedule named nope");
+    }
+}
