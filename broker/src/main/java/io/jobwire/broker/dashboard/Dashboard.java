@@ -115,8 +115,8 @@ public final class Dashboard implements AutoCloseable {
     }
 
     public void start() {
-        ticker.scheduleWithFixedDelay(this::sampleQuietly, Timeline.STEP.toMillis(), Timeline.STEP.toMillis(),
-                TimeUnit.MILLISECONDS);
+        timeline.sampleAllJobsAlways();
+        ticker.scheduleWithFixedDelay(this::sampleQuietly, 0, Timeline.STEP.toMillis(), TimeUnit.MILLISECONDS);
         ticker.scheduleWithFixedDelay(live::tick, 500, 500, TimeUnit.MILLISECONDS);
     }
 

@@ -15,8 +15,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The overview's last hour: the broker's maintained counts per type and queue, sampled every {@link #STEP}
  * and kept in memory for {@link #WINDOW}. A scope is one owner's jobs (a {@code submit} account sees only
- * its own) or every job (an admin); only scopes someone looked at within the window are sampled, each with
- * one read of the counts table. Samples start when the broker starts: a broker up for ten minutes shows ten.
+ * its own) or every job (an admin). Every job's scope is sampled from the broker's start; an owner's from
+ * the first time someone looks at it, for as long as someone did within the window; each sample is one
+ * read of the counts table. A broker up for ten minutes shows ten.
  */
 public final class Timeline {
     static final Duration STEP = Duration.ofSeconds(10);
@@ -46,6 +47,7 @@ public final class Timeline {
     private static final class Series {
         final Deque<Sample> samples = new ArrayDeque<>();
         volatile Instant viewedAt;
+        volatile boolean always;
     }
 
     private final Source source;
@@ -57,10 +59,17 @@ public final class Timeline {
         this.clock = clock;
     }
 
+    /** Samples every job's scope from now on, whether anyone looks or not (the admins' overview). */
+    void sampleAllJobsAlways() {
+        Series series = scopes.computeIfAbsent(ALL, s -> new Series());
+        series.viewedAt = clock.instant();
+        series.always = true;
+    }
+
     /** Takes a sample of every scope looked at within the window; forgets the others. */
     void sample() {
         Instant now = clock.instant();
-        scopes.entrySet().removeIf(e -> e.getValue().viewedAt.plus(WINDOW).isBefore(now));
+        scopes.entrySet().removeIf(e -> !e.getValue().always && e.getValue().viewedAt.plus(WINDOW).isBefore(now));
         for (Map.Entry<String, Series> e : scopes.entrySet()) {
             take(e.getKey(), e.getValue(), now);
         }

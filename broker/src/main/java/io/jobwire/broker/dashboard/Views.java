@@ -125,7 +125,8 @@ final class Views {
                 .tag("</div>");
         if (!samples.isEmpty() && samples.get(0).at().isAfter(now.minus(Timeline.WINDOW).plus(Timeline.STEP))) {
             h.tag("<p class=\"note\">Charts since ").text(TIME.format(samples.get(0).at()))
-                    .tag(" (this broker samples every ").text(Timeline.STEP.toSeconds()).tag(" s while someone looks).</p>");
+                    .tag(account.admin() ? " (this broker's start; it samples every " : " (your first look; this broker samples every ")
+                    .text(Timeline.STEP.toSeconds()).tag(" s).</p>");
         }
         h.tag("<table class=\"grid\"><thead><tr><th>type</th><th>queue</th><th>queued</th><th>oldest waiting</th>"
                 + "<th>running</th><th>held</th><th>succeeded</th><th>failed</th><th>cancelled</th>"

@@ -69,6 +69,15 @@ class TimelineTest {
         clock.advance(Timeline.STEP);
         timeline.sample();
         assertThat(reads).containsExactly("*"); // "shop" was last looked at over an hour ago
+
+        clock.advance(Timeline.WINDOW.plus(Timeline.STEP)); // nobody looked at all jobs for an hour either
+        reads.clear();
+        timeline.sample();
+        assertThat(reads).isEmpty();
+        timeline.sampleAllJobsAlways(); // as the dashboard does at start
+        clock.advance(Timeline.WINDOW.plus(Timeline.STEP));
+        timeline.sample();
+        assertThat(reads).containsExactly("*");
         assertThat(timeline.samples("shop")).hasSize(1); // looking again starts afresh
     }
 
