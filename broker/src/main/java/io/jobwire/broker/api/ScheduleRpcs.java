@@ -76,7 +76,8 @@ public final class ScheduleRpcs {
             throw InvalidArgument.of("job", "idempotency_key, run_at and delay are the schedule's to set: leave them out");
         }
         NewJob checked = specs.toNewJob("job", job, caller); // the caller may submit it now, as it is
-        Instant now = clock.instant();
+        // whole seconds: an interval's fires (and their jobs' keys) fall on the second
+        Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         ScheduleTimes times;
         Long everyMs = null;
         try {

@@ -62,7 +62,7 @@ final class SchedulesCommand extends ClientCommand {
 
     static void print(ClientCommand command, Schedule s, String did) {
         command.out().println("schedule " + s.getName() + " (" + when(s) + ", " + s.getJob().getType() + ") " + did);
-        if (!s.getPaused()) {
+        if (!s.getPaused() && !did.equals("deleted")) {
             StringBuilder next = new StringBuilder("next fires:");
             s.getNextFiresList().forEach(t -> next.append(' ').append(instant(t)));
             command.out().println(next);
