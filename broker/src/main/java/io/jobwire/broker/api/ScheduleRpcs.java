@@ -166,6 +166,9 @@ public final class ScheduleRpcs {
                 lastJob = outcome.job().id();
                 made++;
             } catch (io.grpc.StatusRuntimeException e) {
+                if (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE) {
+                    throw e; // the broker is behind or the database is away: this fire again at the next pass
+                }
                 error = "fire of " + fire + " refused: " + e.getStatus().getDescription();
             } catch (ExecutionException e) {
                 if (e.getCause() instanceof QuotaExceededException quota) {

@@ -251,6 +251,8 @@ public final class Dashboard implements AutoCloseable {
             page = views.job(viewer, path.substring(6), DONE.get(query.getOrDefault("done", "")));
         } else if (path.equals("/workers")) {
             page = views.workers(viewer);
+        } else if (path.equals("/schedules")) {
+            page = views.schedules(viewer);
         } else if (path.equals("/types")) {
             page = views.types(viewer);
         } else if (path.startsWith("/types/") && path.length() > 7) {
@@ -455,7 +457,7 @@ public final class Dashboard implements AutoCloseable {
                 .tag("<a class=\"brand\" href=\"/\">Jobwire</a>");
         if (viewer != null) {
             h.tag("<nav><a href=\"/\">Overview</a><a href=\"/jobs\">Jobs</a><a href=\"/workers\">Workers</a>"
-                    + "<a href=\"/types\">Job types</a></nav><span class=\"who\" id=\"who\">").text(viewer.account().name())
+                    + "<a href=\"/types\">Job types</a><a href=\"/schedules\">Schedules</a></nav><span class=\"who\" id=\"who\">").text(viewer.account().name())
                     .tag(viewer.account().admin() ? " (admin)" : "").tag("</span>");
             if (logins != null) {
                 h.tag("<form class=\"logout\" method=\"post\" action=\"/logout\">").append(Views.csrf(viewer))

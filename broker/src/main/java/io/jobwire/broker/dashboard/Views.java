@@ -450,6 +450,43 @@ final class Views {
         return h.tag("</tbody></table>");
     }
 
+    // ---------------------------------------------------------------- schedules
+
+    Page schedules(Viewer viewer) {
+        List<io.jobwire.api.v1.Schedule> schedules = api(viewer)
+                .listSchedules(io.jobwire.api.v1.ListSchedulesRequest.getDefaultInstance()).getSchedulesList();
+        Html h = new Html().tag("<h1>Schedules</h1><table class=\"grid\" id=\"schedules\"><thead><tr><th>name</th>")
+                .tag(viewer.account().admin() ? "<th>owner</th>" : "")
+                .tag("<th>when</th><th>type</th><th>next fires</th><th>last fire</th><th>fires</th><th>note</th></tr></thead><tbody>");
+        if (schedules.isEmpty()) {
+            h.tag("<tr><td colspan=\"8\" class=\"empty\">No schedule yet: <code>jobwire schedules create --name N "
+                    + "--cron \"0 3 * * *\" --type T</code></td></tr>");
+        }
+        for (io.jobwire.api.v1.Schedule s : schedules) {
+            h.tag("<tr><td>").text(s.getName()).tag("</td>");
+            if (viewer.account().admin()) {
+                h.tag("<td>").text(s.getOwner()).tag("</td>");
+            }
+            h.tag("<td>").text(s.getCron().isEmpty() ? "every " + duration(s.getEvery()) : s.getCron() + " (" + s.getZone() + ")")
+                    .tag("</td><td><a href=\"").href("/types/" + Html.encode(s.getJob().getType()), Map.of()).tag("\">")
+                    .text(s.getJob().getType()).tag("</a></td><td>");
+            if (s.getPaused()) {
+                h.tag("<span class=\"badge held\">PAUSED</span>");
+            }
+            for (int i = 0; i < Math.min(3, s.getNextFiresCount()); i++) {
+                h.text(time(s.getNextFires(i))).tag("<br>");
+            }
+            h.tag("</td><td>");
+            if (s.hasLastFireAt()) {
+                h.text(time(s.getLastFireAt())).tag(" <a href=\"").href("/jobs/" + Html.encode(s.getLastJobId()), Map.of())
+                        .tag("\">job ").text(s.getLastJobId()).tag("</a>");
+            }
+            h.tag("</td><td class=\"n\">").text(s.getFires()).tag("</td><td class=\"error\">").text(s.getLastError())
+                    .tag("</td></tr>");
+        }
+        return new Page("Schedules", h.tag("</tbody></table>"));
+    }
+
     // ---------------------------------------------------------------- job types
 
     Page types(Viewer viewer) {

@@ -253,6 +253,25 @@ class DashboardBrowserTest {
         assertThat(shop.get(id).getState()).isEqualTo(JobState.JOB_STATE_HELD);
     }
 
+    @Test
+    void theSchedulesPageShowsEachScheduleWithItsNextFiresToItsOwnerOnly() {
+        shop.createSchedule(io.jobwire.api.v1.CreateScheduleRequest.newBuilder().setName("nightly-report")
+                .setCron("0 3 * * *").setZone("Europe/Berlin")
+                .setJob(JobSpec.newBuilder().setType("web.report")).build());
+        billing.createSchedule(io.jobwire.api.v1.CreateScheduleRequest.newBuilder().setName("billing-run")
+                .setEvery(com.google.protobuf.Duration.newBuilder().setSeconds(3600))
+                .setJob(JobSpec.newBuilder().setType("web.billing")).build());
+        logIn(SHOP, "/schedules");
+        String table = browser.find("#schedules").getText();
+        assertThat(table).contains("nightly-report").contains("0 3 * * * (Europe/Berlin)").contains("web.report")
+                .containsPattern("\\d{4}-\\d\\d-\\d\\d 0[12]:00:00Z").doesNotContain("billing-run");
+        browser.find("#logout").click();
+        browser.await(d -> d.getCurrentUrl().contains("/login"));
+        logIn(OPS, "/schedules");
+        assertThat(browser.find("#schedules").getText()).contains("nightly-report").contains("billing-run")
+                .contains("every 60 min");
+    }
+
     private static HttpRequest.Builder post(String path, Cookie session, String form) {
         return HttpRequest.newBuilder(URI.create(url(path)))
                 .header("Cookie", session.getName() + "=" + session.getValue())
