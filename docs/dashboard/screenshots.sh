@@ -20,6 +20,9 @@ SH
 chmod +x "$work/render.sh"
 $J work --type report.render --exec "$work/render.sh" --concurrency 4 --worker-id render-1 > "$work/w1.log" 2>&1 &
 $J work --type email.send --exec 'cat > /dev/null; echo "{\"sent\": true}"' --concurrency 8 --worker-id mailer-1 > "$work/w2.log" 2>&1 &
+$J schedules create --name nightly-invoices --cron "0 3 * * *" --zone Europe/Berlin --type invoice.pdf \
+  --payload '{"batch": "nightly"}' > /dev/null
+$J schedules create --name mail-digest --every 30s --type email.send --payload '{"to": "team@example.com"}' > /dev/null
 for i in $(seq 1 100); do
   $J submit --type email.send --payload "{\"to\": \"user$i@example.com\"}" --label campaign=december -q > /dev/null
   if [ $((i % 3)) = 0 ]; then $J submit --type report.render --payload "{\"report\": \"weekly-$i\"}" --label tenant=acme -q > /dev/null; fi
@@ -38,7 +41,7 @@ const puppeteer = require('puppeteer-core');
   await page.setViewport({width: 1360, height: 900});
   const base = 'http://127.0.0.1:7181';
   for (const [name, path] of [['overview', '/'], ['jobs', '/jobs'], ['job', '/jobs/$RUNNING'],
-                              ['workers', '/workers'], ['types', '/types']]) {
+                              ['workers', '/workers'], ['types', '/types'], ['schedules', '/schedules']]) {
     await page.goto(base + path, {waitUntil: 'networkidle2'}).catch(() => {});
     await page.screenshot({path: 'docs/dashboard/' + name + '.png'});
   }
