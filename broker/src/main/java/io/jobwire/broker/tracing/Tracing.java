@@ -194,13 +194,7 @@ public final class Tracing implements AutoCloseable {
         if (tracer == null) {
             return kept;
         }
-        Span span = tracer.spanBuilder("jobwire claim " + type).setSpanKind(SpanKind.INTERNAL)
-                .setParent(W3C.extract(Context.root(), kept, FROM_CARRIER))
-                .setAttribute("messaging.system", "jobwire")
-                .setAttribute("messaging.operation.type", "receive")
-                .setAttribute("messaging.destination.name", queue)
-                .setAttribute("messaging.message.id", Long.toString(jobId))
-                .setAttribute("jobwire.job.type", type)
+        Span span = jobSpan("claim", "receive", kept, jobId, type, queue)
                 .setAttribute("jobwire.job.attempt", attempt)
                 .setAttribute("jobwire.worker.id", workerId)
                 .startSpan();
@@ -213,19 +207,25 @@ public final class Tracing implements AutoCloseable {
         if (tracer == null || handedOut == null || handedOut.isEmpty()) {
             return;
         }
-        Span span = tracer.spanBuilder("jobwire finish " + type).setSpanKind(SpanKind.INTERNAL)
-                .setParent(W3C.extract(Context.root(), handedOut, FROM_CARRIER))
-                .setAttribute("messaging.system", "jobwire")
-                .setAttribute("messaging.operation.type", "settle")
-                .setAttribute("messaging.destination.name", queue)
-                .setAttribute("messaging.message.id", Long.toString(jobId))
-                .setAttribute("jobwire.job.type", type)
+        Span span = jobSpan("finish", "settle", handedOut, jobId, type, queue)
                 .setAttribute("jobwire.outcome", outcome)
                 .startSpan();
         if (outcome.equals("failed") || outcome.equals("retried")) {
             span.setStatus(StatusCode.ERROR, outcome);
         }
         span.end();
+    }
+
+    /** A span {@code jobwire <what> <type>} about one job, in the trace of {@code parent}. */
+    private io.opentelemetry.api.trace.SpanBuilder jobSpan(String what, String operation, Carrier parent, long jobId,
+                                                          String type, String queue) {
+        return tracer.spanBuilder("jobwire " + what + " " + type).setSpanKind(SpanKind.INTERNAL)
+                .setParent(W3C.extract(Context.root(), parent, FROM_CARRIER))
+                .setAttribute("messaging.system", "jobwire")
+                .setAttribute("messaging.operation.type", operation)
+                .setAttribute("messaging.destination.name", queue)
+                .setAttribute("messaging.message.id", Long.toString(jobId))
+                .setAttribute("jobwire.job.type", type);
     }
 
     private static Carrier inject(Span span) {

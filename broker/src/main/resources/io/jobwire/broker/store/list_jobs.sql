@@ -1,13 +1,8 @@
--- One page of jobs, newest first. Every filter is optional: a null or empty parameter matches all.
+-- One page of jobs, newest first, matching List's filters.
 SELECT *
 FROM jobs
-WHERE (cardinality(:states::text[]) = 0 OR state = ANY (:states::text[]))
-  AND (cardinality(:types::text[]) = 0 OR type = ANY (:types::text[]))
-  AND (cardinality(:queues::text[]) = 0 OR queue = ANY (:queues::text[]))
-  AND (:owner::text IS NULL OR owner = :owner::text)
-  AND (:labels::jsonb IS NULL OR labels @> :labels::jsonb)
-  AND (:payloadContains::jsonb IS NULL OR payload @> :payloadContains::jsonb)
-  AND (:parentId::bigint IS NULL OR parent_id = :parentId::bigint)
+WHERE
+  -- @include job_filter
   AND (:pastId::bigint IS NULL OR id < :pastId::bigint)
 ORDER BY id DESC
 LIMIT :limit
