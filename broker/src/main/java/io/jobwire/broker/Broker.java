@@ -49,6 +49,7 @@ import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
 import io.jobwire.broker.dispatch.QuotaRules;
+import io.jobwire.broker.store.PauseStore;
 import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.TypeRegistrations;
 import io.jobwire.broker.types.TypeRegistry;
@@ -250,7 +251,10 @@ public final class Broker implements AutoCloseable {
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(),
                     new ScheduleStore(database.jdbi()),
                     owner -> tokens.submitRights(owner).map(types -> new Principal(owner, java.util.EnumSet.of(Role.SUBMIT), types)),
-                    builder.clock);
+                    new PauseStore(database.jdbi()), () -> {
+                        bus.due(true, List.of());
+                        announcer.dueNow();
+                    }, builder.clock);
             // Every broker fires the schedules due (each row locked by one at a time); an idle pass is one
             // indexed read.
             maintenance.every(Maintenance.SCHEDULES, Duration.ofSeconds(1), services.schedules()::fireDue);

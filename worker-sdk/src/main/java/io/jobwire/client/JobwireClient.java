@@ -328,6 +328,39 @@ public final class JobwireClient implements AutoCloseable {
         return call(false, stub -> stub.deleteSchedule(io.jobwire.api.v1.ScheduleRef.newBuilder().setName(name).build()));
     }
 
+    /**
+     * Pauses a queue (admin): no broker claims its jobs until {@link #resumeQueue}. Submits are still
+     * taken and running jobs run on. Pausing a paused queue returns the pause there was.
+     */
+    public io.jobwire.api.v1.Paused pauseQueue(String queue, String reason) {
+        return call(true, stub -> stub.pause(io.jobwire.api.v1.PauseRequest.newBuilder().setQueue(queue)
+                .setReason(reason == null ? "" : reason).build()));
+    }
+
+    /** Pauses a job type (admin), as {@link #pauseQueue} a queue. */
+    public io.jobwire.api.v1.Paused pauseType(String type, String reason) {
+        return call(true, stub -> stub.pause(io.jobwire.api.v1.PauseRequest.newBuilder().setType(type)
+                .setReason(reason == null ? "" : reason).build()));
+    }
+
+    /** Resumes a paused queue (admin); false when it was not paused. */
+    public boolean resumeQueue(String queue) {
+        return call(true, stub -> stub.resume(io.jobwire.api.v1.ResumeRequest.newBuilder().setQueue(queue).build()))
+                .getWasPaused();
+    }
+
+    /** Resumes a paused job type (admin); false when it was not paused. */
+    public boolean resumeType(String type) {
+        return call(true, stub -> stub.resume(io.jobwire.api.v1.ResumeRequest.newBuilder().setType(type).build()))
+                .getWasPaused();
+    }
+
+    /** The queues and types paused now, oldest pause first. */
+    public java.util.List<io.jobwire.api.v1.Paused> paused() {
+        return call(true, stub -> stub.listPaused(io.jobwire.api.v1.ListPausedRequest.getDefaultInstance()))
+                .getPausedList();
+    }
+
     /** Delivers a failed (or delivered) callback again, now, with a fresh retry window. */
     public CallbackDelivery redeliverCallback(String deliveryId) {
         return call(false, stub -> stub.redeliverCallback(RedeliverCallbackRequest.newBuilder().setId(deliveryId).build()));

@@ -102,11 +102,13 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     private final Tracing tracing;
     private final ScheduleRpcs schedules;
+    private final PauseRpcs pauses;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
                    CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, ScheduleRpcs schedules,
-                   int maxWatchBacklog, int maxWatches) {
+                   PauseRpcs pauses, int maxWatchBacklog, int maxWatches) {
+        this.pauses = pauses;
         this.tracing = tracing;
         this.schedules = schedules;
         this.callbacks = callbacks;
@@ -273,6 +275,29 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     @Override
     public void deleteSchedule(io.jobwire.api.v1.ScheduleRef request, StreamObserver<io.jobwire.api.v1.Schedule> response) {
         unary(response, () -> schedules.delete(request, caller(Role.SUBMIT, "delete schedules")));
+    }
+
+    @Override
+    public void pause(io.jobwire.api.v1.PauseRequest request, StreamObserver<io.jobwire.api.v1.Paused> response) {
+        unary(response, () -> pauses.pause(request, caller(Role.ADMIN, "pause queues or types")));
+    }
+
+    @Override
+    public void resume(io.jobwire.api.v1.ResumeRequest request,
+                       StreamObserver<io.jobwire.api.v1.ResumeResponse> response) {
+        unary(response, () -> {
+            caller(Role.ADMIN, "resume queues or types");
+            return pauses.resume(request);
+        });
+    }
+
+    @Override
+    public void listPaused(io.jobwire.api.v1.ListPausedRequest request,
+                           StreamObserver<io.jobwire.api.v1.ListPausedResponse> response) {
+        unary(response, () -> {
+            caller(Role.SUBMIT, "list paused queues and types");
+            return pauses.list();
+        });
     }
 
     @Override

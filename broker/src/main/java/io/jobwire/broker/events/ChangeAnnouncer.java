@@ -127,6 +127,20 @@ public final class ChangeAnnouncer implements ChangeSink, AutoCloseable {
         }
     }
 
+    /** Tells the other brokers that jobs may be due now (a queue or type was resumed). */
+    public void dueNow() {
+        if (!peersListening.getAsBoolean()) {
+            return;
+        }
+        synchronized (this) {
+            if (closed || overflowed) {
+                return;
+            }
+            dueNow = true;
+            notifyAll();
+        }
+    }
+
     private boolean nothingPending() {
         return pending.isEmpty() && !dueNow && dueLater.isEmpty() && !overflowed;
     }

@@ -2,10 +2,12 @@
 -- priority first, then oldest run_at. The ready ring's entries are chosen and locked with SKIP LOCKED, so
 -- concurrent claimers (on any broker) never block on or double-claim a job, and deleted. Each claimed job gets the
 -- next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong random
--- source), a deadline from the database clock, and an entry in the lease ring for the reaper.
+-- source), a deadline from the database clock, and an entry in the lease ring for the reaper. Nothing is
+-- claimed of a paused type or queue (the pauses table, read once per statement).
 WITH wanted AS (
     SELECT w.type, w.quota
     FROM unnest(:types::text[], :quotas::int[]) AS w(type, quota)
+    WHERE NOT EXISTS (SELECT 1 FROM pauses p WHERE p.kind = 'type' AND p.name = w.type)
 ), picked AS MATERIALIZED (
     SELECT c.part, c.seg, c.entry, c.job_id, c.priority, c.run_at
     FROM wanted
@@ -19,6 +21,7 @@ WITH wanted AS (
           AND (SELECT j.state FROM live_jobs j WHERE j.id = r.job_id) = 'QUEUED' 
           AND r.run_at <= now()
           AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))
+          AND r.queue <> ALL (ARRAY(SELECT p.name FROM pauses p WHERE p.kind = 'queue'))
         ORDER BY r.priority DESC, r.run_at, r.job_id
         LIMIT wanted.quota
         FOR UPDATE SKIP LOCKED

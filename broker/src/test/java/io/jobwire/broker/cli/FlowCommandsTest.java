@@ -11,8 +11,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** {@code cancel|retry|hold|release --filter [--dry-run]} and {@code jobwire schedules}. */
-class BulkAndSchedulesCommandTest {
+/** {@code cancel|retry|hold|release --filter [--dry-run]}, {@code jobwire schedules}, {@code pause|resume|paused}. */
+class FlowCommandsTest {
     @RegisterExtension
     static final BrokerFixture fixture = BrokerFixture.perClass();
 
@@ -79,5 +79,35 @@ class BulkAndSchedulesCommandTest {
         assertThat(bothWhens.exit()).isEqualTo(ExitCodes.USAGE);
         Run unknown = jobwire("schedules", "pause", "nope");
         assertThat(unknown.err().strip()).isEqualTo("jobwire schedules pause: NOT_FOUND: no schedule named nope");
+    }
+
+    @Test
+    void queuesAndTypesArePausedListedAndResumed() {
+        String id = fixture.submit(JobSpec.newBuilder().setType("cli.paused").setQueue("cli-q").build());
+        Run paused = jobwire("pause", "--queue", "cli-q", "--reason", "supplier down");
+        assertThat(paused.exit()).as(paused.err()).isZero();
+        assertThat(paused.out()).matches("queue cli-q paused since \\S+Z by \\S+: supplier down\n");
+        assertThat(jobwire("pause", "--type", "cli.paused").out()).startsWith("type cli.paused paused since ");
+
+        Run listed = jobwire("paused");
+        assertThat(listed.out().lines().toList()).hasSize(3);
+        assertThat(listed.out().lines().skip(1).toList()).satisfiesExactly(
+                line -> assertThat(line).startsWith("cli-q").endsWith("supplier down"),
+                line -> assertThat(line).startsWith("-").contains("cli.paused"));
+        assertThat(jobwire("paused", "--json").out()).contains("\"queue\":\"cli-q\"").contains("\"type\":\"cli.paused\"");
+
+        assertThat(jobwire("resume", "--queue", "cli-q").out()).isEqualTo("queue cli-q resumed\n");
+        assertThat(jobwire("resume", "--queue", "cli-q").out()).isEqualTo("queue cli-q was not paused\n");
+        assertThat(jobwire("resume", "--type", "cli.paused").out()).isEqualTo("type cli.paused resumed\n");
+        assertThat(state(id)).isEqualTo(JobState.JOB_STATE_QUEUED);
+
+        Run both = jobwire("pause", "--queue", "a", "--type", "b");
+        assertThat(both.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(both.err().lines().findFirst().orElse("")).contains("mutually exclusive");
+        Run bad = jobwire("pause", "--queue", "no spaces");
+        assertThat(bad.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(bad.err().lines().toList()).hasSize(1);
+        assertThat(bad.err()).contains("INVALID_ARGUMENT").contains("queue");
+        assertThat(jobwire("paused").out().lines().toList()).hasSize(1); // the header: nothing paused
     }
 }

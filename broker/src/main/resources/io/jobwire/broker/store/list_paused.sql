@@ -1,0 +1,1 @@
+SELECT * FROM pauses ORDER BY paused_at, kind, name
