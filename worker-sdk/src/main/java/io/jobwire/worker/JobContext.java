@@ -43,7 +43,7 @@ public interface JobContext {
     /** Reports progress with details: any object Jackson can write, shown to watchers as JSON. */
     void progress(float percent, String message, Object details);
 
-    /** True once the job was cancelled, its lease was lost, or the worker is shutting down. */
+    /** True once the job was cancelled, ran past its run timeout, lost its lease, or the worker is shutting down. */
     boolean isCancelled();
 
     /** Throws {@link JobStoppedException} if {@link #isCancelled()}; call it between steps of long work. */

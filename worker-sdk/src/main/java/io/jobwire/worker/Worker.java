@@ -263,7 +263,8 @@ public final class Worker implements AutoCloseable {
             case CANCEL_JOB -> {
                 RunningJob job = held.get(key(message.getCancelJob().getJobId(), message.getCancelJob().getAttempt()));
                 if (job != null) {
-                    cancelled(job, message.getCancelJob().getReason());
+                    cancelled(job, (message.getCancelJob().getTimedOut() ? "timed out: " : "cancelled: ")
+                            + message.getCancelJob().getReason());
                 }
             }
             case DRAIN -> {
@@ -508,10 +509,13 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    /** Cancelled: a running handler is told to stop; an outcome not yet accepted no longer matters. */
+    /**
+     * Cancelled, or past its run timeout: a running handler is told to stop; an outcome not yet accepted
+     * no longer matters.
+     */
     private void cancelled(RunningJob job, String reason) {
         if (job.phase.running()) {
-            job.stop("cancelled: " + reason);
+            job.stop(reason);
             job.phase = Phase.STOPPING;
         } else if (job.phase == Phase.FINISHING) {
             forget(job);

@@ -115,6 +115,10 @@ final class JobSpecs {
                 retryMax = defaults.retryMaxMs();
             }
         }
+        Long runTimeoutMs = spec.hasRunTimeout()
+                ? Long.valueOf(duration(prefix + ".run_timeout", spec.getRunTimeout(), Limits.MIN_RUN_TIMEOUT,
+                        Limits.MAX_RUN_TIMEOUT).toMillis())
+                : defaults != null ? defaults.defaultRunTimeoutMs() : null;
         String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());
         if (!caller.isAdmin() && !owner.equals(caller.name())) {
             throw Status.PERMISSION_DENIED.withDescription(prefix + ".owner: only an admin may submit jobs for another "
@@ -135,7 +139,7 @@ final class JobSpecs {
             };
         }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
-                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null);
+                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs);
     }
 
     static Map<String, String> labels(String field, Map<String, String> given) {

@@ -67,8 +67,10 @@ final class JobTypeInfos {
                 throw InvalidArgument.of(prefix + ".defaults.retry_policy.max_delay", "must not be shorter than initial_delay");
             }
         }
+        Long runTimeoutMs = defaults.hasRunTimeout() ? JobSpecs.duration(prefix + ".defaults.run_timeout",
+                defaults.getRunTimeout(), Limits.MIN_RUN_TIMEOUT, Limits.MAX_RUN_TIMEOUT).toMillis() : null;
         return new Registration(name, description, documentation, payloadSchema, resultSchema, uses, queue, leaseMs,
-                maxAttempts, retryInitial, retryMax, 0, registeredBy, null, null);
+                maxAttempts, retryInitial, retryMax, runTimeoutMs, 0, registeredBy, null, null);
     }
 
     /** Well-formed JSON that jsonb takes, within the size limit; whether it is a schema is checked when compiled. */
@@ -120,6 +122,9 @@ final class JobTypeInfos {
                 retry.setMaxDelay(millis(type.retryMaxMs()));
             }
             defaults.setRetryPolicy(retry);
+        }
+        if (type.defaultRunTimeoutMs() != null) {
+            defaults.setRunTimeout(millis(type.defaultRunTimeoutMs()));
         }
         JobTypeRegistration.Builder proto = JobTypeRegistration.newBuilder().setName(type.name())
                 .setDescription(type.description()).setDocumentation(type.documentation()).addAllUses(type.uses())

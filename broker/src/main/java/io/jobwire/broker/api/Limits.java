@@ -10,6 +10,8 @@ record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) 
     static final int MAX_ATTEMPTS = 1000;
     static final Duration MIN_LEASE = Duration.ofSeconds(1);
     static final Duration MAX_LEASE = Duration.ofHours(24);
+    static final Duration MIN_RUN_TIMEOUT = Duration.ofSeconds(1);
+    static final Duration MAX_RUN_TIMEOUT = Duration.ofHours(24);
     static final Duration MAX_DELAY = Duration.ofDays(366);
     static final Duration MAX_RETRY_INITIAL = Duration.ofHours(24);
     static final Duration MAX_RETRY_DELAY = Duration.ofDays(7);

@@ -84,6 +84,12 @@ final class SubmitCommand extends ClientCommand {
     @Option(names = "--lease", description = "Lease without a heartbeat, e.g. 30s (default: the broker's).")
     java.time.Duration lease;
 
+    @Option(names = "--run-timeout", paramLabel = "DURATION",
+            description = "The longest one attempt may run, heartbeats or not, e.g. 30s: past it the worker is told "
+                    + "to stop and the attempt fails as timed out (default: the type's, else none). "
+                    + "--timeout is this call's deadline.")
+    java.time.Duration runTimeout;
+
     @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label; repeat for more.")
     Map<String, String> labels = new LinkedHashMap<>();
 
@@ -221,6 +227,9 @@ final class SubmitCommand extends ClientCommand {
         }
         if (lease != null) {
             spec.setLeaseDuration(duration(lease));
+        }
+        if (runTimeout != null) {
+            spec.setRunTimeout(duration(runTimeout));
         }
         if (callback != null) {
             spec.setCallback(Callback.newBuilder().setUrl(callback).setEvents(callbackEvents()));

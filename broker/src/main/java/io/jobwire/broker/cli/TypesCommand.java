@@ -87,6 +87,10 @@ final class TypesCommand extends ClientCommand {
         @Option(names = "--lease", description = "Default lease of its jobs, e.g. 2m.")
         java.time.Duration lease;
 
+        @Option(names = "--run-timeout", paramLabel = "DURATION",
+                description = "Default run timeout of its jobs: the longest one attempt may run, e.g. 10m.")
+        java.time.Duration runTimeout;
+
         @Option(names = "--max-attempts", description = "Default attempts before its jobs end FAILED.")
         int maxAttempts;
 
@@ -115,6 +119,9 @@ final class TypesCommand extends ClientCommand {
             JobTypeDefaults.Builder defaults = JobTypeDefaults.newBuilder().setQueue(queue).setMaxAttempts(maxAttempts);
             if (lease != null) {
                 defaults.setLeaseDuration(duration(lease));
+            }
+            if (runTimeout != null) {
+                defaults.setRunTimeout(duration(runTimeout));
             }
             if (retryInitial != null || retryMax != null) {
                 RetryPolicy.Builder retry = RetryPolicy.newBuilder();
@@ -178,6 +185,9 @@ final class TypesCommand extends ClientCommand {
                 }
                 if (defaults.getMaxAttempts() != 0) {
                     given.add("max attempts " + defaults.getMaxAttempts());
+                }
+                if (defaults.hasRunTimeout()) {
+                    given.add("run timeout " + format(defaults.getRunTimeout()));
                 }
                 if (defaults.getRetryPolicy().hasInitialDelay()) {
                     given.add("retry initial " + format(defaults.getRetryPolicy().getInitialDelay()));

@@ -45,6 +45,9 @@ public final class ProtoJobs {
         if (job.parentId() != null) {
             proto.setParentId(Long.toString(job.parentId()));
         }
+        if (job.runTimeoutMs() != null) {
+            proto.setRunTimeout(millis(job.runTimeoutMs()));
+        }
         if (job.callbackUrl() != null) {
             proto.setCallback(Callback.newBuilder().setUrl(job.callbackUrl()).setEvents(job.callbackAll()
                     ? CallbackEvents.CALLBACK_EVENTS_ALL : CallbackEvents.CALLBACK_EVENTS_FINAL));

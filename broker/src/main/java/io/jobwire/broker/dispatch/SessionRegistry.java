@@ -121,15 +121,18 @@ public final class SessionRegistry implements ChangeListener {
             if (holder == null || !holder.holds(change.id(), change.attempt())) {
                 continue;
             }
-            // The lease ended: the job no longer counts against the stream's concurrency. A cancelled
-            // job's worker is told to stop; it grants credit again once its handler has returned.
+            // The lease ended: the job no longer counts against the stream's concurrency. The worker of a
+            // cancelled job, or of an attempt that ran past its run timeout, is told to stop; it grants
+            // credit again once its handler has returned.
             holder.forget(change.id());
-            if (change.state() == JobStatus.CANCELLED) {
+            if (change.state() == JobStatus.CANCELLED || change.timedOut()) {
                 holder.send(BrokerMessage.newBuilder()
                         .setCancelJob(CancelJob.newBuilder()
                                 .setJobId(Long.toString(change.id()))
                                 .setAttempt(change.attempt())
-                                .setReason("the job was cancelled"))
+                                .setTimedOut(change.timedOut())
+                                .setReason(change.timedOut() ? "the attempt ran past its run timeout"
+                                        : "the job was cancelled"))
                         .build());
             }
         }

@@ -239,7 +239,7 @@ public final class WorkerSession {
                 assigned.setTraceState(trace.traceState());
             }
         }
-        return assigned
+        assigned
                 .setLease(LeaseRef.newBuilder()
                         .setJobId(Long.toString(job.id()))
                         .setAttempt(job.attempt())
@@ -254,8 +254,11 @@ public final class WorkerSession {
                 .setLeaseExpiresAt(ProtoJobs.timestamp(job.leaseExpiresAt()))
                 .setCreatedAt(ProtoJobs.timestamp(job.createdAt()))
                 .setOwner(job.owner())
-                .setJobToken(JobTokens.issue(job.id(), job.attempt(), job.leaseToken()))
-                .build();
+                .setJobToken(JobTokens.issue(job.id(), job.attempt(), job.leaseToken()));
+        if (job.runTimeoutMs() != null) {
+            assigned.setRunTimeout(ProtoJobs.duration(java.time.Duration.ofMillis(job.runTimeoutMs())));
+        }
+        return assigned.build();
     }
 
     public synchronized void addCredit(int jobs) {

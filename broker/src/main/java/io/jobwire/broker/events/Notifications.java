@@ -10,7 +10,8 @@ import java.util.List;
  * The messages brokers send each other on {@link #CHANNEL}. A payload is {@code origin|body}, where the
  * body is one of:
  * <ul>
- *   <li>{@code id:version:STATE:attempt:runAtMillis;...}: jobs that changed;</li>
+ *   <li>{@code id:version:STATE:attempt:runAtMillis[:t];...}: jobs that changed ({@code :t}: the attempt
+ *       ran past its run timeout);</li>
  *   <li>{@code !0,runAtMillis,...}: queued jobs that no lease holds became due now ({@code 0}) or become
  *       due at those times ({@link Kind#DUE}): all a dispatcher needs, without the jobs;</li>
  *   <li>{@code *}: changes were dropped, re-read everything ({@link Kind#RESYNC});</li>
@@ -57,7 +58,7 @@ public final class Notifications {
         List<String> entries = new ArrayList<>(changes.size());
         for (JobChange change : changes) {
             entries.add(change.id() + ":" + change.version() + ":" + change.state().name() + ":" + change.attempt()
-                    + ":" + (change.runAt() == null ? 0 : change.runAt().toEpochMilli()));
+                    + ":" + (change.runAt() == null ? 0 : change.runAt().toEpochMilli()) + (change.timedOut() ? ":t" : ""));
         }
         return pack(origin + "|", entries, ';');
     }
@@ -141,13 +142,14 @@ public final class Notifications {
         if (!body.isEmpty()) {
             for (String entry : body.split(";")) {
                 String[] fields = entry.split(":");
-                if (fields.length != 5) {
+                if (fields.length != 5 && !(fields.length == 6 && fields[5].equals("t"))) {
                     throw new IllegalArgumentException("malformed change entry: " + entry);
                 }
                 long runAtMillis = Long.parseLong(fields[4]);
                 changes.add(new JobChange(Long.parseLong(fields[0]), Long.parseLong(fields[1]),
                         JobStatus.valueOf(fields[2]), Integer.parseInt(fields[3]),
-                        runAtMillis == 0 ? null : Instant.ofEpochMilli(runAtMillis), null, null, null));
+                        runAtMillis == 0 ? null : Instant.ofEpochMilli(runAtMillis), null, null, null, false,
+                        fields.length == 6));
             }
         }
         return new Notification(origin, Kind.CHANGES, List.copyOf(changes));

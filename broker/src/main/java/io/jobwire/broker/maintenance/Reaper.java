@@ -11,8 +11,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Takes back jobs whose lease ran out (the worker died, froze or lost its network): queued again at
- * once, or FAILED when attempts are spent. Run it every reaper interval; every broker runs one and they
- * never conflict, because each update re-checks the expiry of the rows it touches.
+ * once, or FAILED when attempts are spent; and attempts that ran past their run timeout (their lease
+ * was capped there): a retryable failure, queued again after the job's backoff. Run it every reaper
+ * interval; every broker runs one and they never conflict, because each update re-checks the expiry of
+ * the rows it touches.
  */
 public final class Reaper {
     private static final Logger log = LoggerFactory.getLogger(Reaper.class);
@@ -44,15 +46,23 @@ public final class Reaper {
             total += batch.changes().size();
             int told = 0;
             for (JobChange change : batch.changes()) {
-                metrics.leaseExpired(change.type(), change.queue());
+                boolean timedOut = batch.timedOut().contains(change.id());
+                if (timedOut) {
+                    metrics.timedOut(change.type(), change.queue());
+                } else {
+                    metrics.leaseExpired(change.type(), change.queue());
+                }
                 if (++told > LOGGED_PER_BATCH) {
                     continue;
                 }
                 log.atWarn().addKeyValue("job_id", String.valueOf(change.id())).addKeyValue("job_type", change.type())
                         .addKeyValue("owner", change.owner()).addKeyValue("attempt", change.attempt())
-                        .log("the lease of job {} ({}) ran out in attempt {}: its worker went silent; the job is {}",
+                        .log(timedOut ? "job {} ({}) ran past its run timeout in attempt {}: its worker is told to stop; "
+                                        + "the job is {}"
+                                        : "the lease of job {} ({}) ran out in attempt {}: its worker went silent; the job is {}",
                                 change.id(), change.type(), change.attempt(),
-                                change.state() == JobStatus.FAILED ? "FAILED (no attempts left)" : "queued again");
+                                change.state() == JobStatus.FAILED ? "FAILED (no attempts left)"
+                                        : timedOut ? "queued again after its backoff" : "queued again");
             }
             if (told > LOGGED_PER_BATCH) {
                 log.warn("and the leases of {} more jobs ran out (a worker or a host went away?)", told - LOGGED_PER_BATCH);

@@ -98,6 +98,12 @@ public final class BrokerMetrics implements AutoCloseable {
                 .increment();
     }
 
+    /** An attempt ran past its run timeout (the reaper took the job back). */
+    public void timedOut(String type, String queue) {
+        counter("jobwire.jobs.timed.out", "Attempts that ran past their run timeout (the broker stopped them)", type, queue)
+                .increment();
+    }
+
     /** A callback delivery attempt ended: delivered, retrying or failed. */
     public void callbackAttempt(String outcome) {
         counters.computeIfAbsent("callback|" + outcome, key -> Counter.builder("jobwire.callback.attempts")

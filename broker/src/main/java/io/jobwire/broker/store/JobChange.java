@@ -9,6 +9,8 @@ import java.time.Instant;
  * @param byHolder made for the lease holder's own stream, on the broker that holds it: a claim, or a
  *                 heartbeat, progress report, completion, failure or release under the lease. No other
  *                 broker holds that job, so only their watchers need to hear of it.
+ * @param timedOut the reaper ended the attempt because it ran past its run timeout: its worker is told
+ *                 to stop
  */
 public record JobChange(
         long id,
@@ -19,11 +21,12 @@ public record JobChange(
         String type,
         String queue,
         String owner,
-        boolean byHolder) {
+        boolean byHolder,
+        boolean timedOut) {
 
     public JobChange(long id, long version, JobStatus state, int attempt, Instant runAt, String type, String queue,
                      String owner) {
-        this(id, version, state, attempt, runAt, type, queue, owner, false);
+        this(id, version, state, attempt, runAt, type, queue, owner, false, false);
     }
 
     public boolean isRemote() {
@@ -32,6 +35,11 @@ public record JobChange(
 
     /** This change, as made by the lease holder's own stream. */
     public JobChange fromHolder() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true, timedOut);
+    }
+
+    /** This change, as the end of an attempt that ran past its run timeout. */
+    public JobChange asTimedOut() {
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, byHolder, true);
     }
 }

@@ -45,6 +45,8 @@ public record JobRecord(
         /** The W3C trace context of the Submit that made it, or null (see {@link NewJob#traceParent()}). */
         String traceParent,
         String traceState,
+        /** The longest one attempt may run, or null (see {@link NewJob#runTimeoutMs()}). */
+        Long runTimeoutMs,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
@@ -52,7 +54,7 @@ public record JobRecord(
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
                 lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
-                List.copyOf(history));
+                runTimeoutMs, List.copyOf(history));
     }
 
     public LeaseRef lease() {

@@ -64,6 +64,7 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 rs.getBoolean("callback_all"),
                 rs.getString("trace_parent"),
                 rs.getString("trace_state"),
+                nullableLong(rs, "run_timeout_ms"),
                 List.of());
     }
 

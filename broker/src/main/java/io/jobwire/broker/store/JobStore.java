@@ -234,6 +234,7 @@ public final class JobStore {
         Boolean[] callbackAll = new Boolean[n];
         String[] traceParents = new String[n];
         String[] traceStates = new String[n];
+        Long[] runTimeouts = new Long[n];
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -256,6 +257,7 @@ public final class JobStore {
             callbackAll[i] = job.callbackAll();
             traceParents[i] = job.traceParent();
             traceStates[i] = job.traceState();
+            runTimeouts[i] = job.runTimeoutMs();
         }
         String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
@@ -279,6 +281,7 @@ public final class JobStore {
                 .bind("parents", parents)
                 .bind("traceParents", traceParents)
                 .bind("traceStates", traceStates)
+                .bind("runTimeoutMs", runTimeouts)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }
@@ -461,7 +464,7 @@ public final class JobStore {
             JobChange change = new JobChange(rs.getLong("id"), rs.getLong("version"),
                     JobStatus.valueOf(rs.getString("state")), rs.getInt("attempt"),
                     JobRowMapper.instant(rs, "run_at"), rs.getString("type"), rs.getString("queue"),
-                    rs.getString("owner"), byHolder);
+                    rs.getString("owner"), byHolder, false);
             return new AppliedRow(change, JobRowMapper.instant(rs, "lease_expires_at"));
         }
     }
@@ -493,7 +496,7 @@ public final class JobStore {
     }
 
     private record LeaseState(JobStatus state, int attempt, UUID token, String principal, Instant expiresAt,
-                              boolean expired) {
+                              boolean expired, Long runTimeoutMs, boolean timedOut) {
     }
 
     private static Map<Long, LeaseState> leaseStates(Handle handle, List<Long> ids) {
@@ -503,7 +506,8 @@ public final class JobStore {
                 .map((rs, ctx) -> {
                     states.put(rs.getLong("id"), new LeaseState(JobStatus.valueOf(rs.getString("state")),
                             rs.getInt("attempt"), rs.getObject("lease_token", UUID.class), rs.getString("lease_principal"),
-                            JobRowMapper.instant(rs, "lease_expires_at"), rs.getBoolean("expired")));
+                            JobRowMapper.instant(rs, "lease_expires_at"), rs.getBoolean("expired"),
+                            (Long) rs.getObject("run_timeout_ms"), rs.getBoolean("timed_out")));
                     return null;
                 })
                 .list();
@@ -525,7 +529,12 @@ public final class JobStore {
                     "job " + id + " was cancelled");
         }
         String why;
-        if (found.attempt() != lease.attempt()) {
+        if (found.attempt() == lease.attempt() && found.timedOut()
+                && (found.state() != JobStatus.RUNNING || found.expired())) {
+            why = "job " + id + " ran past its run timeout of " + java.time.Duration.ofMillis(found.runTimeoutMs())
+                    .toString().substring(2).toLowerCase(java.util.Locale.ROOT) + " in attempt " + lease.attempt()
+                    + ": stop it";
+        } else if (found.attempt() != lease.attempt()) {
             why = found.attempt() < lease.attempt()
                     ? "job " + id + " has never had attempt " + lease.attempt() + " (it is at attempt "
                             + found.attempt() + ")"
@@ -544,8 +553,11 @@ public final class JobStore {
 
     // ---------------------------------------------------------------- reaper
 
-    /** One reaper batch: how many lease entries it settled, and the jobs it took back. */
-    public record Reaped(int entries, List<JobChange> changes) {
+    /**
+     * One reaper batch: how many lease entries it settled, the jobs it took back, and which of those ran
+     * past their run timeout (the others' workers went silent).
+     */
+    public record Reaped(int entries, List<JobChange> changes, java.util.Set<Long> timedOut) {
     }
 
     /**
@@ -572,17 +584,32 @@ public final class JobStore {
                     })
                     .list();
             if (ids.isEmpty()) {
-                return new Reaped(0, List.of());
+                return new Reaped(0, List.of(), java.util.Set.of());
             }
             betweenChoiceAndUpdate.run();
+            Double[] jitters = new Double[ids.size()];
+            for (int i = 0; i < jitters.length; i++) {
+                jitters[i] = jitter.getAsDouble();
+            }
+            java.util.Set<Long> timedOut = new java.util.HashSet<>();
             List<JobChange> changes = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
                     .bind("parts", parts.toArray(Long[]::new))
                     .bind("entries", entries.toArray(String[]::new))
                     .bind("ids", ids.toArray(Long[]::new))
                     .bind("attempts", attempts.toArray(Integer[]::new))
-                    .map((rs, ctx) -> AppliedRow.read(rs, false).change())
+                    .bind("jitters", jitters)
+                    .bind("defaultInitialMs", retryDefaults.initialDelay().toMillis())
+                    .bind("defaultMaxMs", retryDefaults.maxDelay().toMillis())
+                    .map((rs, ctx) -> {
+                        JobChange change = AppliedRow.read(rs, false).change();
+                        if (rs.getBoolean("timed_out")) {
+                            timedOut.add(change.id());
+                            return change.asTimedOut();
+                        }
+                        return change;
+                    })
                     .list();
-            return new Reaped(ids.size(), changes);
+            return new Reaped(ids.size(), changes, timedOut);
         });
         sink.publish(reaped.changes());
         return reaped;

@@ -30,20 +30,22 @@ public record NewJob(
         /** The W3C traceparent its workers' handlers continue, or null outside a trace. */
         String traceParent,
         /** The W3C tracestate that goes with it, or null. */
-        String traceState) {
+        String traceState,
+        /** The longest one attempt may run, or null for no limit but the lease. */
+        Long runTimeoutMs) {
 
     /** The same job without a parent (what a caller without a job token submits). */
     public NewJob(String type, String queue, String payloadJson, int priority, Instant runAt, long delayMs,
                   String idempotencyKey, int maxAttempts, long leaseDurationMs, Map<String, String> labels,
                   Long retryInitialMs, Long retryMaxMs, String owner) {
         this(type, queue, payloadJson, priority, runAt, delayMs, idempotencyKey, maxAttempts, leaseDurationMs, labels,
-                retryInitialMs, retryMaxMs, owner, null, null, false, null, null);
+                retryInitialMs, retryMaxMs, owner, null, null, false, null, null, null);
     }
 
     /** The same job in this trace. */
     public NewJob inTrace(String parent, String state) {
         return new NewJob(type, queue, payloadJson, priority, runAt, delayMs, idempotencyKey, maxAttempts, leaseDurationMs,
-                labels, retryInitialMs, retryMaxMs, owner, parentId, callbackUrl, callbackAll, parent, state);
+                labels, retryInitialMs, retryMaxMs, owner, parentId, callbackUrl, callbackAll, parent, state, runTimeoutMs);
     }
 
     /** Whether the job is due at {@code now} (a delay counts from its insert, so only no delay is). */

@@ -33,6 +33,8 @@ public final class TypeRegistrations {
             Integer defaultMaxAttempts,
             Long retryInitialMs,
             Long retryMaxMs,
+            /** The run timeout of its jobs that set none, or null. */
+            Long defaultRunTimeoutMs,
             int version,
             String registeredBy,
             Instant registeredAt,
@@ -57,6 +59,7 @@ public final class TypeRegistrations {
                     .bind("defaultMaxAttempts", type.defaultMaxAttempts())
                     .bind("retryInitialMs", type.retryInitialMs())
                     .bind("retryMaxMs", type.retryMaxMs())
+                    .bind("defaultRunTimeoutMs", type.defaultRunTimeoutMs())
                     .bind("registeredBy", type.registeredBy())
                     .map((rs, ctx) -> read(rs))
                     .one();
@@ -110,6 +113,7 @@ public final class TypeRegistrations {
                 (Integer) rs.getObject("default_max_attempts"),
                 (Long) rs.getObject("retry_initial_ms"),
                 (Long) rs.getObject("retry_max_ms"),
+                (Long) rs.getObject("default_run_timeout_ms"),
                 rs.getInt("version"),
                 rs.getString("registered_by"),
                 rs.getTimestamp("registered_at").toInstant(),

@@ -39,7 +39,8 @@ WITH wanted AS (
         attempt = j.attempt + 1,
         spent_attempts = j.spent_attempts + 1,
         lease_token = gen_random_uuid(),
-        lease_expires_at = now() + j.lease_duration_ms * interval '1 millisecond',
+        -- capped at the run timeout (least() passes over a null): the reaper looks at the attempt then
+        lease_expires_at = now() + least(j.lease_duration_ms, j.run_timeout_ms) * interval '1 millisecond',
         worker_id = :workerId,
         lease_principal = :principal,
         started_at = now(),

@@ -10,10 +10,11 @@ WITH input AS (
                 :runAts::text[], :delays::bigint[], :keys::text[], :maxAttempts::int[],
                 :leaseMs::bigint[], :labels::text[], :retryInitialMs::bigint[], :retryMaxMs::bigint[],
                 :owners::text[], :parents::bigint[],
-                :callbackUrls::text[], :callbackAll::boolean[], :traceParents::text[], :traceStates::text[])
+                :callbackUrls::text[], :callbackAll::boolean[], :traceParents::text[], :traceStates::text[],
+                :runTimeoutMs::bigint[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
-                              callback_url, callback_all, trace_parent, trace_state, ord)
+                              callback_url, callback_all, trace_parent, trace_state, run_timeout_ms, ord)
 ), keyed AS ( -- @keyed
     INSERT INTO job_keys (owner, idempotency_key, job_id) -- @keyed
     SELECT owner, idempotency_key, new_id FROM input WHERE idempotency_key IS NOT NULL ORDER BY ord -- @keyed
@@ -22,12 +23,12 @@ WITH input AS (
 ), changed AS (
     INSERT INTO live_jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
                            lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
-                           callback_url, callback_all, trace_parent, trace_state)
+                           callback_url, callback_all, trace_parent, trace_state, run_timeout_ms)
     SELECT new_id, type, queue, payload::jsonb, priority,
            CASE WHEN run_at IS NULL THEN now() + delay_ms * interval '1 millisecond'
                 ELSE greatest(run_at::timestamptz, now()) END,
            idempotency_key, max_attempts, lease_duration_ms, labels::jsonb, retry_initial_ms, retry_max_ms, owner,
-           parent_id, callback_url, callback_all, trace_parent, trace_state
+           parent_id, callback_url, callback_all, trace_parent, trace_state, run_timeout_ms
     FROM input
     WHERE idempotency_key IS NULL OR new_id IN (SELECT job_id FROM keyed) -- @keyed
     ORDER BY ord

@@ -10,13 +10,13 @@ WITH revived AS (
                            retry_initial_ms, retry_max_ms, lease_token, lease_expires_at, worker_id,
                            progress_percent, progress_message, progress_details, progress_at, result, last_error,
                            created_at, updated_at, started_at, finished_at, version, lease_principal, parent_id,
-                         callback_url, callback_all, trace_parent, trace_state)
+                         callback_url, callback_all, trace_parent, trace_state, run_timeout_ms)
     SELECT id, type, queue, 'QUEUED', priority, now(), payload, labels, owner, idempotency_key,
            max_attempts, attempt, 0, releases, errors, lease_duration_ms,
            retry_initial_ms, retry_max_ms, NULL, NULL, worker_id,
            progress_percent, progress_message, progress_details, progress_at, NULL, last_error,
            created_at, now(), started_at, NULL, version + 1, lease_principal, parent_id, callback_url, callback_all,
-           trace_parent, trace_state
+           trace_parent, trace_state, run_timeout_ms
     FROM revived
     RETURNING *
 ), unheld AS (

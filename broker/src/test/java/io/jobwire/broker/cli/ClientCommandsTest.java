@@ -53,7 +53,7 @@ class ClientCommandsTest {
     void submitPrintsTheJobWithEveryOption() throws Exception {
         Run run = jobwire("submit", "--type", "cli.options", "--payload", "{\"n\":1}", "--queue", "bulk",
                 "--priority", "7", "--delay", "1h", "--key", "k-1", "--max-attempts", "3", "--lease", "45s",
-                "--label", "team=core", "--label", "env=test");
+                "--run-timeout", "10m", "--label", "team=core", "--label", "env=test");
         assertThat(run.exit()).isZero();
         JsonNode job = run.json();
         assertThat(job.get("type").asText()).isEqualTo("cli.options");
@@ -61,6 +61,7 @@ class ClientCommandsTest {
         assertThat(job.get("priority").asInt()).isEqualTo(7);
         assertThat(job.get("maxAttempts").asInt()).isEqualTo(3);
         assertThat(job.get("leaseDuration").asText()).isEqualTo("45s");
+        assertThat(job.get("runTimeout").asText()).isEqualTo("600s");
         assertThat(job.get("labels").get("env").asText()).isEqualTo("test");
         assertThat(job.get("idempotencyKey").asText()).isEqualTo("k-1");
         String id = job.get("id").asText();

@@ -18,4 +18,16 @@ public final class Calls {
             return e.getStatus().getCode();
         }
     }
+
+    /** The status description a call was refused with (null when it returned). */
+    public static String messageOf(Runnable call) {
+        try {
+            call.run();
+            return null;
+        } catch (JobwireException e) {
+            return e.getMessage();
+        } catch (io.grpc.StatusRuntimeException e) {
+            return e.getStatus().getDescription();
+        }
+    }
 }
