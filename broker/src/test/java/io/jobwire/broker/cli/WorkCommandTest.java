@@ -210,12 +210,12 @@ class WorkCommandTest {
 
     @Test
     void aCommandPastItsRunTimeoutIsStoppedWithItsWholeProcessGroupAndTheAttemptTimesOut() throws Exception {
-        Process worker = work("exec.slow", script("slow.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD),
+        Process worker = work("exec.overtime", script("overtime.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD),
                 "--concurrency", "1");
         try {
             // long enough for the script to start and write its child's pid, on a busy machine too
             long timeout = Math.max(3, scaled(Duration.ofSeconds(3)).toSeconds());
-            String id = client.submit(io.jobwire.api.v1.JobSpec.newBuilder().setType("exec.slow").setMaxAttempts(1)
+            String id = client.submit(io.jobwire.api.v1.JobSpec.newBuilder().setType("exec.overtime").setMaxAttempts(1)
                     .setRunTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(timeout)).build()).getJob().getId();
             long child = awaitChild(id);
             await().atMost(scaled(Duration.ofSeconds(30))).until(() -> !isRunning(child));
