@@ -248,6 +248,75 @@ final class Scenarios {
         }
     }
 
+    // ---------------------------------------------------------------- concurrency keys
+
+    /** Keys in the {@code keys} scenario, each with limit 1. */
+    static final int KEYS = 1_000;
+    /** Jobs in the {@code keys} scenario: a line of 20 per key. */
+    static final int KEYED_JOBS = 20_000;
+
+    /**
+     * SubmitBatch throughput of jobs spread over 1,000 concurrency keys with limit 1 (each key runs its
+     * jobs one at a time), against the same number of jobs without a key, on empty tables, in turn each
+     * first; and the most jobs of one key found RUNNING at once, sampled while the keyed jobs ran.
+     */
+    Map<String, Object> keys() throws Exception {
+        List<Double> plain = new ArrayList<>();
+        List<Double> keyed = new ArrayList<>();
+        java.util.concurrent.atomic.AtomicLong most = new java.util.concurrent.atomic.AtomicLong();
+        for (int round = 0; round < 2; round++) {
+            for (boolean withKeys : round % 2 == 0 ? new boolean[] {false, true} : new boolean[] {true, false}) {
+                emptyTables();
+                String type = withKeys ? "bench.keyed" : "bench.unkeyed";
+                AtomicLong nextBatch = new AtomicLong();
+                java.util.concurrent.atomic.AtomicBoolean sampling = new java.util.concurrent.atomic.AtomicBoolean(withKeys);
+                Thread sampler = new Thread(() -> {
+                    while (sampling.get()) {
+                        most.accumulateAndGet(db.queryLong("SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM live_jobs "
+                                + "WHERE state = 'RUNNING' AND concurrency_key IS NOT NULL GROUP BY concurrency_key) c"), Math::max);
+                    }
+                });
+                sampler.start();
+                Map<String, Object> result;
+                try {
+                    result = throughputOnTables(type, KEYED_JOBS, options.producers, Map.of(), client -> {
+                        int batches = (KEYED_JOBS + options.batch - 1) / options.batch;
+                        for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                            int size = (int) Math.min(options.batch, KEYED_JOBS - b * options.batch);
+                            List<JobSpec> specs = new ArrayList<>(size);
+                            for (int i = 0; i < size; i++) {
+                                JobSpec.Builder spec = noop(type).toBuilder();
+                                if (withKeys) {
+                                    spec.setConcurrencyKey("key-" + ((b * options.batch + i) % KEYS)).setConcurrencyLimit(1);
+                                }
+                                specs.add(spec.build());
+                            }
+                            client.submitBatch(specs);
+                        }
+                    });
+                } finally {
+                    sampling.set(false);
+                    sampler.join();
+                }
+                (withKeys ? keyed : plain).add(completedPerSecond(result));
+                log.info("keys round {}: {} {} jobs/s", round + 1, withKeys ? "keyed" : "plain", completedPerSecond(result));
+            }
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", KEYED_JOBS);
+        result.put("keys", KEYS);
+        result.put("limit", 1);
+        result.put("batch", options.batch);
+        result.put("producers", options.producers);
+        result.put("workers", options.workers);
+        result.put("concurrency", options.concurrency);
+        result.put("plainPerSecond", plain);
+        result.put("keyedPerSecond", keyed);
+        result.put("ratio", round(medianOf(keyed) / medianOf(plain)));
+        result.put("mostRunningOfOneKey", most.get());
+        return result;
+    }
+
     // ---------------------------------------------------------------- typed
 
     /** An order as a shop would submit it, and the schema its type is registered with. */

@@ -40,6 +40,7 @@ import io.jobwire.broker.auth.JobTokens;
 import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.db.EmbeddedPostgresServer;
+import io.jobwire.broker.dispatch.Admitter;
 import io.jobwire.broker.dispatch.Dispatcher;
 import io.jobwire.broker.dispatch.SessionPresence;
 import io.jobwire.broker.dispatch.SessionRegistry;
@@ -49,6 +50,7 @@ import io.jobwire.broker.events.PgChangeListener;
 import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
 import io.jobwire.broker.dispatch.QuotaRules;
+import io.jobwire.broker.store.ConcurrencyKeys;
 import io.jobwire.broker.store.PauseStore;
 import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.TypeRegistrations;
@@ -111,6 +113,8 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
+    /** How often a broker looks for concurrency keys' jobs that became due (delayed) or were left waiting. */
+    private static final Duration KEYS_INTERVAL = Duration.ofSeconds(1);
     /** Finished callback deliveries removed per pass of their pruning. */
     private static final int PRUNE_BATCH = 10_000;
     /** How often the queue gauges are read from the maintained counts. */
@@ -135,6 +139,7 @@ public final class Broker implements AutoCloseable {
     private final GroupWrites writes;
     private final SessionRegistry sessions;
     private final Dispatcher dispatcher;
+    private final Admitter admitter;
     private final WatchHub watches;
     private final PgChangeListener listener;
     private final ChangeBus bus;
@@ -215,6 +220,14 @@ public final class Broker implements AutoCloseable {
             listener.watchersFrom(watches::hasWatchers);
             bus.subscribe(dispatcher);
             bus.subscribe(sessions);
+            // jobs due now (a resumed queue, jobs of a concurrency key admitted): every broker's dispatcher claims
+            Runnable wakeDispatchers = () -> {
+                bus.due(true, List.of());
+                announcer.dueNow();
+            };
+            this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), store, wakeDispatchers);
+            taken.push(admitter);
+            bus.subscribe(admitter);
             bus.subscribe(watches);
             this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
@@ -230,6 +243,7 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.QUOTAS, QUOTAS_INTERVAL, quotas::refresh)
                     .every(Maintenance.METRICS, METRICS_INTERVAL, () -> metrics.queues(queueDepths(queries)))
                     .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
+                    .shared(Maintenance.CONCURRENCY_KEYS, KEYS_INTERVAL, admitter::admitAllWaiting)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
@@ -251,10 +265,7 @@ public final class Broker implements AutoCloseable {
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(),
                     new ScheduleStore(database.jdbi()),
                     owner -> tokens.submitRights(owner).map(types -> new Principal(owner, java.util.EnumSet.of(Role.SUBMIT), types)),
-                    new PauseStore(database.jdbi()), () -> {
-                        bus.due(true, List.of());
-                        announcer.dueNow();
-                    }, builder.clock);
+                    new PauseStore(database.jdbi()), wakeDispatchers, builder.clock);
             // Every broker fires the schedules due (each row locked by one at a time); an idle pass is one
             // indexed read.
             maintenance.every(Maintenance.SCHEDULES, Duration.ofSeconds(1), services.schedules()::fireDue);
@@ -287,6 +298,7 @@ public final class Broker implements AutoCloseable {
             announcer.start();
             listener.start(DB_CONNECTION_TIMEOUT);
             dispatcher.start();
+            admitter.start();
             // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
             housekeeping.partitions().ensureAhead();
             maintenance.start();
@@ -559,6 +571,7 @@ public final class Broker implements AutoCloseable {
         callPool.shutdown();
         writes.close();
         dispatcher.close();
+        admitter.close();
         announcer.close();
         listener.close();
         bus.close();

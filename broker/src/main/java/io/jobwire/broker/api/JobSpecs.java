@@ -119,6 +119,25 @@ final class JobSpecs {
                 ? Long.valueOf(duration(prefix + ".run_timeout", spec.getRunTimeout(), Limits.MIN_RUN_TIMEOUT,
                         Limits.MAX_RUN_TIMEOUT).toMillis())
                 : defaults != null ? defaults.defaultRunTimeoutMs() : null;
+        String concurrencyKey = null;
+        Integer concurrencyLimit = null;
+        String concurrencyStrategy = null;
+        if (!spec.getConcurrencyKey().isEmpty()) {
+            concurrencyKey = Texts.check(prefix + ".concurrency_key", spec.getConcurrencyKey(), Limits.MAX_CONCURRENCY_KEY);
+            if (spec.getConcurrencyLimit() < 0 || spec.getConcurrencyLimit() > Limits.MAX_CONCURRENCY_LIMIT) {
+                throw InvalidArgument.of(prefix + ".concurrency_limit", "must be between 1 and "
+                        + Limits.MAX_CONCURRENCY_LIMIT + " (0 means 1), got " + spec.getConcurrencyLimit());
+            }
+            concurrencyLimit = Math.max(1, spec.getConcurrencyLimit());
+            concurrencyStrategy = switch (spec.getConcurrencyStrategy()) {
+                case CONCURRENCY_STRATEGY_UNSPECIFIED, CONCURRENCY_STRATEGY_QUEUE -> "queue";
+                case CONCURRENCY_STRATEGY_CANCEL_NEWEST -> "cancel-newest";
+                case CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS -> "cancel-in-progress";
+                default -> throw InvalidArgument.of(prefix + ".concurrency_strategy", "is not a known value");
+            };
+        } else if (spec.getConcurrencyLimit() != 0 || spec.getConcurrencyStrategyValue() != 0) {
+            throw InvalidArgument.of(prefix + ".concurrency_key", "is required with concurrency_limit or concurrency_strategy");
+        }
         String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());
         if (!caller.isAdmin() && !owner.equals(caller.name())) {
             throw Status.PERMISSION_DENIED.withDescription(prefix + ".owner: only an admin may submit jobs for another "
@@ -139,7 +158,8 @@ final class JobSpecs {
             };
         }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
-                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs);
+                labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs,
+                concurrencyKey, concurrencyLimit, concurrencyStrategy);
     }
 
     static Map<String, String> labels(String field, Map<String, String> given) {

@@ -11,6 +11,8 @@ record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) 
     static final Duration MIN_LEASE = Duration.ofSeconds(1);
     static final Duration MAX_LEASE = Duration.ofHours(24);
     static final Duration MIN_RUN_TIMEOUT = Duration.ofSeconds(1);
+    static final int MAX_CONCURRENCY_KEY = 256;
+    static final int MAX_CONCURRENCY_LIMIT = 10_000;
     static final Duration MAX_RUN_TIMEOUT = Duration.ofHours(24);
     static final Duration MAX_DELAY = Duration.ofDays(366);
     static final Duration MAX_RETRY_INITIAL = Duration.ofHours(24);

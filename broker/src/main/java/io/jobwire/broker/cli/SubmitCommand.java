@@ -90,6 +90,33 @@ final class SubmitCommand extends ClientCommand {
                     + "--timeout is this call's deadline.")
     java.time.Duration runTimeout;
 
+    @Option(names = "--concurrency-key", paramLabel = "KEY",
+            description = "At most --concurrency-limit jobs of this key run at once, across every broker, e.g. export:customer-42.")
+    String concurrencyKey = "";
+
+    @Option(names = "--concurrency-limit", paramLabel = "N", description = "Jobs of the key that may run at once (default: 1).")
+    int concurrencyLimit;
+
+    @Option(names = "--concurrency-strategy", paramLabel = "queue|cancel-newest|cancel-in-progress",
+            converter = StrategyConverter.class,
+            description = "At the key's limit: wait for a slot (queue, default), cancel this job (cancel-newest), or "
+                    + "cancel the oldest running to make room (cancel-in-progress).")
+    io.jobwire.api.v1.ConcurrencyStrategy concurrencyStrategy;
+
+    /** The strategies by their command-line names. */
+    static final class StrategyConverter implements picocli.CommandLine.ITypeConverter<io.jobwire.api.v1.ConcurrencyStrategy> {
+        @Override
+        public io.jobwire.api.v1.ConcurrencyStrategy convert(String value) {
+            return switch (value) {
+                case "queue" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_QUEUE;
+                case "cancel-newest" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_NEWEST;
+                case "cancel-in-progress" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS;
+                default -> throw new picocli.CommandLine.TypeConversionException(
+                        "queue, cancel-newest or cancel-in-progress, got " + value);
+            };
+        }
+    }
+
     @Option(names = "--label", paramLabel = "KEY=VALUE", description = "A label; repeat for more.")
     Map<String, String> labels = new LinkedHashMap<>();
 
@@ -230,6 +257,10 @@ final class SubmitCommand extends ClientCommand {
         }
         if (runTimeout != null) {
             spec.setRunTimeout(duration(runTimeout));
+        }
+        spec.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit);
+        if (concurrencyStrategy != null) {
+            spec.setConcurrencyStrategy(concurrencyStrategy);
         }
         if (callback != null) {
             spec.setCallback(Callback.newBuilder().setUrl(callback).setEvents(callbackEvents()));

@@ -48,6 +48,16 @@ public final class ProtoJobs {
         if (job.runTimeoutMs() != null) {
             proto.setRunTimeout(millis(job.runTimeoutMs()));
         }
+        if (job.concurrencyKey() != null) {
+            proto.setConcurrencyKey(job.concurrencyKey())
+                    .setConcurrencyLimit(job.concurrencyLimit() == null ? 1 : job.concurrencyLimit())
+                    .setConcurrencyStrategy(switch (job.concurrencyStrategy() == null ? "queue" : job.concurrencyStrategy()) {
+                        case "cancel-newest" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_NEWEST;
+                        case "cancel-in-progress" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS;
+                        default -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_QUEUE;
+                    })
+                    .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
+        }
         if (job.callbackUrl() != null) {
             proto.setCallback(Callback.newBuilder().setUrl(job.callbackUrl()).setEvents(job.callbackAll()
                     ? CallbackEvents.CALLBACK_EVENTS_ALL : CallbackEvents.CALLBACK_EVENTS_FINAL));

@@ -42,6 +42,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String CALLBACKS = "callbacks";
     public static final String METRICS = "metrics";
     public static final String SCHEDULES = "schedules";
+    public static final String CONCURRENCY_KEYS = "concurrency-keys";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

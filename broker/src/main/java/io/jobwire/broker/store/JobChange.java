@@ -11,6 +11,8 @@ import java.time.Instant;
  *                 broker holds that job, so only their watchers need to hear of it.
  * @param timedOut the reaper ended the attempt because it ran past its run timeout: its worker is told
  *                 to stop
+ * @param concurrencyKey the job's concurrency key, or null (also in changes learnt from another broker):
+ *                 a change of a keyed job made here may free or need a slot, so this broker admits
  */
 public record JobChange(
         long id,
@@ -22,11 +24,12 @@ public record JobChange(
         String queue,
         String owner,
         boolean byHolder,
-        boolean timedOut) {
+        boolean timedOut,
+        String concurrencyKey) {
 
     public JobChange(long id, long version, JobStatus state, int attempt, Instant runAt, String type, String queue,
                      String owner) {
-        this(id, version, state, attempt, runAt, type, queue, owner, false, false);
+        this(id, version, state, attempt, runAt, type, queue, owner, false, false, null);
     }
 
     public boolean isRemote() {
@@ -35,11 +38,11 @@ public record JobChange(
 
     /** This change, as made by the lease holder's own stream. */
     public JobChange fromHolder() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true, timedOut);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true, timedOut, concurrencyKey);
     }
 
     /** This change, as the end of an attempt that ran past its run timeout. */
     public JobChange asTimedOut() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, byHolder, true);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, byHolder, true, concurrencyKey);
     }
 }

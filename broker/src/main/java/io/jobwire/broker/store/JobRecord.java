@@ -47,6 +47,12 @@ public record JobRecord(
         String traceState,
         /** The longest one attempt may run, or null (see {@link NewJob#runTimeoutMs()}). */
         Long runTimeoutMs,
+        /** Its concurrency key with limit and strategy, or nulls (see {@link NewJob#concurrencyKey()}). */
+        String concurrencyKey,
+        Integer concurrencyLimit,
+        String concurrencyStrategy,
+        /** For a live job of a key: whether it holds a slot; null otherwise. */
+        Boolean keyAdmitted,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
@@ -54,7 +60,7 @@ public record JobRecord(
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
                 lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
-                runTimeoutMs, List.copyOf(history));
+                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, List.copyOf(history));
     }
 
     public LeaseRef lease() {
@@ -63,6 +69,6 @@ public record JobRecord(
 
     /** What watchers and the other brokers learn about this version of the job. */
     public JobChange change() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, false, false, concurrencyKey);
     }
 }

@@ -65,6 +65,10 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 rs.getString("trace_parent"),
                 rs.getString("trace_state"),
                 nullableLong(rs, "run_timeout_ms"),
+                rs.getString("concurrency_key"),
+                (Integer) rs.getObject("concurrency_limit"),
+                rs.getString("concurrency_strategy"),
+                (Boolean) rs.getObject("key_admitted"),
                 List.of());
     }
 

@@ -235,6 +235,9 @@ public final class JobStore {
         String[] traceParents = new String[n];
         String[] traceStates = new String[n];
         Long[] runTimeouts = new Long[n];
+        String[] concurrencyKeys = new String[n];
+        Integer[] concurrencyLimits = new Integer[n];
+        String[] concurrencyStrategies = new String[n];
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -258,6 +261,9 @@ public final class JobStore {
             traceParents[i] = job.traceParent();
             traceStates[i] = job.traceState();
             runTimeouts[i] = job.runTimeoutMs();
+            concurrencyKeys[i] = job.concurrencyKey();
+            concurrencyLimits[i] = job.concurrencyLimit();
+            concurrencyStrategies[i] = job.concurrencyStrategy();
         }
         String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
@@ -282,6 +288,9 @@ public final class JobStore {
                 .bind("traceParents", traceParents)
                 .bind("traceStates", traceStates)
                 .bind("runTimeoutMs", runTimeouts)
+                .bind("concurrencyKeys", concurrencyKeys)
+                .bind("concurrencyLimits", concurrencyLimits)
+                .bind("concurrencyStrategies", concurrencyStrategies)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }
@@ -464,7 +473,7 @@ public final class JobStore {
             JobChange change = new JobChange(rs.getLong("id"), rs.getLong("version"),
                     JobStatus.valueOf(rs.getString("state")), rs.getInt("attempt"),
                     JobRowMapper.instant(rs, "run_at"), rs.getString("type"), rs.getString("queue"),
-                    rs.getString("owner"), byHolder, false);
+                    rs.getString("owner"), byHolder, false, rs.getString("concurrency_key"));
             return new AppliedRow(change, JobRowMapper.instant(rs, "lease_expires_at"));
         }
     }

@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
  * Loads the statements kept as {@code .sql} resources next to the classes that run them. A line
  * {@code -- @lease-fence} is replaced by {@code lease_fence.sql} of the same package: the WHERE clause
  * that fences every worker write, written once; a line {@code -- @include <name>} by {@code <name>.sql}
- * (a part several statements share); {@code /*@change_row*}{@code /} by the columns of a change row
+ * (a part several statements share), and {@code -- @include <name>(<rows>)} by the same with each
+ * {@code {rows}} in it replaced by {@code <rows>} (the CTE whose rows the part works on); {@code /*@change_row*}{@code /} by the columns of a change row
  * ({@link #CHANGE_ROW}), and {@code /*@change_row j*}{@code /} by the same with the table alias {@code j.}.
  */
 final class Sql {
@@ -31,7 +32,9 @@ final class Sql {
             String text = read(path);
             text = text.contains(LEASE_FENCE) ? text.replace(LEASE_FENCE, read(folder + "lease_fence.sql")) : text;
             Matcher include = INCLUDE.matcher(text);
-            text = include.replaceAll(line -> Matcher.quoteReplacement(read(folder + line.group(1) + ".sql")));
+            text = include.replaceAll(line -> Matcher.quoteReplacement(line.group(2) == null
+                    ? read(folder + line.group(1) + ".sql")
+                    : read(folder + line.group(1) + ".sql").replace("{rows}", line.group(2))));
             text = CHANGE_ROW_MACRO.matcher(text).replaceAll(macro -> changeRow(macro.group(1)));
             return withoutComments(text);
         });
@@ -42,7 +45,7 @@ final class Sql {
      * announcer carry, and the lease's end for the worker's Ack (read by {@code JobStore.AppliedRow}).
      */
     static final List<String> CHANGE_ROW = List.of("id", "version", "state", "attempt", "run_at", "type", "queue",
-            "owner", "lease_expires_at");
+            "owner", "lease_expires_at", "concurrency_key");
     private static final Pattern CHANGE_ROW_MACRO = Pattern.compile("/\\*@change_row(?: (\\w+))?\\*/");
 
     private static String changeRow(String alias) {
@@ -51,8 +54,8 @@ final class Sql {
     }
 
     private static final String LEASE_FENCE = "-- @lease-fence";
-    /** A line {@code -- @include <name>}: replaced by {@code <name>.sql} of the same package. */
-    private static final Pattern INCLUDE = Pattern.compile("(?m)^[ \\t]*-- @include (\\w+)[ \\t]*$");
+    /** A line {@code -- @include <name>[(<rows>)]}: replaced by {@code <name>.sql} of the same package. */
+    private static final Pattern INCLUDE = Pattern.compile("(?m)^[ \\t]*-- @include (\\w+)(?:\\((\\w+)\\))?[ \\t]*$");
 
     /**
      * The statement without its lines that end in {@code -- @<tag>}: one file, two variants of a

@@ -15,10 +15,12 @@ WITH wanted AS (
         SELECT r.tableoid AS part, r.seg, r.ctid AS entry, r.job_id, r.priority, r.run_at
         FROM job_ready r
         WHERE r.type = wanted.type
-          -- An entry of a job no longer queued (held or cancelled since) takes no place in the quota; it
-          -- stays until its segment's ready entries are moved, which drops it. A subquery, not a join:
-          -- one lookup by primary key per entry walked, whatever the planner thinks of the tables.
-          AND (SELECT j.state FROM live_jobs j WHERE j.id = r.job_id) = 'QUEUED' 
+          -- An entry of a job no longer queued (held or cancelled since), or of a concurrency key's job
+          -- that gave its slot back (held, then released: it waits in key_waiting), takes no place in
+          -- the quota; it stays until its segment's ready entries are moved, which drops it. A subquery,
+          -- not a join: one lookup by primary key per entry walked, whatever the planner thinks of the tables.
+          AND (SELECT j.state = 'QUEUED' AND (j.concurrency_key IS NULL OR j.key_admitted)
+               FROM live_jobs j WHERE j.id = r.job_id)
           AND r.run_at <= now()
           AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))
           AND r.queue <> ALL (ARRAY(SELECT p.name FROM pauses p WHERE p.kind = 'queue'))
@@ -53,6 +55,7 @@ WITH wanted AS (
     FROM picked
     -- By primary key, whatever the statistics say: the array is a restriction of live_jobs itself
     WHERE j.id = ANY (ARRAY(SELECT job_id FROM picked)) AND j.id = picked.job_id AND j.state = 'QUEUED'
+      AND (j.concurrency_key IS NULL OR j.key_admitted)
     RETURNING j.*
 ), leased AS (
     -- @include lease_entry

@@ -29,7 +29,7 @@ WITH input AS (
     FROM (SELECT * FROM decided WHERE will_retry) i
     -- @lease-fence
     RETURNING /*@change_row j*/,
-              j.last_error, j.worker_id, j.started_at, j.priority
+              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted
 ), finishing AS (
     DELETE FROM live_jobs j
     USING (SELECT * FROM decided WHERE NOT will_retry) i
@@ -38,10 +38,9 @@ WITH input AS (
 ), moved AS (
     -- @include finish_into_history
     RETURNING /*@change_row*/, last_error, worker_id, started_at
-), ready AS (
-    -- @include ready_entry
-    FROM requeued
-), ended AS (
+),
+-- @include ready_entries(requeued)
+, ended AS (
     SELECT id, attempt, worker_id, started_at, 'failed' AS outcome, last_error AS error FROM requeued
     UNION ALL
     SELECT id, attempt, worker_id, started_at, 'failed', last_error FROM moved

@@ -11,10 +11,12 @@ WITH input AS (
                 :leaseMs::bigint[], :labels::text[], :retryInitialMs::bigint[], :retryMaxMs::bigint[],
                 :owners::text[], :parents::bigint[],
                 :callbackUrls::text[], :callbackAll::boolean[], :traceParents::text[], :traceStates::text[],
-                :runTimeoutMs::bigint[])
+                :runTimeoutMs::bigint[], :concurrencyKeys::text[], :concurrencyLimits::int[],
+                :concurrencyStrategies::text[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
-                              callback_url, callback_all, trace_parent, trace_state, run_timeout_ms, ord)
+                              callback_url, callback_all, trace_parent, trace_state, run_timeout_ms, concurrency_key,
+                              concurrency_limit, concurrency_strategy, ord)
 ), keyed AS ( -- @keyed
     INSERT INTO job_keys (owner, idempotency_key, job_id) -- @keyed
     SELECT owner, idempotency_key, new_id FROM input WHERE idempotency_key IS NOT NULL ORDER BY ord -- @keyed
@@ -23,20 +25,22 @@ WITH input AS (
 ), changed AS (
     INSERT INTO live_jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
                            lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
-                           callback_url, callback_all, trace_parent, trace_state, run_timeout_ms)
+                           callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
+                           concurrency_key, concurrency_limit, concurrency_strategy, key_admitted)
     SELECT new_id, type, queue, payload::jsonb, priority,
            CASE WHEN run_at IS NULL THEN now() + delay_ms * interval '1 millisecond'
                 ELSE greatest(run_at::timestamptz, now()) END,
            idempotency_key, max_attempts, lease_duration_ms, labels::jsonb, retry_initial_ms, retry_max_ms, owner,
-           parent_id, callback_url, callback_all, trace_parent, trace_state, run_timeout_ms
+           parent_id, callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
+           concurrency_key, concurrency_limit, concurrency_strategy,
+           CASE WHEN concurrency_key IS NULL THEN NULL ELSE false END
     FROM input
     WHERE idempotency_key IS NULL OR new_id IN (SELECT job_id FROM keyed) -- @keyed
     ORDER BY ord
     RETURNING *
-), ready AS (
-    -- @include ready_entry
-    FROM changed
-)
+),
+-- @include ready_entries(changed)
+
 SELECT input.ord AS input_ord, changed.*
 FROM input
 LEFT JOIN changed ON changed.id = input.new_id

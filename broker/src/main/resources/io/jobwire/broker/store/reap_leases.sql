@@ -38,7 +38,7 @@ WITH chosen AS (
     WHERE j.id = ANY (:ids::bigint[]) AND j.id = c.job_id AND j.attempt = c.attempt AND h.id = j.id
       AND j.state = 'RUNNING' AND j.lease_expires_at <= now() AND j.spent_attempts < j.max_attempts
     RETURNING /*@change_row j*/,
-              j.last_error, j.worker_id, j.started_at, j.priority, h.timed_out
+              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted, h.timed_out
 ), finishing AS (
     DELETE FROM live_jobs j
     USING chosen c, ended_how h
@@ -65,10 +65,9 @@ WITH chosen AS (
 ), gone AS (
     DELETE FROM job_leases l
     WHERE l.ctid = ANY (:entries::tid[]) AND (l.tableoid::bigint, l.ctid::text) IN (SELECT part, entry FROM chosen)
-), ready AS (
-    -- @include ready_entry
-    FROM requeued
-), ended AS (
+),
+-- @include ready_entries(requeued)
+, ended AS (
     SELECT id, attempt, worker_id, started_at,
            CASE WHEN timed_out THEN 'timed_out' ELSE 'lease_expired' END AS outcome, last_error AS error
     FROM requeued

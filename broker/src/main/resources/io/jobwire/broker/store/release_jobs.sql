@@ -16,11 +16,10 @@ WITH input AS (
     FROM input i
     -- @lease-fence
     RETURNING /*@change_row j*/,
-              j.worker_id, j.started_at, j.priority
-), ready AS (
-    -- @include ready_entry
-    FROM changed
-), ended AS (
+              j.worker_id, j.started_at, j.priority, j.key_admitted
+),
+-- @include ready_entries(changed)
+, ended AS (
     SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, 'released' AS outcome, i.reason AS error
     FROM changed
     JOIN input i ON i.id = changed.id

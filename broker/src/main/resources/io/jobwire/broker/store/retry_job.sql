@@ -10,13 +10,15 @@ WITH revived AS (
                            retry_initial_ms, retry_max_ms, lease_token, lease_expires_at, worker_id,
                            progress_percent, progress_message, progress_details, progress_at, result, last_error,
                            created_at, updated_at, started_at, finished_at, version, lease_principal, parent_id,
-                         callback_url, callback_all, trace_parent, trace_state, run_timeout_ms)
+                         callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
+                         concurrency_key, concurrency_limit, concurrency_strategy, key_admitted)
     SELECT id, type, queue, 'QUEUED', priority, now(), payload, labels, owner, idempotency_key,
            max_attempts, attempt, 0, releases, errors, lease_duration_ms,
            retry_initial_ms, retry_max_ms, NULL, NULL, worker_id,
            progress_percent, progress_message, progress_details, progress_at, NULL, last_error,
            created_at, now(), started_at, NULL, version + 1, lease_principal, parent_id, callback_url, callback_all,
-           trace_parent, trace_state, run_timeout_ms
+           trace_parent, trace_state, run_timeout_ms, concurrency_key, concurrency_limit, concurrency_strategy,
+           CASE WHEN concurrency_key IS NULL THEN NULL ELSE false END
     FROM revived
     RETURNING *
 ), unheld AS (
@@ -32,8 +34,7 @@ WITH revived AS (
     SELECT * FROM back
     UNION ALL
     SELECT * FROM unheld
-), ready AS (
-    -- @include ready_entry
-    FROM changed
-)
+),
+-- @include ready_entries(changed)
+
 SELECT * FROM changed

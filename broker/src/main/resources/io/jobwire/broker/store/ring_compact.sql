@@ -11,7 +11,8 @@ WITH moving AS (
     INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
     SELECT jobwire_segment(), m.job_id, m.type, m.queue, m.priority, m.run_at
     FROM moved m
-    WHERE EXISTS (SELECT 1 FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED')
+    WHERE EXISTS (SELECT 1 FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED'
+                  AND (j.concurrency_key IS NULL OR j.key_admitted))
     RETURNING job_id
 )
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM kept) AS kept

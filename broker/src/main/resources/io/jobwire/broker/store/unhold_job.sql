@@ -4,8 +4,7 @@ WITH changed AS (
     SET state = 'QUEUED', updated_at = now(), version = version + 1
     WHERE id = :id AND state = 'HELD' AND (:owner::text IS NULL OR owner = :owner::text)
     RETURNING *
-), ready AS (
-    -- @include ready_entry
-    FROM changed
-)
+),
+-- @include ready_entries(changed)
+
 SELECT * FROM changed
