@@ -9,6 +9,10 @@ ALTER TABLE live_jobs ADD COLUMN concurrency_key text, ADD COLUMN concurrency_li
     ADD COLUMN key_admitted boolean;
 -- key_admitted is always null in history (a finished job holds no slot); it is there so that a row of
 -- either table reads the same.
+-- a registered type's defaults for its jobs
+ALTER TABLE type_registry ADD COLUMN default_concurrency_key text, ADD COLUMN default_concurrency_limit int,
+    ADD COLUMN default_concurrency_strategy text;
+
 ALTER TABLE job_history ADD COLUMN concurrency_key text, ADD COLUMN concurrency_limit int,
     ADD COLUMN concurrency_strategy text, ADD COLUMN key_admitted boolean;
 

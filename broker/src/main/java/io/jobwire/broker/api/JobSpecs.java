@@ -119,24 +119,22 @@ final class JobSpecs {
                 ? Long.valueOf(duration(prefix + ".run_timeout", spec.getRunTimeout(), Limits.MIN_RUN_TIMEOUT,
                         Limits.MAX_RUN_TIMEOUT).toMillis())
                 : defaults != null ? defaults.defaultRunTimeoutMs() : null;
-        String concurrencyKey = null;
-        Integer concurrencyLimit = null;
-        String concurrencyStrategy = null;
-        if (!spec.getConcurrencyKey().isEmpty()) {
-            concurrencyKey = Texts.check(prefix + ".concurrency_key", spec.getConcurrencyKey(), Limits.MAX_CONCURRENCY_KEY);
-            if (spec.getConcurrencyLimit() < 0 || spec.getConcurrencyLimit() > Limits.MAX_CONCURRENCY_LIMIT) {
-                throw InvalidArgument.of(prefix + ".concurrency_limit", "must be between 1 and "
-                        + Limits.MAX_CONCURRENCY_LIMIT + " (0 means 1), got " + spec.getConcurrencyLimit());
+        // the job's key, limit and strategy, each where the job leaves it out from the type's defaults
+        String concurrencyKey = !spec.getConcurrencyKey().isEmpty()
+                ? Texts.check(prefix + ".concurrency_key", spec.getConcurrencyKey(), Limits.MAX_CONCURRENCY_KEY)
+                : defaults != null ? defaults.defaultConcurrencyKey() : null;
+        Integer concurrencyLimit = concurrencyLimit(prefix + ".concurrency_limit", spec.getConcurrencyLimit());
+        String concurrencyStrategy = strategy(prefix + ".concurrency_strategy", spec.getConcurrencyStrategy());
+        if (concurrencyKey == null) {
+            if (concurrencyLimit != null || concurrencyStrategy != null) {
+                throw InvalidArgument.of(prefix + ".concurrency_key", "is required with concurrency_limit or concurrency_strategy");
             }
-            concurrencyLimit = Math.max(1, spec.getConcurrencyLimit());
-            concurrencyStrategy = switch (spec.getConcurrencyStrategy()) {
-                case CONCURRENCY_STRATEGY_UNSPECIFIED, CONCURRENCY_STRATEGY_QUEUE -> "queue";
-                case CONCURRENCY_STRATEGY_CANCEL_NEWEST -> "cancel-newest";
-                case CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS -> "cancel-in-progress";
-                default -> throw InvalidArgument.of(prefix + ".concurrency_strategy", "is not a known value");
-            };
-        } else if (spec.getConcurrencyLimit() != 0 || spec.getConcurrencyStrategyValue() != 0) {
-            throw InvalidArgument.of(prefix + ".concurrency_key", "is required with concurrency_limit or concurrency_strategy");
+        } else {
+            concurrencyLimit = concurrencyLimit != null ? concurrencyLimit
+                    : defaults != null && defaults.defaultConcurrencyLimit() != null ? defaults.defaultConcurrencyLimit() : 1;
+            concurrencyStrategy = concurrencyStrategy != null ? concurrencyStrategy
+                    : defaults != null && defaults.defaultConcurrencyStrategy() != null ? defaults.defaultConcurrencyStrategy()
+                    : "queue";
         }
         String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());
         if (!caller.isAdmin() && !owner.equals(caller.name())) {
@@ -160,6 +158,26 @@ final class JobSpecs {
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
                 labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs,
                 concurrencyKey, concurrencyLimit, concurrencyStrategy);
+    }
+
+    /** A concurrency limit as given (null for 0: not given), or refused. */
+    static Integer concurrencyLimit(String field, int limit) {
+        if (limit < 0 || limit > Limits.MAX_CONCURRENCY_LIMIT) {
+            throw InvalidArgument.of(field, "must be between 1 and " + Limits.MAX_CONCURRENCY_LIMIT + " (0 means 1), got "
+                    + limit);
+        }
+        return limit == 0 ? null : limit;
+    }
+
+    /** A concurrency strategy's stored name (null for unspecified), or refused. */
+    static String strategy(String field, io.jobwire.api.v1.ConcurrencyStrategy strategy) {
+        return switch (strategy) {
+            case CONCURRENCY_STRATEGY_UNSPECIFIED -> null;
+            case CONCURRENCY_STRATEGY_QUEUE -> "queue";
+            case CONCURRENCY_STRATEGY_CANCEL_NEWEST -> "cancel-newest";
+            case CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS -> "cancel-in-progress";
+            default -> throw InvalidArgument.of(field, "is not a known value");
+        };
     }
 
     static Map<String, String> labels(String field, Map<String, String> given) {

@@ -69,8 +69,15 @@ final class JobTypeInfos {
         }
         Long runTimeoutMs = defaults.hasRunTimeout() ? JobSpecs.duration(prefix + ".defaults.run_timeout",
                 defaults.getRunTimeout(), Limits.MIN_RUN_TIMEOUT, Limits.MAX_RUN_TIMEOUT).toMillis() : null;
+        String concurrencyKey = defaults.getConcurrencyKey().isEmpty() ? null
+                : Texts.check(prefix + ".defaults.concurrency_key", defaults.getConcurrencyKey(), Limits.MAX_CONCURRENCY_KEY);
+        Integer concurrencyLimit = JobSpecs.concurrencyLimit(prefix + ".defaults.concurrency_limit",
+                defaults.getConcurrencyLimit());
+        String concurrencyStrategy = JobSpecs.strategy(prefix + ".defaults.concurrency_strategy",
+                defaults.getConcurrencyStrategy());
         return new Registration(name, description, documentation, payloadSchema, resultSchema, uses, queue, leaseMs,
-                maxAttempts, retryInitial, retryMax, runTimeoutMs, 0, registeredBy, null, null);
+                maxAttempts, retryInitial, retryMax, runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy,
+                0, registeredBy, null, null);
     }
 
     /** Well-formed JSON that jsonb takes, within the size limit; whether it is a schema is checked when compiled. */
@@ -125,6 +132,15 @@ final class JobTypeInfos {
         }
         if (type.defaultRunTimeoutMs() != null) {
             defaults.setRunTimeout(millis(type.defaultRunTimeoutMs()));
+        }
+        if (type.defaultConcurrencyKey() != null) {
+            defaults.setConcurrencyKey(type.defaultConcurrencyKey());
+        }
+        if (type.defaultConcurrencyLimit() != null) {
+            defaults.setConcurrencyLimit(type.defaultConcurrencyLimit());
+        }
+        if (type.defaultConcurrencyStrategy() != null) {
+            defaults.setConcurrencyStrategy(ProtoJobs.strategy(type.defaultConcurrencyStrategy()));
         }
         JobTypeRegistration.Builder proto = JobTypeRegistration.newBuilder().setName(type.name())
                 .setDescription(type.description()).setDocumentation(type.documentation()).addAllUses(type.uses())

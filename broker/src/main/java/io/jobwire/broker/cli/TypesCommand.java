@@ -91,6 +91,13 @@ final class TypesCommand extends ClientCommand {
                 description = "Default run timeout of its jobs: the longest one attempt may run, e.g. 10m.")
         java.time.Duration runTimeout;
 
+        @Option(names = "--concurrency-key", paramLabel = "KEY",
+                description = "Concurrency key of its jobs that name none: one key for the whole type caps how many run at once.")
+        String concurrencyKey = "";
+
+        @Option(names = "--concurrency-limit", paramLabel = "N", description = "Default limit of its jobs' concurrency keys.")
+        int concurrencyLimit;
+
         @Option(names = "--max-attempts", description = "Default attempts before its jobs end FAILED.")
         int maxAttempts;
 
@@ -123,6 +130,7 @@ final class TypesCommand extends ClientCommand {
             if (runTimeout != null) {
                 defaults.setRunTimeout(duration(runTimeout));
             }
+            defaults.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit);
             if (retryInitial != null || retryMax != null) {
                 RetryPolicy.Builder retry = RetryPolicy.newBuilder();
                 if (retryInitial != null) {
@@ -188,6 +196,12 @@ final class TypesCommand extends ClientCommand {
                 }
                 if (defaults.hasRunTimeout()) {
                     given.add("run timeout " + format(defaults.getRunTimeout()));
+                }
+                if (!defaults.getConcurrencyKey().isEmpty()) {
+                    given.add("concurrency key " + defaults.getConcurrencyKey());
+                }
+                if (defaults.getConcurrencyLimit() != 0) {
+                    given.add("concurrency limit " + defaults.getConcurrencyLimit());
                 }
                 if (defaults.getRetryPolicy().hasInitialDelay()) {
                     given.add("retry initial " + format(defaults.getRetryPolicy().getInitialDelay()));

@@ -21,6 +21,15 @@ public final class ProtoJobs {
     private ProtoJobs() {
     }
 
+    /** A stored strategy name as the contract's enum (null: queue). */
+    public static io.jobwire.api.v1.ConcurrencyStrategy strategy(String stored) {
+        return switch (stored == null ? "queue" : stored) {
+            case "cancel-newest" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_NEWEST;
+            case "cancel-in-progress" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS;
+            default -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_QUEUE;
+        };
+    }
+
     public static Job toProto(JobRecord job) {
         Job.Builder proto = Job.newBuilder()
                 .setId(Long.toString(job.id()))
@@ -51,11 +60,7 @@ public final class ProtoJobs {
         if (job.concurrencyKey() != null) {
             proto.setConcurrencyKey(job.concurrencyKey())
                     .setConcurrencyLimit(job.concurrencyLimit() == null ? 1 : job.concurrencyLimit())
-                    .setConcurrencyStrategy(switch (job.concurrencyStrategy() == null ? "queue" : job.concurrencyStrategy()) {
-                        case "cancel-newest" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_NEWEST;
-                        case "cancel-in-progress" -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_IN_PROGRESS;
-                        default -> io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_QUEUE;
-                    })
+                    .setConcurrencyStrategy(strategy(job.concurrencyStrategy()))
                     .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
         }
         if (job.callbackUrl() != null) {

@@ -316,6 +316,14 @@ final class Views {
         fact(h, "run at", time(job.getRunAt()));
         fact(h, "max attempts", String.valueOf(job.getMaxAttempts()));
         fact(h, "lease", duration(job.getLeaseDuration()));
+        if (job.hasRunTimeout()) {
+            fact(h, "run timeout", duration(job.getRunTimeout()));
+        }
+        if (!job.getConcurrencyKey().isEmpty()) {
+            fact(h, "concurrency key", job.getConcurrencyKey() + " (limit " + job.getConcurrencyLimit() + ", "
+                    + job.getConcurrencyStrategy().name().replace("CONCURRENCY_STRATEGY_", "").toLowerCase(java.util.Locale.ROOT)
+                    .replace('_', '-') + (job.getWaitingForKey() ? "; waiting for a slot)" : ")"));
+        }
         if (!job.getIdempotencyKey().isEmpty()) {
             fact(h, "idempotency key", job.getIdempotencyKey());
         }
@@ -532,6 +540,7 @@ final class Views {
             fact(h, "queue", r.getDefaults().getQueue());
             fact(h, "lease", r.getDefaults().hasLeaseDuration() ? duration(r.getDefaults().getLeaseDuration()) : "");
             fact(h, "max attempts", r.getDefaults().getMaxAttempts() == 0 ? "" : String.valueOf(r.getDefaults().getMaxAttempts()));
+            fact(h, "run timeout", r.getDefaults().hasRunTimeout() ? duration(r.getDefaults().getRunTimeout()) : "");
             fact(h, "may submit (uses)", String.join(", ", r.getUsesList()));
             h.tag("</dl>");
         } else if (!t.getPayloadSchema().isEmpty()) {

@@ -35,6 +35,10 @@ public final class TypeRegistrations {
             Long retryMaxMs,
             /** The run timeout of its jobs that set none, or null. */
             Long defaultRunTimeoutMs,
+            /** The concurrency key of its jobs that name none, or null; with its limit and strategy (or nulls). */
+            String defaultConcurrencyKey,
+            Integer defaultConcurrencyLimit,
+            String defaultConcurrencyStrategy,
             int version,
             String registeredBy,
             Instant registeredAt,
@@ -60,6 +64,9 @@ public final class TypeRegistrations {
                     .bind("retryInitialMs", type.retryInitialMs())
                     .bind("retryMaxMs", type.retryMaxMs())
                     .bind("defaultRunTimeoutMs", type.defaultRunTimeoutMs())
+                    .bind("defaultConcurrencyKey", type.defaultConcurrencyKey())
+                    .bind("defaultConcurrencyLimit", type.defaultConcurrencyLimit())
+                    .bind("defaultConcurrencyStrategy", type.defaultConcurrencyStrategy())
                     .bind("registeredBy", type.registeredBy())
                     .map((rs, ctx) -> read(rs))
                     .one();
@@ -114,6 +121,9 @@ public final class TypeRegistrations {
                 (Long) rs.getObject("retry_initial_ms"),
                 (Long) rs.getObject("retry_max_ms"),
                 (Long) rs.getObject("default_run_timeout_ms"),
+                rs.getString("default_concurrency_key"),
+                (Integer) rs.getObject("default_concurrency_limit"),
+                rs.getString("default_concurrency_strategy"),
                 rs.getInt("version"),
                 rs.getString("registered_by"),
                 rs.getTimestamp("registered_at").toInstant(),

@@ -110,4 +110,29 @@ class FlowCommandsTest {
         assertThat(bad.err()).contains("INVALID_ARGUMENT").contains("queue");
         assertThat(jobwire("paused").out().lines().toList()).hasSize(1); // the header: nothing paused
     }
+
+    @Test
+    void submitTakesARunTimeoutAndAConcurrencyKey() throws Exception {
+        Run first = jobwire("submit", "--type", "cli.keyed", "--concurrency-key", "export:customer-1", "--run-timeout", "90s");
+        assertThat(first.exit()).as(first.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode job = first.json();
+        assertThat(job.get("concurrencyKey").asText()).isEqualTo("export:customer-1");
+        assertThat(job.get("concurrencyLimit").asInt()).isEqualTo(1);
+        assertThat(job.get("concurrencyStrategy").asText()).isEqualTo("CONCURRENCY_STRATEGY_QUEUE");
+        assertThat(job.get("runTimeout").asText()).isEqualTo("90s");
+
+        Run newest = jobwire("submit", "--type", "cli.keyed", "--concurrency-key", "export:customer-1",
+                "--concurrency-strategy", "cancel-newest", "-q");
+        String id = newest.out().strip();
+        org.awaitility.Awaitility.await().atMost(io.jobwire.broker.testing.Slowness.scaled(java.time.Duration.ofSeconds(10)))
+                .until(() -> state(id) == JobState.JOB_STATE_CANCELLED);
+
+        Run bad = jobwire("submit", "--type", "cli.keyed", "--concurrency-key", "k", "--concurrency-strategy", "latest");
+        assertThat(bad.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(bad.err().lines().findFirst().orElse("")).contains("queue, cancel-newest or cancel-in-progress, got latest");
+        Run noKey = jobwire("submit", "--type", "cli.keyed", "--concurrency-limit", "3");
+        assertThat(noKey.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(noKey.err().strip()).isEqualTo("jobwire submit: INVALID_ARGUMENT: job.concurrency_key: is required with "
+                + "concurrency_limit or concurrency_strategy");
+    }
 }

@@ -30,7 +30,7 @@ class TypesCommandTest {
         Run registered = jobwire("types", "register", "--type", "cli.invoice", "--description", "Renders one invoice",
                 "--schema", schema.toString(), "--doc", doc.toString(), "--uses", "s3:invoices,smtp",
                 "--queue", "invoices", "--max-attempts", "4", "--lease", "2m", "--retry-initial", "10s",
-                "--run-timeout", "15m");
+                "--run-timeout", "15m", "--concurrency-key", "invoices", "--concurrency-limit", "3");
         assertThat(registered.exit()).as(registered.err()).isZero();
         assertThat(registered.out()).isEqualTo("registered cli.invoice (version 1)\n");
 
@@ -39,7 +39,8 @@ class TypesCommandTest {
         assertThat(shown.out()).contains("registered      version 1 by ")
                 .contains("description     Renders one invoice")
                 .contains("uses            s3:invoices, smtp")
-                .contains("defaults        queue invoices, lease 2m, max attempts 4, run timeout 15m, retry initial 10s")
+                .contains("defaults        queue invoices, lease 2m, max attempts 4, run timeout 15m, concurrency key invoices, "
+                        + "concurrency limit 3, retry initial 10s")
                 .contains("payload schema  {\"type\":\"object\",\"required\":[\"invoice\"]")
                 .contains("Renders one invoice as PDF.");
 

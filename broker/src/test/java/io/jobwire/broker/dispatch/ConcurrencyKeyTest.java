@@ -108,7 +108,7 @@ class ConcurrencyKeyTest {
         assertThat(most.values().stream().mapToInt(AtomicInteger::get).max().orElse(0))
                 .as("the unkeyed jobs (16 slots) ran side by side").isGreaterThanOrEqualTo(3);
         assertThat(mostInDatabase.get()).as("RUNNING per key in the database").isBetween(1, 2);
-        assertThat(a.queryLong("SELECT count(*) FROM key_waiting")).isZero();
+        assertThat(a.queryLong("SELECT count(*) FROM key_waiting WHERE key LIKE 'limit-%'")).isZero();
     }
 
     private static Worker worker(BrokerFixture broker, JobType type, Map<String, AtomicInteger> running,
@@ -213,6 +213,32 @@ class ConcurrencyKeyTest {
             Job cancelled = a.jobs().get(GetRequest.newBuilder().setId(old).build());
             assertThat(cancelled.getState()).isEqualTo(JobState.JOB_STATE_CANCELLED);
             assertThat(cancelled.getLastError()).contains("superseded by a newer job of concurrency key latest");
+        }
+    }
+
+    @Test
+    void aTypesDefaultKeyCapsTheWholeTypeAndItsDefaultLimitAppliesToJobsKeys() {
+        a.jobs().registerJobType(io.jobwire.api.v1.RegisterJobTypeRequest.newBuilder().setRegistration(
+                io.jobwire.api.v1.JobTypeRegistration.newBuilder().setName("keys.typed").setDefaults(
+                        io.jobwire.api.v1.JobTypeDefaults.newBuilder().setConcurrencyKey("typed-all").setConcurrencyLimit(2)))
+                .build());
+        Job byType = a.jobs().get(GetRequest.newBuilder().setId(a.submit("keys.typed", "{}")).build());
+        assertThat(byType.getConcurrencyKey()).isEqualTo("typed-all");
+        assertThat(byType.getConcurrencyLimit()).isEqualTo(2);
+        Job own = a.jobs().get(GetRequest.newBuilder().setId(a.submit(JobSpec.newBuilder().setType("keys.typed")
+                .setConcurrencyKey("mine").build())).build());
+        assertThat(own.getConcurrencyKey()).isEqualTo("mine");
+        assertThat(own.getConcurrencyLimit()).as("the type's limit for the job's own key").isEqualTo(2);
+        assertThat(own.getConcurrencyStrategy()).isEqualTo(io.jobwire.api.v1.ConcurrencyStrategy.CONCURRENCY_STRATEGY_QUEUE);
+        a.submit("keys.typed", "{}");
+        a.submit("keys.typed", "{}");
+        try (RawWorker worker = b.connectWorker("keys-typed", 10, "keys.typed")) {
+            worker.credit(10);
+            // two of typed-all and the one of mine
+            List<String> got = worker.awaitJobs(3).stream().map(job -> job.getLease().getJobId()).toList();
+            assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(500)))
+                    .as("the type's third job waits for a slot of typed-all").isFalse();
+            assertThat(got).contains(own.getId());
         }
     }
 

@@ -261,7 +261,7 @@ class FaultTest {
         int[] ports = {Processes.freePort(), Processes.freePort(), Processes.freePort()};
         Path executions = dir.resolve("executions.log");
         Path script = Oracle.script(dir, "quick.sh", executions, QUICK);
-        Oracle oracle = new Oracle(db, "fault.three");
+        Oracle oracle = new Oracle(db, "fault.three").withConcurrencyKeys(16, 2);
         List<BrokerProcess> brokers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")).start());

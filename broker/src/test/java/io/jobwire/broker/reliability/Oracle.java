@@ -39,7 +39,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * Records what producers were told and what workers ran, then checks the promises of docs/ARCHITECTURE.md against
  * the database once the run has drained: no acknowledged job lost, none invented, exactly one accepted
  * finish per job and never from a stale attempt, no overlapping leases, no more executions than attempts,
- * one job per idempotency key, watch streams in order ending in the stored state, Stats equal to the rows.
+ * one job per idempotency key, watch streams in order ending in the stored state, Stats equal to the rows,
+ * and no concurrency key with more attempts running at once than its limit.
  */
 final class Oracle {
     private final String jdbcUrl;
@@ -48,9 +49,19 @@ final class Oracle {
     private final Set<String> retriedAfterUnknownOutcome = ConcurrentHashMap.newKeySet();
     private final Map<String, List<WatchEvent>> watched = new ConcurrentHashMap<>();
 
+    private int concurrencyKeys;
+    private int concurrencyLimit;
+
     Oracle(String jdbcUrl, String type) {
         this.jdbcUrl = jdbcUrl;
         this.type = type;
+    }
+
+    /** Submits job number i with the concurrency key {@code <type>-key-<i % keys>} and this limit. */
+    Oracle withConcurrencyKeys(int keys, int limit) {
+        this.concurrencyKeys = keys;
+        this.concurrencyLimit = limit;
+        return this;
     }
 
     /**
@@ -66,9 +77,13 @@ final class Oracle {
         for (int from = first; from < end; from += batch) {
             List<JobSpec> specs = new ArrayList<>();
             for (int i = from; i < Math.min(end, from + batch); i++) {
-                specs.add(JobSpec.newBuilder().setType(type).setIdempotencyKey(type + "-" + i)
+                JobSpec.Builder spec = JobSpec.newBuilder().setType(type).setIdempotencyKey(type + "-" + i)
                         .setPayload(payload.apply(i)).setMaxAttempts(5)
-                        .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(2)).build());
+                        .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(2));
+                if (concurrencyKeys > 0) {
+                    spec.setConcurrencyKey(type + "-key-" + (i % concurrencyKeys)).setConcurrencyLimit(concurrencyLimit);
+                }
+                specs.add(spec.build());
             }
             submitUntilAnswered(client, specs);
         }
@@ -164,6 +179,43 @@ final class Oracle {
                         .as("job %s has exactly one accepted completion", job.id).isEqualTo(1);
                 assertThat(history.get(history.size() - 1).outcome).isEqualTo("succeeded");
             }
+        }
+
+        // No concurrency key ever had more attempts running than its limit: a slot is given back in the
+        // finish's commit and taken by a claim after it, so on the database's clock an attempt of a key
+        // starts no earlier than the one whose slot it took finished.
+        Map<String, List<Instant[]>> perKey = new HashMap<>();
+        Map<String, Integer> limits = new HashMap<>();
+        query("SELECT j.concurrency_key, j.concurrency_limit, a.started_at, a.finished_at FROM job_attempt_history a "
+                + "JOIN jobs j ON j.id = a.job_id WHERE j.type = '" + type + "' AND j.concurrency_key IS NOT NULL", rs -> {
+                    limits.put(rs.getString(1), rs.getInt(2));
+                    perKey.computeIfAbsent(rs.getString(1), k -> new ArrayList<>()).add(new Instant[] {
+                            rs.getTimestamp(3).toInstant(),
+                            rs.getTimestamp(4) == null ? Instant.MAX : rs.getTimestamp(4).toInstant()});
+                });
+        perKey.forEach((key, intervals) -> {
+            List<Object[]> events = new ArrayList<>();
+            intervals.forEach(i -> {
+                events.add(new Object[] {i[0], 1});
+                events.add(new Object[] {i[1], -1});
+            });
+            // at one instant, an end before a start: the slot was given back first
+            events.sort((x, y) -> ((Instant) x[0]).compareTo((Instant) y[0]) != 0
+                    ? ((Instant) x[0]).compareTo((Instant) y[0]) : Integer.compare((int) x[1], (int) y[1]));
+            int running = 0;
+            int most = 0;
+            for (Object[] event : events) {
+                running += (int) event[1];
+                most = Math.max(most, running);
+            }
+            StringBuilder shown = new StringBuilder();
+            intervals.stream().sorted((x, y) -> x[0].compareTo(y[0]))
+                    .forEach(i -> shown.append("\n  ").append(i[0]).append(" .. ").append(i[1]));
+            assertThat(most).as("concurrency key %s never ran more than its limit at once; its attempts:%s", key, shown)
+                    .isLessThanOrEqualTo(limits.get(key));
+        });
+        if (concurrencyKeys > 0) {
+            assertThat(perKey).as("the jobs had concurrency keys").hasSize(concurrencyKeys);
         }
 
         // Executions never above attempts.
