@@ -4,7 +4,14 @@
 -- next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong random
 -- source), a deadline from the database clock, and an entry in the lease ring for the reaper. Nothing is
 -- claimed of a paused type or queue (the pauses table, read once per statement).
-WITH wanted AS (
+WITH claimed_at AS MATERIALIZED (
+    -- The attempt's start, read once while the claim runs, after its snapshot: now() is the transaction's
+    -- start, which comes before the snapshot by as long as the statement waited for its locks (the ring's
+    -- TRUNCATE holds a segment for up to 100 ms) or, after an insert in one transaction, by the insert. A
+    -- job admitted into a concurrency slot in that gap would seem to start before the job whose slot it
+    -- took had finished.
+    SELECT clock_timestamp() AS at
+), wanted AS (
     SELECT w.type, w.quota
     FROM unnest(:types::text[], :quotas::int[]) AS w(type, quota)
     WHERE NOT EXISTS (SELECT 1 FROM pauses p WHERE p.kind = 'type' AND p.name = w.type)
@@ -42,10 +49,10 @@ WITH wanted AS (
         spent_attempts = j.spent_attempts + 1,
         lease_token = gen_random_uuid(),
         -- capped at the run timeout (least() passes over a null): the reaper looks at the attempt then
-        lease_expires_at = now() + least(j.lease_duration_ms, j.run_timeout_ms) * interval '1 millisecond',
+        lease_expires_at = (SELECT at FROM claimed_at) + least(j.lease_duration_ms, j.run_timeout_ms) * interval '1 millisecond',
         worker_id = :workerId,
         lease_principal = :principal,
-        started_at = now(),
+        started_at = (SELECT at FROM claimed_at),
         updated_at = now(),
         progress_percent = NULL,
         progress_message = NULL,

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A submit claims for a worker stream that has room in its own commit ({@link Dispatcher#submit}). In
- * PostgreSQL {@code now()} is the transaction's start, so a job with {@code started_at = created_at} was
- * claimed in the transaction that inserted it.
+ * PostgreSQL {@code now()} is the transaction's start, and a claim sets {@code updated_at = now()}, so a
+ * running job with {@code updated_at = created_at} was claimed in the transaction that inserted it.
  */
 class ClaimWithSubmitTest {
     /** Long enough that no poll round runs during a test: only submits and wake-ups claim. */
@@ -45,7 +45,7 @@ class ClaimWithSubmitTest {
                 String id = fixture.submit("with.submit", "{\"i\":" + i + "}");
                 List<AssignedJob> assigned = worker.awaitJobs(1);
                 assertThat(assigned).extracting(job -> job.getLease().getJobId()).containsExactly(id);
-                assertThat(fixture.queryString("SELECT state || ' ' || (started_at = created_at) FROM jobs WHERE id = " + id))
+                assertThat(fixture.queryString("SELECT state || ' ' || (updated_at = created_at) FROM jobs WHERE id = " + id))
                         .as("job %s was claimed by its submit's transaction", id)
                         .isEqualTo("RUNNING true");
                 worker.complete(assigned.get(0).getLease(), "{}");
@@ -86,7 +86,7 @@ class ClaimWithSubmitTest {
             assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(older);
             assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + newer)).isEqualTo("QUEUED");
             assertThat(fixture.queryLong("SELECT count(*) FROM jobs a, jobs b WHERE a.id = " + older + " AND b.id = "
-                    + newer + " AND a.started_at = b.created_at")).as("claimed by the newer job's submit").isEqualTo(1);
+                    + newer + " AND a.updated_at = b.created_at")).as("claimed by the newer job's submit").isEqualTo(1);
             assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(300)))
                     .as("the worker has no room for the newer job").isFalse();
         }

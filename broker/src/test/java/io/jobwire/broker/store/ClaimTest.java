@@ -233,7 +233,7 @@ class ClaimTest {
         assertThat(submitted.claimed()).extracting(JobRecord::id).containsExactly(submitted.outcomes().get(0).job().id());
         assertThat(countOf("together")).isEqualTo(1);
         String row = db.jdbi().withHandle(handle -> handle.createQuery(
-                        "SELECT state || ' ' || (started_at = created_at) FROM jobs WHERE type = 'together'")
+                        "SELECT state || ' ' || (updated_at = created_at) FROM jobs WHERE type = 'together'")
                 .mapTo(String.class).one());
         assertThat(row).as("claimed in the transaction that inserted it (now() is the transaction's start)")
                 .isEqualTo("RUNNING true");
