@@ -68,7 +68,7 @@ class FaultTest {
              WorkerProcess w2 = new WorkerProcess("w2", targets(port), "fault.kill_broker", script, 16, dir.resolve("w2.log")).start();
              JobwireClient client = client(port)) {
             CompletableFuture<Void> producing = CompletableFuture.runAsync(
-                    () -> oracle.submit(client, 1200, 200, i -> "{\"i\": " + i + "}"));
+                    () -> oracle.submit(client, 900, 150, i -> "{\"i\": " + i + "}"));
             await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 300);
             oracle.acknowledgedIds().stream().limit(3).forEach(id -> oracle.watch(client, id));
 
@@ -78,7 +78,7 @@ class FaultTest {
 
             producing.get();
             awaitDrained(oracle);
-            assertThat(oracle.acknowledgedIds()).hasSize(1200);
+            assertThat(oracle.acknowledgedIds()).hasSize(900);
             oracle.check(List.of(executions), Set.of(), client);
         } finally {
             broker.close();
