@@ -14,8 +14,6 @@ import io.jobwire.broker.store.PauseStore;
  * broker from its commit on; a resume wakes every broker's dispatcher so the jobs start at once.
  */
 final class PauseRpcs {
-    static final int MAX_REASON = 1024;
-
     private final PauseStore store;
     private final Runnable wakeDispatchers;
 
@@ -25,27 +23,26 @@ final class PauseRpcs {
         this.wakeDispatchers = wakeDispatchers;
     }
 
+    /** A request's queue or type, checked; {@code what} names the call in the refusal of neither. */
+    private record Target(PauseStore.Kind kind, String name) {
+        static Target of(boolean queue, boolean type, String queueName, String typeName, String what) {
+            if (!queue && !type) {
+                throw InvalidArgument.of("target", "give a queue or a type to " + what);
+            }
+            return queue ? new Target(PauseStore.Kind.QUEUE, Names.check("queue", queueName))
+                    : new Target(PauseStore.Kind.TYPE, Names.check("type", typeName));
+        }
+    }
+
     Paused pause(PauseRequest request, Principal admin) {
-        PauseStore.Kind kind = switch (request.getTargetCase()) {
-            case QUEUE -> PauseStore.Kind.QUEUE;
-            case TYPE -> PauseStore.Kind.TYPE;
-            case TARGET_NOT_SET -> throw InvalidArgument.of("target", "give a queue or a type to pause");
-        };
-        String name = Names.check(kind == PauseStore.Kind.QUEUE ? "queue" : "type",
-                kind == PauseStore.Kind.QUEUE ? request.getQueue() : request.getType());
-        String reason = Texts.check("reason", request.getReason(), MAX_REASON);
-        return toProto(store.pause(kind, name, reason, admin.name()));
+        Target target = Target.of(request.hasQueue(), request.hasType(), request.getQueue(), request.getType(), "pause");
+        String reason = Texts.check("reason", request.getReason(), Limits.MAX_REASON);
+        return toProto(store.pause(target.kind(), target.name(), reason, admin.name()));
     }
 
     ResumeResponse resume(ResumeRequest request) {
-        PauseStore.Kind kind = switch (request.getTargetCase()) {
-            case QUEUE -> PauseStore.Kind.QUEUE;
-            case TYPE -> PauseStore.Kind.TYPE;
-            case TARGET_NOT_SET -> throw InvalidArgument.of("target", "give a queue or a type to resume");
-        };
-        String name = Names.check(kind == PauseStore.Kind.QUEUE ? "queue" : "type",
-                kind == PauseStore.Kind.QUEUE ? request.getQueue() : request.getType());
-        boolean wasPaused = store.resume(kind, name).isPresent();
+        Target target = Target.of(request.hasQueue(), request.hasType(), request.getQueue(), request.getType(), "resume");
+        boolean wasPaused = store.resume(target.kind(), target.name()).isPresent();
         if (wasPaused) {
             wakeDispatchers.run();
         }

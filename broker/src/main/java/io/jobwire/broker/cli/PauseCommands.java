@@ -27,6 +27,15 @@ final class PauseCommands {
         String describe() {
             return queue != null ? "queue " + queue : "type " + type;
         }
+
+        PauseRequest.Builder pause() {
+            return queue != null ? PauseRequest.newBuilder().setQueue(queue) : PauseRequest.newBuilder().setType(type);
+        }
+
+        ResumeRequest resume() {
+            return queue != null ? ResumeRequest.newBuilder().setQueue(queue).build()
+                    : ResumeRequest.newBuilder().setType(type).build();
+        }
     }
 
     @Command(name = "pause", mixinStandardHelpOptions = true,
@@ -41,13 +50,7 @@ final class PauseCommands {
 
         @Override
         int run(ManagedChannel channel) {
-            PauseRequest.Builder request = PauseRequest.newBuilder().setReason(reason);
-            if (target.queue != null) {
-                request.setQueue(target.queue);
-            } else {
-                request.setType(target.type);
-            }
-            Paused paused = jobs(channel).pause(request.build());
+            Paused paused = jobs(channel).pause(target.pause().setReason(reason).build());
             out().println(target.describe() + " paused since " + instant(paused) + " by " + paused.getPausedBy()
                     + (paused.getReason().isEmpty() ? "" : ": " + paused.getReason()));
             out().flush();
@@ -63,13 +66,7 @@ final class PauseCommands {
 
         @Override
         int run(ManagedChannel channel) {
-            ResumeRequest.Builder request = ResumeRequest.newBuilder();
-            if (target.queue != null) {
-                request.setQueue(target.queue);
-            } else {
-                request.setType(target.type);
-            }
-            boolean was = jobs(channel).resume(request.build()).getWasPaused();
+            boolean was = jobs(channel).resume(target.resume()).getWasPaused();
             out().println(target.describe() + (was ? " resumed" : " was not paused"));
             out().flush();
             return ExitCodes.OK;

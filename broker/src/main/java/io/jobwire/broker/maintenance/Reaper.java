@@ -46,7 +46,7 @@ public final class Reaper {
             total += batch.changes().size();
             int told = 0;
             for (JobChange change : batch.changes()) {
-                boolean timedOut = batch.timedOut().contains(change.id());
+                boolean timedOut = change.timedOut();
                 if (timedOut) {
                     metrics.timedOut(change.type(), change.queue());
                 } else {

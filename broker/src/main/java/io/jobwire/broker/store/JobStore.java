@@ -563,10 +563,10 @@ public final class JobStore {
     // ---------------------------------------------------------------- reaper
 
     /**
-     * One reaper batch: how many lease entries it settled, the jobs it took back, and which of those ran
-     * past their run timeout (the others' workers went silent).
+     * One reaper batch: how many lease entries it settled, and the jobs it took back (a change marked
+     * {@link JobChange#timedOut()} ran past its run timeout; the others' workers went silent).
      */
-    public record Reaped(int entries, List<JobChange> changes, java.util.Set<Long> timedOut) {
+    public record Reaped(int entries, List<JobChange> changes) {
     }
 
     /**
@@ -593,14 +593,13 @@ public final class JobStore {
                     })
                     .list();
             if (ids.isEmpty()) {
-                return new Reaped(0, List.of(), java.util.Set.of());
+                return new Reaped(0, List.of());
             }
             betweenChoiceAndUpdate.run();
             Double[] jitters = new Double[ids.size()];
             for (int i = 0; i < jitters.length; i++) {
                 jitters[i] = jitter.getAsDouble();
             }
-            java.util.Set<Long> timedOut = new java.util.HashSet<>();
             List<JobChange> changes = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
                     .bind("parts", parts.toArray(Long[]::new))
                     .bind("entries", entries.toArray(String[]::new))
@@ -611,14 +610,10 @@ public final class JobStore {
                     .bind("defaultMaxMs", retryDefaults.maxDelay().toMillis())
                     .map((rs, ctx) -> {
                         JobChange change = AppliedRow.read(rs, false).change();
-                        if (rs.getBoolean("timed_out")) {
-                            timedOut.add(change.id());
-                            return change.asTimedOut();
-                        }
-                        return change;
+                        return rs.getBoolean("timed_out") ? change.asTimedOut() : change;
                     })
                     .list();
-            return new Reaped(ids.size(), changes, timedOut);
+            return new Reaped(ids.size(), changes);
         });
         sink.publish(reaped.changes());
         return reaped;

@@ -11,11 +11,8 @@ WITH chosen AS (
              AS c(part, entry, job_id, attempt, jitter)
 ), ended_how AS (
     -- Why each attempt still expired ended, and what it is told: nothing is written here
-    SELECT j.id,
-           (j.run_timeout_ms IS NOT NULL
-                AND j.started_at + j.run_timeout_ms * interval '1 millisecond' <= now()) AS timed_out,
-           CASE WHEN j.run_timeout_ms IS NOT NULL
-                     AND j.started_at + j.run_timeout_ms * interval '1 millisecond' <= now()
+    SELECT j.id, t.timed_out,
+           CASE WHEN t.timed_out
                 THEN 'timed out: the attempt ran past its run timeout of ' || trim_scale(j.run_timeout_ms / 1000.0) || 's'
                 ELSE 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' sent no heartbeat in time' END AS error,
            (least(coalesce(j.retry_max_ms, :defaultMaxMs)::float8,
@@ -23,6 +20,8 @@ WITH chosen AS (
                       * power(2::float8, least(greatest(j.spent_attempts - 1, 0), 40))) * c.jitter)::bigint AS backoff_ms
     FROM live_jobs j
     JOIN chosen c ON c.job_id = j.id AND c.attempt = j.attempt
+    CROSS JOIN LATERAL (SELECT coalesce(j.started_at + j.run_timeout_ms * interval '1 millisecond' <= now(), false)
+                               AS timed_out) t
     WHERE j.id = ANY (:ids::bigint[]) AND j.state = 'RUNNING' AND j.lease_expires_at <= now()
 ), requeued AS (
     UPDATE live_jobs j

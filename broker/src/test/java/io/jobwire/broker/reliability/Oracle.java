@@ -194,18 +194,19 @@ final class Oracle {
                             rs.getTimestamp(4) == null ? Instant.MAX : rs.getTimestamp(4).toInstant()});
                 });
         perKey.forEach((key, intervals) -> {
-            List<Object[]> events = new ArrayList<>();
+            record Event(Instant at, int change) {
+            }
+            List<Event> events = new ArrayList<>();
             intervals.forEach(i -> {
-                events.add(new Object[] {i[0], 1});
-                events.add(new Object[] {i[1], -1});
+                events.add(new Event(i[0], 1));
+                events.add(new Event(i[1], -1));
             });
             // at one instant, an end before a start: the slot was given back first
-            events.sort((x, y) -> ((Instant) x[0]).compareTo((Instant) y[0]) != 0
-                    ? ((Instant) x[0]).compareTo((Instant) y[0]) : Integer.compare((int) x[1], (int) y[1]));
+            events.sort(java.util.Comparator.comparing(Event::at).thenComparingInt(Event::change));
             int running = 0;
             int most = 0;
-            for (Object[] event : events) {
-                running += (int) event[1];
+            for (Event event : events) {
+                running += event.change();
                 most = Math.max(most, running);
             }
             StringBuilder shown = new StringBuilder();
