@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota, keys "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota, keys, rate "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -183,6 +183,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("keys")) {
                     report(json, results, "keys", run.keys());
+                }
+                if (scenarios.contains("rate")) {
+                    report(json, results, "rate", run.rate());
                 }
                 if (scenarios.contains("typed")) {
                     report(json, results, "typed", run.typed());

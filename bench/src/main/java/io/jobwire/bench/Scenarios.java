@@ -317,6 +317,65 @@ final class Scenarios {
         return result;
     }
 
+    // ---------------------------------------------------------------- rate limits
+
+    /** The {@code rate} scenario's limit: starts per second, and burst. */
+    static final double RATE = 500;
+    static final int RATE_BURST = 50;
+    /** Jobs in the {@code rate} scenario: 12 seconds' worth at the limit. */
+    static final int RATE_JOBS = 6_000;
+
+    /**
+     * The start rate achieved under a rate limit of 500 per second (burst 50), with every job submitted
+     * at once and more than enough workers: the starts after the first burst, read from the database, per
+     * second from the burst's last to the last; and the most starts any window held beyond what the bucket
+     * allows (burst + rate * window; at most 0 when the limit held), over every window between two starts.
+     */
+    Map<String, Object> rate() throws Exception {
+        List<Double> achieved = new ArrayList<>();
+        double mostOver = Double.NEGATIVE_INFINITY;
+        for (int round = 0; round < 2; round++) {
+            emptyTables();
+            String type = "bench.rated";
+            try (JobwireClient admin = JobwireClient.connect(broker.target())) {
+                admin.setRateLimit("bench-api", RATE, RATE_BURST);
+            }
+            AtomicLong nextBatch = new AtomicLong();
+            throughputOnTables(type, RATE_JOBS, options.producers, Map.of(), client -> {
+                int batches = (RATE_JOBS + options.batch - 1) / options.batch;
+                for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                    int size = (int) Math.min(options.batch, RATE_JOBS - b * options.batch);
+                    List<JobSpec> specs = new ArrayList<>(size);
+                    for (int i = 0; i < size; i++) {
+                        specs.add(noop(type).toBuilder().setRateKey("bench-api").build());
+                    }
+                    client.submitBatch(specs);
+                }
+            });
+            String all = db.queryString("SELECT string_agg(extract(epoch FROM started_at)::text, ',' ORDER BY started_at) "
+                    + "FROM jobs WHERE type = '" + type + "'");
+            double[] starts = java.util.Arrays.stream(all.split(",")).mapToDouble(Double::parseDouble).toArray();
+            double rate = (starts.length - 1 - RATE_BURST) / (starts[starts.length - 1] - starts[RATE_BURST]);
+            achieved.add(round(rate));
+            for (int i = 0; i < starts.length; i++) {
+                for (int j = i; j < starts.length; j++) {
+                    mostOver = Math.max(mostOver, (j - i + 1) - (RATE_BURST + RATE * (starts[j] - starts[i])));
+                }
+            }
+            log.info("rate round {}: {} starts/s (limit {})", round + 1, round(rate), RATE);
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("jobs", RATE_JOBS);
+        result.put("perSecond", RATE);
+        result.put("burst", RATE_BURST);
+        result.put("workers", options.workers);
+        result.put("concurrency", options.concurrency);
+        result.put("achievedPerSecond", achieved);
+        result.put("ratio", round(medianOf(achieved) / RATE));
+        result.put("mostStartsOverTheBucket", round(mostOver));
+        return result;
+    }
+
     // ---------------------------------------------------------------- typed
 
     /** An order as a shop would submit it, and the schema its type is registered with. */

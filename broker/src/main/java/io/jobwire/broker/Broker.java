@@ -51,6 +51,8 @@ import io.jobwire.broker.maintenance.Maintenance;
 import io.jobwire.broker.maintenance.Reaper;
 import io.jobwire.broker.dispatch.QuotaRules;
 import io.jobwire.broker.store.ConcurrencyKeys;
+import io.jobwire.broker.store.RateLimits;
+import io.jobwire.broker.dispatch.RateAdmitter;
 import io.jobwire.broker.store.PauseStore;
 import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.TypeRegistrations;
@@ -113,7 +115,7 @@ public final class Broker implements AutoCloseable {
     private static final int COMMIT_WRITERS = 1;
     /** Retention pruning and statistics refresh. */
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
-    /** How often a broker looks for concurrency keys' jobs that became due (delayed) or were left waiting. */
+    /** How often a broker looks for concurrency and rate keys' jobs that became due (delayed) or were left waiting. */
     private static final Duration KEYS_INTERVAL = Duration.ofSeconds(1);
     /** Finished callback deliveries removed per pass of their pruning. */
     private static final int PRUNE_BATCH = 10_000;
@@ -140,6 +142,7 @@ public final class Broker implements AutoCloseable {
     private final SessionRegistry sessions;
     private final Dispatcher dispatcher;
     private final Admitter admitter;
+    private final RateAdmitter rateAdmitter;
     private final WatchHub watches;
     private final PgChangeListener listener;
     private final ChangeBus bus;
@@ -228,6 +231,10 @@ public final class Broker implements AutoCloseable {
             this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), store, wakeDispatchers);
             taken.push(admitter);
             bus.subscribe(admitter);
+            RateLimits rateLimits = new RateLimits(database.jdbi());
+            this.rateAdmitter = new RateAdmitter(rateLimits, wakeDispatchers);
+            taken.push(rateAdmitter);
+            bus.subscribe(rateAdmitter);
             bus.subscribe(watches);
             this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
@@ -244,6 +251,7 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.METRICS, METRICS_INTERVAL, () -> metrics.queues(queueDepths(queries)))
                     .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
                     .shared(Maintenance.CONCURRENCY_KEYS, KEYS_INTERVAL, admitter::admitAllWaiting)
+                    .shared(Maintenance.RATE_LIMITS, KEYS_INTERVAL, rateAdmitter::admitAllWaiting)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
@@ -265,7 +273,7 @@ public final class Broker implements AutoCloseable {
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(),
                     new ScheduleStore(database.jdbi()),
                     owner -> tokens.submitRights(owner).map(types -> new Principal(owner, java.util.EnumSet.of(Role.SUBMIT), types)),
-                    new PauseStore(database.jdbi()), wakeDispatchers, builder.clock);
+                    new PauseStore(database.jdbi()), wakeDispatchers, rateLimits, rateAdmitter, builder.clock);
             // Every broker fires the schedules due (each row locked by one at a time); an idle pass is one
             // indexed read.
             maintenance.every(Maintenance.SCHEDULES, Duration.ofSeconds(1), services.schedules()::fireDue);
@@ -299,6 +307,7 @@ public final class Broker implements AutoCloseable {
             listener.start(DB_CONNECTION_TIMEOUT);
             dispatcher.start();
             admitter.start();
+            rateAdmitter.start();
             // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
             housekeeping.partitions().ensureAhead();
             maintenance.start();
@@ -572,6 +581,7 @@ public final class Broker implements AutoCloseable {
         writes.close();
         dispatcher.close();
         admitter.close();
+        rateAdmitter.close();
         announcer.close();
         listener.close();
         bus.close();

@@ -361,6 +361,27 @@ public final class JobwireClient implements AutoCloseable {
                 .getPausedList();
     }
 
+    /**
+     * Sets a rate key's limit (admin): its jobs ({@code JobSpec.rate_key}) start at most {@code perSecond} on
+     * average and {@code burst} at once (0: a second's worth), across every broker.
+     */
+    public io.jobwire.api.v1.RateLimit setRateLimit(String key, double perSecond, int burst) {
+        return call(true, stub -> stub.setRateLimit(io.jobwire.api.v1.SetRateLimitRequest.newBuilder().setKey(key)
+                .setPerSecond(perSecond).setBurst(burst).build()));
+    }
+
+    /** Deletes a rate key's limit (admin): its waiting jobs start without one. */
+    public io.jobwire.api.v1.RateLimit deleteRateLimit(String key) {
+        return call(true, stub -> stub.deleteRateLimit(io.jobwire.api.v1.DeleteRateLimitRequest.newBuilder().setKey(key)
+                .build()));
+    }
+
+    /** Every rate limit, with the jobs waiting for it (the caller's own, unless an admin). */
+    public java.util.List<io.jobwire.api.v1.RateLimit> rateLimits() {
+        return call(true, stub -> stub.listRateLimits(io.jobwire.api.v1.ListRateLimitsRequest.getDefaultInstance()))
+                .getRateLimitsList();
+    }
+
     /** Delivers a failed (or delivered) callback again, now, with a fresh retry window. */
     public CallbackDelivery redeliverCallback(String deliveryId) {
         return call(false, stub -> stub.redeliverCallback(RedeliverCallbackRequest.newBuilder().setId(deliveryId).build()));

@@ -103,12 +103,14 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final Tracing tracing;
     private final ScheduleRpcs schedules;
     private final PauseRpcs pauses;
+    private final RateLimitRpcs rates;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
                    CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, ScheduleRpcs schedules,
-                   PauseRpcs pauses, int maxWatchBacklog, int maxWatches) {
+                   PauseRpcs pauses, RateLimitRpcs rates, int maxWatchBacklog, int maxWatches) {
         this.pauses = pauses;
+        this.rates = rates;
         this.tracing = tracing;
         this.schedules = schedules;
         this.callbacks = callbacks;
@@ -289,6 +291,27 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             caller(Role.ADMIN, "resume queues or types");
             return pauses.resume(request);
         });
+    }
+
+    @Override
+    public void setRateLimit(io.jobwire.api.v1.SetRateLimitRequest request,
+                             StreamObserver<io.jobwire.api.v1.RateLimit> response) {
+        unary(response, () -> rates.set(request, caller(Role.ADMIN, "set rate limits")));
+    }
+
+    @Override
+    public void deleteRateLimit(io.jobwire.api.v1.DeleteRateLimitRequest request,
+                                StreamObserver<io.jobwire.api.v1.RateLimit> response) {
+        unary(response, () -> {
+            caller(Role.ADMIN, "delete rate limits");
+            return rates.delete(request);
+        });
+    }
+
+    @Override
+    public void listRateLimits(io.jobwire.api.v1.ListRateLimitsRequest request,
+                               StreamObserver<io.jobwire.api.v1.ListRateLimitsResponse> response) {
+        unary(response, () -> rates.list(caller(Role.SUBMIT, "list rate limits")));
     }
 
     @Override

@@ -26,8 +26,12 @@ final class JobSpecs {
     private final JsonText json;
     private final TypeRegistry types;
     private final CallbackPolicy callbacks;
+    private final java.util.function.Predicate<String> rateLimited;
 
-    JobSpecs(Limits limits, JsonText json, TypeRegistry types, CallbackPolicy callbacks) {
+    /** @param rateLimited whether a rate key has a limit (a job may name only such a key) */
+    JobSpecs(Limits limits, JsonText json, TypeRegistry types, CallbackPolicy callbacks,
+             java.util.function.Predicate<String> rateLimited) {
+        this.rateLimited = rateLimited;
         this.limits = limits;
         this.json = json;
         this.types = types;
@@ -136,6 +140,17 @@ final class JobSpecs {
                     : defaults != null && defaults.defaultConcurrencyStrategy() != null ? defaults.defaultConcurrencyStrategy()
                     : "queue";
         }
+        String rateKey = !spec.getRateKey().isEmpty()
+                ? Texts.check(prefix + ".rate_key", spec.getRateKey(), Limits.MAX_RATE_KEY)
+                : defaults != null ? defaults.defaultRateKey() : null;
+        if (rateKey != null && concurrencyKey != null) {
+            throw InvalidArgument.of(prefix + ".rate_key", "can't go with a concurrency_key (yet): give one of them"
+                    + (spec.getRateKey().isEmpty() || spec.getConcurrencyKey().isEmpty() ? " (one is the type's default)" : ""));
+        }
+        if (rateKey != null && !rateLimited.test(rateKey)) {
+            throw Status.FAILED_PRECONDITION.withDescription(prefix + ".rate_key: " + rateKey + " has no rate limit; set one "
+                    + "first (jobwire rate-limit set --key " + rateKey + " --per-second N)").asRuntimeException();
+        }
         String owner = Names.checkOr(prefix + ".owner", spec.getOwner(), caller.name());
         if (!caller.isAdmin() && !owner.equals(caller.name())) {
             throw Status.PERMISSION_DENIED.withDescription(prefix + ".owner: only an admin may submit jobs for another "
@@ -157,7 +172,7 @@ final class JobSpecs {
         }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
                 labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs,
-                concurrencyKey, concurrencyLimit, concurrencyStrategy);
+                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey);
     }
 
     /** A concurrency limit as given (null for 0: not given), or refused. */

@@ -75,9 +75,14 @@ final class JobTypeInfos {
                 defaults.getConcurrencyLimit());
         String concurrencyStrategy = JobSpecs.strategy(prefix + ".defaults.concurrency_strategy",
                 defaults.getConcurrencyStrategy());
+        String rateKey = defaults.getRateKey().isEmpty() ? null
+                : Texts.check(prefix + ".defaults.rate_key", defaults.getRateKey(), Limits.MAX_RATE_KEY);
+        if (rateKey != null && concurrencyKey != null) {
+            throw InvalidArgument.of(prefix + ".defaults.rate_key", "can't go with a concurrency_key (yet): give one of them");
+        }
         return new Registration(name, description, documentation, payloadSchema, resultSchema, uses, queue, leaseMs,
                 maxAttempts, retryInitial, retryMax, runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy,
-                0, registeredBy, null, null);
+                rateKey, 0, registeredBy, null, null);
     }
 
     /** Well-formed JSON that jsonb takes, within the size limit; whether it is a schema is checked when compiled. */
@@ -141,6 +146,9 @@ final class JobTypeInfos {
         }
         if (type.defaultConcurrencyStrategy() != null) {
             defaults.setConcurrencyStrategy(ProtoJobs.strategy(type.defaultConcurrencyStrategy()));
+        }
+        if (type.defaultRateKey() != null) {
+            defaults.setRateKey(type.defaultRateKey());
         }
         JobTypeRegistration.Builder proto = JobTypeRegistration.newBuilder().setName(type.name())
                 .setDescription(type.description()).setDocumentation(type.documentation()).addAllUses(type.uses())

@@ -12,6 +12,10 @@ record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) 
     static final Duration MAX_LEASE = Duration.ofHours(24);
     static final Duration MIN_RUN_TIMEOUT = Duration.ofSeconds(1);
     static final int MAX_CONCURRENCY_KEY = 256;
+    static final int MAX_RATE_KEY = 256;
+    /** A rate limit's starts per second and burst at most. */
+    static final double MAX_RATE = 100_000;
+    static final int MAX_BURST = 100_000;
     static final int MAX_CONCURRENCY_LIMIT = 10_000;
     static final Duration MAX_RUN_TIMEOUT = Duration.ofHours(24);
     static final Duration MAX_DELAY = Duration.ofDays(366);

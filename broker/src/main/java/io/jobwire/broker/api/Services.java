@@ -19,6 +19,8 @@ import io.jobwire.broker.callbacks.CallbackPolicy;
 import io.jobwire.broker.store.CallbackStore;
 import io.jobwire.broker.auth.Principal;
 import io.jobwire.broker.store.PauseStore;
+import io.jobwire.broker.store.RateLimits;
+import io.jobwire.broker.dispatch.RateAdmitter;
 import io.jobwire.broker.store.ScheduleStore;
 import java.time.Clock;
 import java.util.Optional;
@@ -37,13 +39,15 @@ public final class Services {
                     Duration callbackRetryFor, BrokerMetrics metrics, Tracing tracing,
                     int maxPayloadBytes, Duration defaultLease, boolean strictTypes, int maxWatchBacklog, int maxWatches,
                     ScheduleStore scheduleStore, Function<String, Optional<Principal>> ownerRights, PauseStore pauseStore,
-                    Runnable wakeDispatchers, Clock clock) {
+                    Runnable wakeDispatchers, RateLimits rateLimits, RateAdmitter rateAdmitter, Clock clock) {
         JsonText json = new JsonText(mapper);
-        JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types, callbackPolicy);
+        RateLimitRpcs rates = new RateLimitRpcs(rateLimits, rateAdmitter);
+        JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types, callbackPolicy,
+                rates::isLimited);
         this.schedules = new ScheduleRpcs(scheduleStore, specs, dispatcher, metrics, ownerRights, clock);
         this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, quotaStore, quotas, watches, specs, json,
                 new CallbackRpcs(callbackStore, deliverer, callbackRetryFor), metrics, tracing, schedules,
-                new PauseRpcs(pauseStore, wakeDispatchers), maxWatchBacklog, maxWatches);
+                new PauseRpcs(pauseStore, wakeDispatchers), rates, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, types, sessions,
                 dispatcher, json, maxPayloadBytes, heartbeatInterval, clock));

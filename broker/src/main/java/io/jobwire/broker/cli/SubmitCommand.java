@@ -90,6 +90,11 @@ final class SubmitCommand extends ClientCommand {
                     + "--timeout is this call's deadline.")
     java.time.Duration runTimeout;
 
+    @Option(names = "--rate-key", paramLabel = "KEY",
+            description = "Jobs of this key start at most as often as its rate limit allows (jobwire rate-limit set), "
+                    + "across every broker, e.g. stripe-api.")
+    String rateKey = "";
+
     @Option(names = "--concurrency-key", paramLabel = "KEY",
             description = "At most --concurrency-limit jobs of this key run at once, across every broker, e.g. export:customer-42.")
     String concurrencyKey = "";
@@ -258,7 +263,7 @@ final class SubmitCommand extends ClientCommand {
         if (runTimeout != null) {
             spec.setRunTimeout(duration(runTimeout));
         }
-        spec.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit);
+        spec.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit).setRateKey(rateKey);
         if (concurrencyStrategy != null) {
             spec.setConcurrencyStrategy(concurrencyStrategy);
         }

@@ -98,6 +98,10 @@ final class TypesCommand extends ClientCommand {
         @Option(names = "--concurrency-limit", paramLabel = "N", description = "Default limit of its jobs' concurrency keys.")
         int concurrencyLimit;
 
+        @Option(names = "--rate-key", paramLabel = "KEY",
+                description = "Rate key of its jobs that name none (the type's name limits the whole type).")
+        String rateKey = "";
+
         @Option(names = "--max-attempts", description = "Default attempts before its jobs end FAILED.")
         int maxAttempts;
 
@@ -130,7 +134,7 @@ final class TypesCommand extends ClientCommand {
             if (runTimeout != null) {
                 defaults.setRunTimeout(duration(runTimeout));
             }
-            defaults.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit);
+            defaults.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit).setRateKey(rateKey);
             if (retryInitial != null || retryMax != null) {
                 RetryPolicy.Builder retry = RetryPolicy.newBuilder();
                 if (retryInitial != null) {
@@ -202,6 +206,9 @@ final class TypesCommand extends ClientCommand {
                 }
                 if (defaults.getConcurrencyLimit() != 0) {
                     given.add("concurrency limit " + defaults.getConcurrencyLimit());
+                }
+                if (!defaults.getRateKey().isEmpty()) {
+                    given.add("rate key " + defaults.getRateKey());
                 }
                 if (defaults.getRetryPolicy().hasInitialDelay()) {
                     given.add("retry initial " + format(defaults.getRetryPolicy().getInitialDelay()));

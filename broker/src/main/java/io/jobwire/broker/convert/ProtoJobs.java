@@ -63,6 +63,10 @@ public final class ProtoJobs {
                     .setConcurrencyStrategy(strategy(job.concurrencyStrategy()))
                     .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
         }
+        if (job.rateKey() != null) {
+            proto.setRateKey(job.rateKey())
+                    .setWaitingForRate(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
+        }
         if (job.callbackUrl() != null) {
             proto.setCallback(Callback.newBuilder().setUrl(job.callbackUrl()).setEvents(job.callbackAll()
                     ? CallbackEvents.CALLBACK_EVENTS_ALL : CallbackEvents.CALLBACK_EVENTS_FINAL));

@@ -319,6 +319,9 @@ final class Views {
         if (job.hasRunTimeout()) {
             fact(h, "run timeout", duration(job.getRunTimeout()));
         }
+        if (!job.getRateKey().isEmpty()) {
+            fact(h, "rate key", job.getRateKey() + (job.getWaitingForRate() ? " (waiting for its turn)" : ""));
+        }
         if (!job.getConcurrencyKey().isEmpty()) {
             fact(h, "concurrency key", job.getConcurrencyKey() + " (limit " + job.getConcurrencyLimit() + ", "
                     + job.getConcurrencyStrategy().name().replace("CONCURRENCY_STRATEGY_", "").toLowerCase(java.util.Locale.ROOT)

@@ -149,7 +149,7 @@ public final class Notifications {
                 changes.add(new JobChange(Long.parseLong(fields[0]), Long.parseLong(fields[1]),
                         JobStatus.valueOf(fields[2]), Integer.parseInt(fields[3]),
                         runAtMillis == 0 ? null : Instant.ofEpochMilli(runAtMillis), null, null, null, false,
-                        fields.length == 6, null));
+                        fields.length == 6, null, null));
             }
         }
         return new Notification(origin, Kind.CHANGES, List.copyOf(changes));

@@ -43,6 +43,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String METRICS = "metrics";
     public static final String SCHEDULES = "schedules";
     public static final String CONCURRENCY_KEYS = "concurrency-keys";
+    public static final String RATE_LIMITS = "rate-limits";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

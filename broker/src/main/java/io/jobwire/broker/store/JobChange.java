@@ -13,6 +13,8 @@ import java.time.Instant;
  *                 to stop
  * @param concurrencyKey the job's concurrency key, or null (also in changes learnt from another broker):
  *                 a change of a keyed job made here may free or need a slot, so this broker admits
+ * @param rateKey  the job's rate key, or null (also in changes learnt from another broker): a job of a
+ *                 rate key queued here waits for this broker's admission
  */
 public record JobChange(
         long id,
@@ -25,11 +27,12 @@ public record JobChange(
         String owner,
         boolean byHolder,
         boolean timedOut,
-        String concurrencyKey) {
+        String concurrencyKey,
+        String rateKey) {
 
     public JobChange(long id, long version, JobStatus state, int attempt, Instant runAt, String type, String queue,
                      String owner) {
-        this(id, version, state, attempt, runAt, type, queue, owner, false, false, null);
+        this(id, version, state, attempt, runAt, type, queue, owner, false, false, null, null);
     }
 
     public boolean isRemote() {
@@ -38,11 +41,11 @@ public record JobChange(
 
     /** This change, as made by the lease holder's own stream. */
     public JobChange fromHolder() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true, timedOut, concurrencyKey);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, true, timedOut, concurrencyKey, rateKey);
     }
 
     /** This change, as the end of an attempt that ran past its run timeout. */
     public JobChange asTimedOut() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, byHolder, true, concurrencyKey);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, byHolder, true, concurrencyKey, rateKey);
     }
 }

@@ -53,6 +53,8 @@ public record JobRecord(
         String concurrencyStrategy,
         /** For a live job of a key: whether it holds a slot; null otherwise. */
         Boolean keyAdmitted,
+        /** Its rate key, or null (see {@link NewJob#rateKey()}); keyAdmitted then says whether it has its token. */
+        String rateKey,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
@@ -60,7 +62,7 @@ public record JobRecord(
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
                 lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
-                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, List.copyOf(history));
+                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, rateKey, List.copyOf(history));
     }
 
     public LeaseRef lease() {
@@ -69,6 +71,6 @@ public record JobRecord(
 
     /** What watchers and the other brokers learn about this version of the job. */
     public JobChange change() {
-        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, false, false, concurrencyKey);
+        return new JobChange(id, version, state, attempt, runAt, type, queue, owner, false, false, concurrencyKey, rateKey);
     }
 }

@@ -69,6 +69,7 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 (Integer) rs.getObject("concurrency_limit"),
                 rs.getString("concurrency_strategy"),
                 (Boolean) rs.getObject("key_admitted"),
+                rs.getString("rate_key"),
                 List.of());
     }
 

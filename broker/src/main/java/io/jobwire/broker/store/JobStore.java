@@ -238,6 +238,7 @@ public final class JobStore {
         String[] concurrencyKeys = new String[n];
         Integer[] concurrencyLimits = new Integer[n];
         String[] concurrencyStrategies = new String[n];
+        String[] rateKeys = new String[n];
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -264,6 +265,7 @@ public final class JobStore {
             concurrencyKeys[i] = job.concurrencyKey();
             concurrencyLimits[i] = job.concurrencyLimit();
             concurrencyStrategies[i] = job.concurrencyStrategy();
+            rateKeys[i] = job.rateKey();
         }
         String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
@@ -291,6 +293,7 @@ public final class JobStore {
                 .bind("concurrencyKeys", concurrencyKeys)
                 .bind("concurrencyLimits", concurrencyLimits)
                 .bind("concurrencyStrategies", concurrencyStrategies)
+                .bind("rateKeys", rateKeys)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }
@@ -473,7 +476,7 @@ public final class JobStore {
             JobChange change = new JobChange(rs.getLong("id"), rs.getLong("version"),
                     JobStatus.valueOf(rs.getString("state")), rs.getInt("attempt"),
                     JobRowMapper.instant(rs, "run_at"), rs.getString("type"), rs.getString("queue"),
-                    rs.getString("owner"), byHolder, false, rs.getString("concurrency_key"));
+                    rs.getString("owner"), byHolder, false, rs.getString("concurrency_key"), rs.getString("rate_key"));
             return new AppliedRow(change, JobRowMapper.instant(rs, "lease_expires_at"));
         }
     }

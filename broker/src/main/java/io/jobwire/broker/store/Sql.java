@@ -45,7 +45,7 @@ final class Sql {
      * announcer carry, and the lease's end for the worker's Ack (read by {@code JobStore.AppliedRow}).
      */
     static final List<String> CHANGE_ROW = List.of("id", "version", "state", "attempt", "run_at", "type", "queue",
-            "owner", "lease_expires_at", "concurrency_key");
+            "owner", "lease_expires_at", "concurrency_key", "rate_key");
     private static final Pattern CHANGE_ROW_MACRO = Pattern.compile("/\\*@change_row(?: (\\w+))?\\*/");
 
     private static String changeRow(String alias) {

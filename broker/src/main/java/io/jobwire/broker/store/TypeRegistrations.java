@@ -39,6 +39,8 @@ public final class TypeRegistrations {
             String defaultConcurrencyKey,
             Integer defaultConcurrencyLimit,
             String defaultConcurrencyStrategy,
+            /** The rate key of its jobs that name none, or null. */
+            String defaultRateKey,
             int version,
             String registeredBy,
             Instant registeredAt,
@@ -67,6 +69,7 @@ public final class TypeRegistrations {
                     .bind("defaultConcurrencyKey", type.defaultConcurrencyKey())
                     .bind("defaultConcurrencyLimit", type.defaultConcurrencyLimit())
                     .bind("defaultConcurrencyStrategy", type.defaultConcurrencyStrategy())
+                    .bind("defaultRateKey", type.defaultRateKey())
                     .bind("registeredBy", type.registeredBy())
                     .map((rs, ctx) -> read(rs))
                     .one();
@@ -124,6 +127,7 @@ public final class TypeRegistrations {
                 rs.getString("default_concurrency_key"),
                 (Integer) rs.getObject("default_concurrency_limit"),
                 rs.getString("default_concurrency_strategy"),
+                rs.getString("default_rate_key"),
                 rs.getInt("version"),
                 rs.getString("registered_by"),
                 rs.getTimestamp("registered_at").toInstant(),

@@ -26,7 +26,7 @@ WITH claimed_at AS MATERIALIZED (
           -- that gave its slot back (held, then released: it waits in key_waiting), takes no place in
           -- the quota; it stays until its segment's ready entries are moved, which drops it. A subquery,
           -- not a join: one lookup by primary key per entry walked, whatever the planner thinks of the tables.
-          AND (SELECT j.state = 'QUEUED' AND (j.concurrency_key IS NULL OR j.key_admitted)
+          AND (SELECT j.state = 'QUEUED' AND j.key_admitted IS NOT FALSE
                FROM live_jobs j WHERE j.id = r.job_id)
           AND r.run_at <= now()
           AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))
@@ -62,7 +62,7 @@ WITH claimed_at AS MATERIALIZED (
     FROM picked
     -- By primary key, whatever the statistics say: the array is a restriction of live_jobs itself
     WHERE j.id = ANY (ARRAY(SELECT job_id FROM picked)) AND j.id = picked.job_id AND j.state = 'QUEUED'
-      AND (j.concurrency_key IS NULL OR j.key_admitted)
+      AND j.key_admitted IS NOT FALSE
     RETURNING j.*
 ), leased AS (
     -- @include lease_entry

@@ -24,6 +24,8 @@ WITH input AS (
         errors = j.errors + 1,
         lease_token = NULL,
         lease_expires_at = NULL,
+        -- a job of a rate key needs a token for each start: it waits for one again
+        key_admitted = CASE WHEN j.rate_key IS NULL THEN j.key_admitted ELSE false END,
         updated_at = now(),
         version = j.version + 1
     FROM (SELECT * FROM decided WHERE will_retry) i

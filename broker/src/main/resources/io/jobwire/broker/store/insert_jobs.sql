@@ -12,11 +12,11 @@ WITH input AS (
                 :owners::text[], :parents::bigint[],
                 :callbackUrls::text[], :callbackAll::boolean[], :traceParents::text[], :traceStates::text[],
                 :runTimeoutMs::bigint[], :concurrencyKeys::text[], :concurrencyLimits::int[],
-                :concurrencyStrategies::text[])
+                :concurrencyStrategies::text[], :rateKeys::text[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
                               callback_url, callback_all, trace_parent, trace_state, run_timeout_ms, concurrency_key,
-                              concurrency_limit, concurrency_strategy, ord)
+                              concurrency_limit, concurrency_strategy, rate_key, ord)
 ), keyed AS ( -- @keyed
     INSERT INTO job_keys (owner, idempotency_key, job_id) -- @keyed
     SELECT owner, idempotency_key, new_id FROM input WHERE idempotency_key IS NOT NULL ORDER BY ord -- @keyed
@@ -26,14 +26,14 @@ WITH input AS (
     INSERT INTO live_jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
                            lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
                            callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
-                           concurrency_key, concurrency_limit, concurrency_strategy, key_admitted)
+                           concurrency_key, concurrency_limit, concurrency_strategy, key_admitted, rate_key)
     SELECT new_id, type, queue, payload::jsonb, priority,
            CASE WHEN run_at IS NULL THEN now() + delay_ms * interval '1 millisecond'
                 ELSE greatest(run_at::timestamptz, now()) END,
            idempotency_key, max_attempts, lease_duration_ms, labels::jsonb, retry_initial_ms, retry_max_ms, owner,
            parent_id, callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
            concurrency_key, concurrency_limit, concurrency_strategy,
-           CASE WHEN concurrency_key IS NULL THEN NULL ELSE false END
+           CASE WHEN concurrency_key IS NULL AND rate_key IS NULL THEN NULL ELSE false END, rate_key
     FROM input
     WHERE idempotency_key IS NULL OR new_id IN (SELECT job_id FROM keyed) -- @keyed
     ORDER BY ord

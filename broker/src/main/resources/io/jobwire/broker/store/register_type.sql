@@ -2,10 +2,10 @@
 INSERT INTO type_registry AS t (name, description, documentation, payload_schema, result_schema, uses, default_queue,
                                 default_lease_ms, default_max_attempts, retry_initial_ms, retry_max_ms, registered_by,
                                 default_run_timeout_ms, default_concurrency_key, default_concurrency_limit,
-                                default_concurrency_strategy)
+                                default_concurrency_strategy, default_rate_key)
 VALUES (:name, :description, :documentation, :payloadSchema::jsonb, :resultSchema::jsonb, :uses, :defaultQueue,
         :defaultLeaseMs, :defaultMaxAttempts, :retryInitialMs, :retryMaxMs, :registeredBy, :defaultRunTimeoutMs,
-        :defaultConcurrencyKey, :defaultConcurrencyLimit, :defaultConcurrencyStrategy)
+        :defaultConcurrencyKey, :defaultConcurrencyLimit, :defaultConcurrencyStrategy, :defaultRateKey)
 ON CONFLICT (name) DO UPDATE
 SET description = excluded.description,
     documentation = excluded.documentation,
@@ -21,6 +21,7 @@ SET description = excluded.description,
     default_concurrency_key = excluded.default_concurrency_key,
     default_concurrency_limit = excluded.default_concurrency_limit,
     default_concurrency_strategy = excluded.default_concurrency_strategy,
+    default_rate_key = excluded.default_rate_key,
     registered_by = excluded.registered_by,
     version = t.version + 1,
     updated_at = now()

@@ -12,7 +12,7 @@ WITH moving AS (
     SELECT jobwire_segment(), m.job_id, m.type, m.queue, m.priority, m.run_at
     FROM moved m
     WHERE EXISTS (SELECT 1 FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED'
-                  AND (j.concurrency_key IS NULL OR j.key_admitted))
+                  AND j.key_admitted IS NOT FALSE)
     RETURNING job_id
 )
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM kept) AS kept

@@ -135,4 +135,39 @@ class FlowCommandsTest {
         assertThat(noKey.err().strip()).isEqualTo("jobwire submit: INVALID_ARGUMENT: job.concurrency_key: is required with "
                 + "concurrency_limit or concurrency_strategy");
     }
+
+    @Test
+    void rateLimitsAreSetListedAndDeletedAndSubmitTakesARateKey() throws Exception {
+        Run set = jobwire("rate-limit", "set", "--key", "cli-api", "--per-second", "0.5");
+        assertThat(set.exit()).as(set.err()).isZero();
+        assertThat(set.out()).isEqualTo("rate key cli-api: 0.5 starts per second, bursts of 1\n");
+        assertThat(jobwire("rate-limit", "set", "--key", "cli-api", "--per-second", "2", "--burst", "3").out())
+                .isEqualTo("rate key cli-api: 2 starts per second, bursts of 3\n");
+
+        Run first = jobwire("submit", "--type", "cli.rated", "--rate-key", "cli-api");
+        assertThat(first.exit()).as(first.err()).isZero();
+        assertThat(first.json().get("rateKey").asText()).isEqualTo("cli-api");
+
+        Run listed = jobwire("rate-limit");
+        assertThat(listed.exit()).as(listed.err()).isZero();
+        assertThat(listed.out().lines().toList()).hasSize(2);
+        assertThat(listed.out().lines().toList().get(0)).startsWith("KEY").contains("PER SECOND").contains("WAITING");
+        assertThat(listed.out().lines().toList().get(1)).matches("cli-api +2 +3 +\\S+ +0 +\\S+");
+        assertThat(jobwire("rate-limit", "--json").out()).contains("\"key\":\"cli-api\"").contains("\"burst\":3");
+
+        Run bad = jobwire("rate-limit", "set", "--key", "cli-api", "--per-second", "0");
+        assertThat(bad.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(bad.err().strip()).isEqualTo("jobwire rate-limit set: INVALID_ARGUMENT: per_second: must be more than 0 "
+                + "and at most 100000, got 0.0");
+        Run unknown = jobwire("submit", "--type", "cli.rated", "--rate-key", "cli-nope");
+        assertThat(unknown.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(unknown.err().strip()).isEqualTo("jobwire submit: FAILED_PRECONDITION: job.rate_key: cli-nope has no rate "
+                + "limit; set one first (jobwire rate-limit set --key cli-nope --per-second N)");
+
+        assertThat(jobwire("rate-limit", "delete", "--key", "cli-api").out())
+                .isEqualTo("deleted the limit of rate key cli-api: 2 starts per second, bursts of 3\n");
+        Run gone = jobwire("rate-limit", "delete", "--key", "cli-api");
+        assertThat(gone.err().strip()).isEqualTo("jobwire rate-limit delete: NOT_FOUND: rate key cli-api has no limit");
+        assertThat(jobwire("rate-limit").out().lines().toList()).hasSize(1);
+    }
 }

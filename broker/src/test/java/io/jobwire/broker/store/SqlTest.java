@@ -37,17 +37,17 @@ class SqlTest {
         String fail = Sql.load(JobStore.class, "fail_jobs");
         assertThat(fail).doesNotContain("@change_row")
                 .contains("RETURNING j.id, j.version, j.state, j.attempt, j.run_at, j.type, j.queue, j.owner, "
-                        + "j.lease_expires_at, j.concurrency_key,")
-                .contains("SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, concurrency_key "
-                        + "FROM moved");
-        assertThat(Sql.load(JobStore.class, "heartbeat_leases")).endsWith("j.owner, j.lease_expires_at, j.concurrency_key");
+                        + "j.lease_expires_at, j.concurrency_key, j.rate_key,")
+                .contains("SELECT id, version, state, attempt, run_at, type, queue, owner, lease_expires_at, concurrency_key, "
+                        + "rate_key FROM moved");
+        assertThat(Sql.load(JobStore.class, "heartbeat_leases")).endsWith("j.owner, j.lease_expires_at, j.concurrency_key, j.rate_key");
     }
 
     @Test
     void anIncludeWithRowsNamesTheCteItWorksOn() {
         String release = Sql.load(JobStore.class, "release_jobs");
         assertThat(release).doesNotContain("{rows}").doesNotContain("@include")
-                .contains("ready AS (\n    INSERT INTO job_ready").contains("FROM changed\n    WHERE concurrency_key IS NULL OR key_admitted")
-                .contains("INSERT INTO key_waiting");
+                .contains("ready AS (\n    INSERT INTO job_ready").contains("FROM changed\n    WHERE key_admitted IS NOT FALSE")
+                .contains("INSERT INTO key_waiting").contains("INSERT INTO rate_waiting");
     }
 }

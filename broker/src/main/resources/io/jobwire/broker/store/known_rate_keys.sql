@@ -1,0 +1,1 @@
+SELECT key FROM rate_limits WHERE key = ANY (:keys::text[])
