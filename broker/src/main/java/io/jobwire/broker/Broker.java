@@ -53,6 +53,7 @@ import io.jobwire.broker.dispatch.QuotaRules;
 import io.jobwire.broker.store.ConcurrencyKeys;
 import io.jobwire.broker.store.RateLimits;
 import io.jobwire.broker.dispatch.RateAdmitter;
+import io.jobwire.broker.dispatch.DependencyResolver;
 import io.jobwire.broker.store.PauseStore;
 import io.jobwire.broker.store.QuotaStore;
 import io.jobwire.broker.store.TypeRegistrations;
@@ -117,6 +118,8 @@ public final class Broker implements AutoCloseable {
     private static final Duration HOUSEKEEPING_INTERVAL = Duration.ofSeconds(10);
     /** How often a broker looks for concurrency and rate keys' jobs that became due (delayed) or were left waiting. */
     private static final Duration KEYS_INTERVAL = Duration.ofSeconds(1);
+    /** How often one broker looks for waiting jobs whose dependency finished without a resolution (a broker died). */
+    private static final Duration STRANDED_INTERVAL = Duration.ofSeconds(2);
     /** Finished callback deliveries removed per pass of their pruning. */
     private static final int PRUNE_BATCH = 10_000;
     /** How often the queue gauges are read from the maintained counts. */
@@ -143,6 +146,7 @@ public final class Broker implements AutoCloseable {
     private final Dispatcher dispatcher;
     private final Admitter admitter;
     private final RateAdmitter rateAdmitter;
+    private final DependencyResolver resolver;
     private final WatchHub watches;
     private final PgChangeListener listener;
     private final ChangeBus bus;
@@ -235,6 +239,9 @@ public final class Broker implements AutoCloseable {
             this.rateAdmitter = new RateAdmitter(rateLimits, wakeDispatchers);
             taken.push(rateAdmitter);
             bus.subscribe(rateAdmitter);
+            this.resolver = new DependencyResolver(store);
+            taken.push(resolver);
+            bus.subscribe(resolver);
             bus.subscribe(watches);
             this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
@@ -252,6 +259,8 @@ public final class Broker implements AutoCloseable {
                     .shared(Maintenance.QUOTA_USAGE, HOUSEKEEPING_INTERVAL, quotaStore::prune)
                     .shared(Maintenance.CONCURRENCY_KEYS, KEYS_INTERVAL, admitter::admitAllWaiting)
                     .shared(Maintenance.RATE_LIMITS, KEYS_INTERVAL, rateAdmitter::admitAllWaiting)
+                    .every(Maintenance.DEPENDENCIES_IN_USE, KEYS_INTERVAL, resolver::refreshInUse)
+                    .shared(Maintenance.DEPENDENCIES, STRANDED_INTERVAL, resolver::resolveStranded)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,
@@ -273,7 +282,7 @@ public final class Broker implements AutoCloseable {
                     config.limits().maxWatchBacklog(), config.limits().maxWatchesPerPrincipal(),
                     new ScheduleStore(database.jdbi()),
                     owner -> tokens.submitRights(owner).map(types -> new Principal(owner, java.util.EnumSet.of(Role.SUBMIT), types)),
-                    new PauseStore(database.jdbi()), wakeDispatchers, rateLimits, rateAdmitter, builder.clock);
+                    new PauseStore(database.jdbi()), wakeDispatchers, rateLimits, rateAdmitter, callPool, builder.clock);
             // Every broker fires the schedules due (each row locked by one at a time); an idle pass is one
             // indexed read.
             maintenance.every(Maintenance.SCHEDULES, Duration.ofSeconds(1), services.schedules()::fireDue);
@@ -308,6 +317,7 @@ public final class Broker implements AutoCloseable {
             dispatcher.start();
             admitter.start();
             rateAdmitter.start();
+            resolver.start();
             // Finished jobs have their partition from the first one on (another broker may be at it: then it is).
             housekeeping.partitions().ensureAhead();
             maintenance.start();
@@ -582,6 +592,7 @@ public final class Broker implements AutoCloseable {
         dispatcher.close();
         admitter.close();
         rateAdmitter.close();
+        resolver.close();
         announcer.close();
         listener.close();
         bus.close();

@@ -25,7 +25,12 @@ final class Finishes {
     /** Runs the handler on the calling thread; what it returned or threw, as Complete or Fail. */
     WorkerMessage run(JobHandler handler, RunningJob job) {
         try {
-            return complete(job.lease, handler.handle(job));
+            Object result = handler.handle(job);
+            if (result instanceof Awaiting awaiting) {
+                return WorkerMessage.newBuilder().setAwaitJobs(io.jobwire.api.v1.AwaitJobs.newBuilder().setLease(job.lease)
+                        .addAllJobIds(awaiting.jobIds())).build();
+            }
+            return complete(job.lease, result);
         } catch (NonRetryableException e) {
             return fail(job.lease, FailureText.of(e), false, null);
         } catch (RetryLaterException e) {

@@ -68,4 +68,21 @@ public interface JobContext {
      * }</pre>
      */
     JobwireClient client();
+
+    /**
+     * The jobs this one waited for: its {@code depends_on}, or, when it runs again after
+     * {@link #awaitJobs}, the jobs it waited for (all finished by now). Empty when none.
+     */
+    default java.util.List<String> dependsOn() {
+        return java.util.List.of();
+    }
+
+    /**
+     * Returned by the handler: this attempt ends, and the job runs again once these jobs have all finished
+     * (succeeded or not; read their outcomes with {@link #client()}), without holding a worker slot
+     * meanwhile and without using up an attempt. See {@link Awaiting}.
+     */
+    default Awaiting awaitJobs(java.util.Collection<String> jobIds) {
+        return new Awaiting(java.util.List.copyOf(jobIds));
+    }
 }

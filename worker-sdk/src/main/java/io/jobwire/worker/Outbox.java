@@ -110,6 +110,7 @@ final class Outbox {
                     case COMPLETE -> outcomes.addComplete(finish.getComplete());
                     case FAIL -> outcomes.addFail(finish.getFail());
                     case RELEASE -> outcomes.addRelease(finish.getRelease());
+                    case AWAIT_JOBS -> send(finish); // not one of Outcomes: on its own
                     default -> throw new IllegalStateException("not a finish: " + finish.getKindCase());
                 }
             }

@@ -147,6 +147,11 @@ final class RunningJob implements JobContext {
     }
 
     @Override
+    public java.util.List<String> dependsOn() {
+        return job.getDependsOnList();
+    }
+
+    @Override
     public String type() {
         return job.getType();
     }

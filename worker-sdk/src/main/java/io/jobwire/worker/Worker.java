@@ -569,7 +569,7 @@ public final class Worker implements AutoCloseable {
             return;
         }
         switch (ack.getAction()) {
-            case ACK_ACTION_COMPLETE, ACK_ACTION_FAIL, ACK_ACTION_RELEASE -> {
+            case ACK_ACTION_COMPLETE, ACK_ACTION_FAIL, ACK_ACTION_RELEASE, ACK_ACTION_AWAIT -> {
                 if (ack.getStatus() == AckStatus.ACK_STATUS_UNAVAILABLE) {
                     loop.schedule(guarded(() -> {
                         if (held.get(key(job)) == job && welcomed

@@ -82,7 +82,8 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private static final PageTokens PAGES = new PageTokens("before:", "List");
     /** Pages stop growing here, under gRPC's default 4 MiB client limit. */
     private static final int MAX_PAGE_BYTES = 3 * 1024 * 1024;
-    private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD);
+    private static final List<JobStatus> UNFINISHED = List.of(JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.HELD,
+            JobStatus.WAITING);
 
     private final JobStore store;
     private final Dispatcher dispatcher;
@@ -104,11 +105,15 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final ScheduleRpcs schedules;
     private final PauseRpcs pauses;
     private final RateLimitRpcs rates;
+    /** Where a Submit whose checks read the database runs (Submit itself runs on the transport thread). */
+    private final java.util.concurrent.Executor blocking;
 
     JobServiceImpl(JobStore store, Dispatcher dispatcher, JobQueries queries, RegistryStore registry, TypeRegistry types,
                    QuotaStore quotaStore, QuotaRules quotas, WatchHub watches, JobSpecs specs, JsonText json,
                    CallbackRpcs callbacks, BrokerMetrics metrics, Tracing tracing, ScheduleRpcs schedules,
-                   PauseRpcs pauses, RateLimitRpcs rates, int maxWatchBacklog, int maxWatches) {
+                   PauseRpcs pauses, RateLimitRpcs rates, java.util.concurrent.Executor blocking, int maxWatchBacklog,
+                   int maxWatches) {
+        this.blocking = blocking;
         this.pauses = pauses;
         this.rates = rates;
         this.tracing = tracing;
@@ -136,11 +141,49 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                 throw InvalidArgument.of("job", "is required");
             }
             Principal caller = caller(Role.SUBMIT, "submit jobs");
-            NewJob job = specs.toNewJob("job", request.getJob(), caller);
-            Tracing.Submit trace = tracing.submit(job.type(), job.queue(), 1);
-            return traced(trace, dispatcher.submit(List.of(inTrace(job, trace))))
-                    .thenApply(outcomes -> toResponse(counted(outcomes).get(0)));
+            if (specs.readsDatabase(request.getJob())) {
+                // not on the transport thread: its checks read the database
+                return CompletableFuture.supplyAsync(() -> {
+                    NewJob job = specs.toNewJob("job", request.getJob(), caller);
+                    requireDependencies(List.of(job), List.of("job"), caller);
+                    return submitOne(job);
+                }, io.grpc.Context.current().fixedContextExecutor(blocking)).thenCompose(submitted -> submitted);
+            }
+            return submitOne(specs.toNewJob("job", request.getJob(), caller));
         });
+    }
+
+    private CompletableFuture<SubmitResponse> submitOne(NewJob job) {
+        Tracing.Submit trace = tracing.submit(job.type(), job.queue(), 1);
+        return traced(trace, dispatcher.submit(List.of(inTrace(job, trace))))
+                .thenApply(outcomes -> toResponse(counted(outcomes).get(0)));
+    }
+
+    /**
+     * Refuses the submit when a job depends on a job that does not exist or is not the caller's (an
+     * admin's: any): the same answer for both, so a refusal tells nothing of another owner's jobs.
+     */
+    private void requireDependencies(List<NewJob> jobs, List<String> prefixes, Principal caller) {
+        java.util.Set<Long> named = new java.util.HashSet<>();
+        jobs.forEach(job -> {
+            if (job.dependsOn() != null) {
+                named.addAll(job.dependsOn());
+            }
+        });
+        if (named.isEmpty()) {
+            return;
+        }
+        java.util.Set<Long> visible = queries.visible(named, caller.isAdmin() ? null : caller.name());
+        for (int i = 0; i < jobs.size(); i++) {
+            List<Long> dependsOn = jobs.get(i).dependsOn();
+            if (dependsOn != null) {
+                for (int d = 0; d < dependsOn.size(); d++) {
+                    if (!visible.contains(dependsOn.get(d))) {
+                        throw InvalidArgument.of(prefixes.get(i) + ".depends_on[" + d + "]", "no job " + dependsOn.get(d));
+                    }
+                }
+            }
+        }
     }
 
     @Override
@@ -152,9 +195,12 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                 throw InvalidArgument.of("jobs", "must hold 1 to " + Limits.MAX_BATCH + " jobs, got " + count);
             }
             List<NewJob> jobs = new ArrayList<>(count);
+            List<String> prefixes = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
-                jobs.add(specs.toNewJob("jobs[" + i + "]", request.getJobs(i), caller));
+                prefixes.add("jobs[" + i + "]");
+                jobs.add(specs.toNewJob(prefixes.get(i), request.getJobs(i), caller));
             }
+            requireDependencies(jobs, prefixes, caller);
             Tracing.Submit trace = tracing.submit(jobs.get(0).type(), jobs.get(0).queue(), jobs.size());
             jobs.replaceAll(job -> inTrace(job, trace));
             return traced(trace, dispatcher.submit(jobs)).thenApply(outcomes -> {
@@ -329,7 +375,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             Principal caller = caller(Role.SUBMIT, "cancel jobs");
             long id = JobIds.parse("id", request.getId());
             String reason = Texts.check("reason", request.getReason(), Limits.MAX_REASON);
-            Job cancelled = transition(id, "cancelled", "QUEUED, RUNNING or HELD",
+            Job cancelled = transition(id, "cancelled", "QUEUED, RUNNING, HELD or WAITING",
                     store.cancel(id, caller.ownerScope(), reason.isEmpty() ? "cancelled" : "cancelled: " + reason));
             metrics.cancelled(cancelled.getType(), cancelled.getQueue());
             log.atInfo().addKeyValue("job_id", cancelled.getId()).addKeyValue("job_type", cancelled.getType())
@@ -395,6 +441,7 @@ public final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                         .setFailed(counts.failed())
                         .setCancelled(counts.cancelled())
                         .setHeld(counts.held())
+                        .setWaiting(counts.waiting())
                         .setAttempts(counts.attempts())
                         .setAttemptErrors(counts.attemptErrors())
                         .setOldestQueuedAge(ProtoJobs.duration(counts.oldestQueuedAge())));

@@ -170,9 +170,55 @@ final class JobSpecs {
                 default -> throw InvalidArgument.of(prefix + ".callback.events", "is not a known value");
             };
         }
+        List<Long> dependsOn = dependsOn(prefix + ".depends_on", spec.getDependsOnList());
+        String onDependencyFailure = switch (spec.getOnDependencyFailure()) {
+            case DEPENDENCY_FAILURE_UNSPECIFIED -> dependsOn == null ? null : "cancel";
+            case DEPENDENCY_FAILURE_CANCEL -> "cancel";
+            case DEPENDENCY_FAILURE_RUN -> "run";
+            default -> throw InvalidArgument.of(prefix + ".on_dependency_failure", "is not a known value");
+        };
+        if (dependsOn == null && onDependencyFailure != null) {
+            throw InvalidArgument.of(prefix + ".on_dependency_failure", "goes with depends_on");
+        }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
                 labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs,
-                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey);
+                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey, dependsOn, onDependencyFailure);
+    }
+
+    /**
+     * Whether taking the spec may read the database (its dependencies' existence, its rate key's limit):
+     * then it is not taken on a transport thread.
+     */
+    boolean readsDatabase(JobSpec spec) {
+        if (spec.getDependsOnCount() > 0 || !spec.getRateKey().isEmpty()) {
+            return true;
+        }
+        TypeRegistry.Registered registered = types.find(spec.getType());
+        return registered != null && registered.registration().defaultRateKey() != null;
+    }
+
+    /** The ids of depends_on, each once in the order given; null for none. Whether they exist is checked apart. */
+    static List<Long> dependsOn(String field, List<String> ids) {
+        if (ids.isEmpty()) {
+            return null;
+        }
+        if (ids.size() > Limits.MAX_DEPENDENCIES) {
+            throw InvalidArgument.of(field, "at most " + Limits.MAX_DEPENDENCIES + " jobs, got " + ids.size());
+        }
+        java.util.LinkedHashSet<Long> parsed = new java.util.LinkedHashSet<>();
+        for (int i = 0; i < ids.size(); i++) {
+            long id;
+            try {
+                id = Long.parseLong(ids.get(i));
+            } catch (NumberFormatException e) {
+                id = -1;
+            }
+            if (id <= 0) {
+                throw InvalidArgument.of(field + "[" + i + "]", "is not a job id: " + Texts.quote(ids.get(i)));
+            }
+            parsed.add(id);
+        }
+        return List.copyOf(parsed);
     }
 
     /** A concurrency limit as given (null for 0: not given), or refused. */

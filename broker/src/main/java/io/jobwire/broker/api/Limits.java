@@ -13,6 +13,8 @@ record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) 
     static final Duration MIN_RUN_TIMEOUT = Duration.ofSeconds(1);
     static final int MAX_CONCURRENCY_KEY = 256;
     static final int MAX_RATE_KEY = 256;
+    /** Jobs one job may depend on. */
+    static final int MAX_DEPENDENCIES = 1000;
     /** A rate limit's starts per second and burst at most. */
     static final double MAX_RATE = 100_000;
     static final int MAX_BURST = 100_000;

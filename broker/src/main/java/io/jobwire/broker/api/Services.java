@@ -39,7 +39,8 @@ public final class Services {
                     Duration callbackRetryFor, BrokerMetrics metrics, Tracing tracing,
                     int maxPayloadBytes, Duration defaultLease, boolean strictTypes, int maxWatchBacklog, int maxWatches,
                     ScheduleStore scheduleStore, Function<String, Optional<Principal>> ownerRights, PauseStore pauseStore,
-                    Runnable wakeDispatchers, RateLimits rateLimits, RateAdmitter rateAdmitter, Clock clock) {
+                    Runnable wakeDispatchers, RateLimits rateLimits, RateAdmitter rateAdmitter,
+                    java.util.concurrent.Executor blocking, Clock clock) {
         JsonText json = new JsonText(mapper);
         RateLimitRpcs rates = new RateLimitRpcs(rateLimits, rateAdmitter);
         JobSpecs specs = new JobSpecs(new Limits(maxPayloadBytes, defaultLease, strictTypes), json, types, callbackPolicy,
@@ -47,7 +48,7 @@ public final class Services {
         this.schedules = new ScheduleRpcs(scheduleStore, specs, dispatcher, metrics, ownerRights, clock);
         this.jobService = new JobServiceImpl(store, dispatcher, queries, registry, types, quotaStore, quotas, watches, specs, json,
                 new CallbackRpcs(callbackStore, deliverer, callbackRetryFor), metrics, tracing, schedules,
-                new PauseRpcs(pauseStore, wakeDispatchers), rates, maxWatchBacklog, maxWatches);
+                new PauseRpcs(pauseStore, wakeDispatchers), rates, blocking, maxWatchBacklog, maxWatches);
         Duration heartbeatInterval = defaultLease.dividedBy(3);
         this.workerService = new WorkerServiceImpl(new WorkerStream.Context(store, writes, registry, types, sessions,
                 dispatcher, json, maxPayloadBytes, heartbeatInterval, clock));

@@ -160,6 +160,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             case RELEASE -> release(message.getRelease());
             case GOODBYE -> goodbye(message.getGoodbye());
             case OUTCOMES -> outcomes(message.getOutcomes());
+            case AWAIT_JOBS -> awaitJobs(message.getAwaitJobs());
             case KIND_NOT_SET -> sendError("INVALID_ARGUMENT", "empty WorkerMessage: set one of its fields");
         }
     }
@@ -344,6 +345,36 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
         send(releases(List.of(release), "release"));
     }
 
+    /** The attempt ends and the job waits for the jobs named (each existing, of the job's owner), then runs again. */
+    private void awaitJobs(io.jobwire.api.v1.AwaitJobs await) {
+        Leases.Parsed parsed = Leases.parse("await_jobs.lease", await.getLease());
+        String problem = parsed.problem();
+        List<Long> ids = null;
+        if (problem == null) {
+            try {
+                ids = JobSpecs.dependsOn("await_jobs.job_ids", await.getJobIdsList());
+                if (ids == null) {
+                    problem = "await_jobs.job_ids: name the jobs to wait for (1 to " + Limits.MAX_DEPENDENCIES + ")";
+                } else {
+                    java.util.Set<Long> visible = context.store().ofTheOwnerOf(parsed.lease().jobId(), ids);
+                    for (int i = 0; i < ids.size() && problem == null; i++) {
+                        if (!visible.contains(ids.get(i))) {
+                            problem = "await_jobs.job_ids[" + i + "]: no job " + ids.get(i);
+                        }
+                    }
+                }
+            } catch (io.grpc.StatusRuntimeException e) {
+                problem = e.getStatus().getDescription();
+            }
+        }
+        if (problem != null) {
+            send(List.of(invalid(AckAction.ACK_ACTION_AWAIT, await.getLease(), problem)));
+            return;
+        }
+        send(List.of(write(AckAction.ACK_ACTION_AWAIT, List.of(new WorkerWrites.Await(parsed.lease(), ids)),
+                WorkerWrites.Await::lease, context.writes().awaits())));
+    }
+
     private void outcomes(Outcomes outcomes) {
         List<CompletableFuture<List<Ack>>> parts = new ArrayList<>();
         parts.addAll(completions(outcomes.getCompleteList(), "outcomes.complete"));
@@ -486,7 +517,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             return CompletableFuture.completedFuture(List.of());
         }
         boolean finishing = action == AckAction.ACK_ACTION_COMPLETE || action == AckAction.ACK_ACTION_FAIL
-                || action == AckAction.ACK_ACTION_RELEASE;
+                || action == AckAction.ACK_ACTION_RELEASE || action == AckAction.ACK_ACTION_AWAIT;
         Map<Long, WorkerSession.Lease> leases = new HashMap<>();
         if (finishing) {
             writes.forEach(w -> leases.put(leaseOf.apply(w).jobId(), session.lease(leaseOf.apply(w).jobId())));
@@ -520,6 +551,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                     }
                     session.finished(lease.jobId(), leases.get(lease.jobId()), action == AckAction.ACK_ACTION_COMPLETE ? "succeeded"
                             : action == AckAction.ACK_ACTION_RELEASE ? "released"
+                            : action == AckAction.ACK_ACTION_AWAIT ? "awaiting"
                             : result.state() == io.jobwire.broker.store.JobStatus.FAILED ? "failed" : "retried");
                 } else {
                     session.forget(lease.jobId());

@@ -18,7 +18,7 @@ final class JobStates implements CommandLine.ITypeConverter<JobState> {
             // fall through
         }
         throw new CommandLine.TypeConversionException("'" + value
-                + "' is not a job state; use queued, running, succeeded, failed, cancelled or held");
+                + "' is not a job state; use queued, running, succeeded, failed, cancelled, held or waiting");
     }
 
     static String name(JobState state) {

@@ -37,10 +37,10 @@ final class StatsCommand {
                 return ExitCodes.OK;
             }
             Table queues = new Table("TYPE", "QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED",
-                    "CANCELLED", "HELD", "RUNS", "ERRORS", "OLDEST WAIT");
+                    "CANCELLED", "HELD", "WAITING", "RUNS", "ERRORS", "OLDEST WAIT");
             for (QueueStats row : stats.getQueuesList()) {
                 queues.row(row.getType(), row.getQueue(), row.getQueued(), row.getScheduled(), row.getRunning(),
-                        row.getSucceeded(), row.getFailed(), row.getCancelled(), row.getHeld(), row.getAttempts(),
+                        row.getSucceeded(), row.getFailed(), row.getCancelled(), row.getHeld(), row.getWaiting(), row.getAttempts(),
                         row.getAttemptErrors(), row.getOldestQueuedAge().getSeconds() + "s");
             }
             queues.print(out());

@@ -90,6 +90,15 @@ final class SubmitCommand extends ClientCommand {
                     + "--timeout is this call's deadline.")
     java.time.Duration runTimeout;
 
+    @Option(names = "--depends-on", split = ",", paramLabel = "ID[,ID...]",
+            description = "Jobs this one waits for: it is WAITING until they all succeeded, then queued; cancelled "
+                    + "when one fails or is cancelled, unless --run-on-failure.")
+    List<String> dependsOn = List.of();
+
+    @Option(names = "--run-on-failure",
+            description = "With --depends-on: run once they have all finished, even if one failed or was cancelled.")
+    boolean runOnFailure;
+
     @Option(names = "--rate-key", paramLabel = "KEY",
             description = "Jobs of this key start at most as often as its rate limit allows (jobwire rate-limit set), "
                     + "across every broker, e.g. stripe-api.")
@@ -263,7 +272,11 @@ final class SubmitCommand extends ClientCommand {
         if (runTimeout != null) {
             spec.setRunTimeout(duration(runTimeout));
         }
-        spec.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit).setRateKey(rateKey);
+        spec.setConcurrencyKey(concurrencyKey).setConcurrencyLimit(concurrencyLimit).setRateKey(rateKey)
+                .addAllDependsOn(dependsOn);
+        if (runOnFailure) {
+            spec.setOnDependencyFailure(io.jobwire.api.v1.DependencyFailure.DEPENDENCY_FAILURE_RUN);
+        }
         if (concurrencyStrategy != null) {
             spec.setConcurrencyStrategy(concurrencyStrategy);
         }

@@ -63,6 +63,12 @@ public final class ProtoJobs {
                     .setConcurrencyStrategy(strategy(job.concurrencyStrategy()))
                     .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
         }
+        if (job.dependsOn() != null) {
+            job.dependsOn().forEach(id -> proto.addDependsOn(Long.toString(id)));
+            proto.setOnDependencyFailure("run".equals(job.onDependencyFailure())
+                    ? io.jobwire.api.v1.DependencyFailure.DEPENDENCY_FAILURE_RUN
+                    : io.jobwire.api.v1.DependencyFailure.DEPENDENCY_FAILURE_CANCEL);
+        }
         if (job.rateKey() != null) {
             proto.setRateKey(job.rateKey())
                     .setWaitingForRate(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
@@ -146,6 +152,7 @@ public final class ProtoJobs {
             case JOB_STATE_FAILED -> JobStatus.FAILED;
             case JOB_STATE_CANCELLED -> JobStatus.CANCELLED;
             case JOB_STATE_HELD -> JobStatus.HELD;
+            case JOB_STATE_WAITING -> JobStatus.WAITING;
             default -> null;
         };
     }

@@ -40,7 +40,7 @@ import java.util.function.Function;
  * has a live part, re-rendered by {@link Live} and swapped in by the browser.
  */
 final class Views {
-    static final List<String> STATES = List.of("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "HELD");
+    static final List<String> STATES = List.of("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "HELD", "WAITING");
     static final List<String> FILTERS = List.of("state", "type", "queue", "owner", "label", "payload", "order");
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'", Locale.ROOT)
             .withZone(ZoneOffset.UTC);
@@ -129,10 +129,10 @@ final class Views {
                     .text(Timeline.STEP.toSeconds()).tag(" s).</p>");
         }
         h.tag("<table class=\"grid\"><thead><tr><th>type</th><th>queue</th><th>queued</th><th>oldest waiting</th>"
-                + "<th>running</th><th>held</th><th>succeeded</th><th>failed</th><th>cancelled</th>"
+                + "<th>running</th><th>held</th><th>waiting</th><th>succeeded</th><th>failed</th><th>cancelled</th>"
                 + "<th>finished/min, last hour</th></tr></thead><tbody>");
         if (stats.getQueuesCount() == 0) {
-            h.tag("<tr><td colspan=\"10\" class=\"empty\">No jobs yet. Submit one: <code>jobwire submit "
+            h.tag("<tr><td colspan=\"11\" class=\"empty\">No jobs yet. Submit one: <code>jobwire submit "
                     + "--type hello --payload '{}'</code></td></tr>");
         }
         for (QueueStats q : stats.getQueuesList()) {
@@ -145,6 +145,7 @@ final class Views {
             h.tag("<td>").text(q.getQueued() == 0 ? "" : duration(q.getOldestQueuedAge())).tag("</td>");
             count(h, q.getRunning(), f, "RUNNING");
             count(h, q.getHeld(), f, "HELD");
+            count(h, q.getWaiting(), f, "WAITING");
             count(h, q.getSucceeded(), f, "SUCCEEDED");
             count(h, q.getFailed(), f, "FAILED");
             count(h, q.getCancelled(), f, "CANCELLED");
@@ -409,6 +410,7 @@ final class Views {
             case JOB_STATE_QUEUED -> actions.addAll(List.of("cancel", "hold"));
             case JOB_STATE_RUNNING -> actions.add("cancel");
             case JOB_STATE_HELD -> actions.addAll(List.of("release", "cancel"));
+            case JOB_STATE_WAITING -> actions.add("cancel");
             case JOB_STATE_FAILED, JOB_STATE_CANCELLED -> actions.add("retry");
             default -> { }
         }

@@ -258,6 +258,9 @@ public final class WorkerSession {
         if (job.runTimeoutMs() != null) {
             assigned.setRunTimeout(ProtoJobs.duration(java.time.Duration.ofMillis(job.runTimeoutMs())));
         }
+        if (job.dependsOn() != null) {
+            job.dependsOn().forEach(id -> assigned.addDependsOn(Long.toString(id)));
+        }
         return assigned.build();
     }
 

@@ -44,6 +44,8 @@ public final class Maintenance implements AutoCloseable {
     public static final String SCHEDULES = "schedules";
     public static final String CONCURRENCY_KEYS = "concurrency-keys";
     public static final String RATE_LIMITS = "rate-limits";
+    public static final String DEPENDENCIES = "dependencies";
+    public static final String DEPENDENCIES_IN_USE = "dependencies-in-use";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

@@ -26,6 +26,7 @@ public final class GroupWrites implements AutoCloseable {
     private final GroupCommit<Fenced<Completion>, WriteResult> completions;
     private final GroupCommit<Fenced<Failure>, WriteResult> failures;
     private final GroupCommit<Fenced<Release>, WriteResult> releases;
+    private final GroupCommit<Fenced<WorkerWrites.Await>, WriteResult> awaits;
 
     /**
      * @param sharedFailure true for an error that every request of a batch would have met on its own
@@ -46,6 +47,8 @@ public final class GroupWrites implements AutoCloseable {
         this.failures = new GroupCommit<>("failures", store::failAll, sharedFailure, MAX_ROWS, writers, executor,
                 GroupCommit.Bound.none());
         this.releases = new GroupCommit<>("releases", store::releaseAll, sharedFailure, MAX_ROWS, 1, executor,
+                GroupCommit.Bound.none());
+        this.awaits = new GroupCommit<>("awaits", store::awaitAll, sharedFailure, MAX_ROWS, 1, executor,
                 GroupCommit.Bound.none());
     }
 
@@ -69,8 +72,12 @@ public final class GroupWrites implements AutoCloseable {
         return releases;
     }
 
+    public GroupCommit<Fenced<WorkerWrites.Await>, WriteResult> awaits() {
+        return awaits;
+    }
+
     private List<GroupCommit<?, ?>> all() {
-        return List.of(heartbeats, progress, completions, failures, releases);
+        return List.of(heartbeats, progress, completions, failures, releases, awaits);
     }
 
     /** Lets queued writes commit (up to the timeout each), then stops the commit threads. */
@@ -86,6 +93,6 @@ public final class GroupWrites implements AutoCloseable {
 
     /** Tells {@code observer} of every batch of worker writes applied. */
     public void observe(GroupCommit.Observer observer) {
-        List.of(heartbeats, progress, completions, failures, releases).forEach(group -> group.observe(observer));
+        all().forEach(group -> group.observe(observer));
     }
 }

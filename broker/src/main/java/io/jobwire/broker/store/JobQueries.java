@@ -36,6 +36,15 @@ public final class JobQueries {
                         .list())));
     }
 
+    /** Of these ids, those of jobs that exist and belong to {@code owner} (null: any owner). */
+    public java.util.Set<Long> visible(java.util.Collection<Long> ids, String owner) {
+        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "visible_jobs"))
+                .bind("ids", ids.toArray(Long[]::new))
+                .bind("owner", owner)
+                .mapTo(Long.class)
+                .collect(java.util.stream.Collectors.toSet()));
+    }
+
     /** The attempt the job runs now, if it runs: one lookup by primary key. */
     public Optional<RunningAttemptRecord> runningAttempt(long id) {
         return jdbi.withHandle(handle -> handle.createQuery(Sql.load(JobQueries.class, "running_attempt"))
@@ -83,6 +92,7 @@ public final class JobQueries {
                 .map((rs, ctx) -> new QueueCounts(rs.getString("type"), rs.getString("queue"),
                         rs.getLong("queued"), rs.getLong("scheduled"), rs.getLong("running"),
                         rs.getLong("succeeded"), rs.getLong("failed"), rs.getLong("cancelled"), rs.getLong("held"),
+                        rs.getLong("waiting"),
                         rs.getLong("attempts"), rs.getLong("attempt_errors"),
                         Duration.ofMillis(rs.getLong("oldest_queued_ms"))))
                 .list());

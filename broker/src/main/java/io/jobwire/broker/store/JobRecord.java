@@ -55,6 +55,9 @@ public record JobRecord(
         Boolean keyAdmitted,
         /** Its rate key, or null (see {@link NewJob#rateKey()}); keyAdmitted then says whether it has its token. */
         String rateKey,
+        /** The jobs it depends on, or null (see {@link NewJob#dependsOn()}), and cancel or run. */
+        List<Long> dependsOn,
+        String onDependencyFailure,
         List<AttemptRecord> attempts) {
 
     public JobRecord withAttempts(List<AttemptRecord> history) {
@@ -62,7 +65,7 @@ public record JobRecord(
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
                 lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
-                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, rateKey, List.copyOf(history));
+                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, rateKey, dependsOn, onDependencyFailure, List.copyOf(history));
     }
 
     public LeaseRef lease() {

@@ -70,7 +70,13 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 rs.getString("concurrency_strategy"),
                 (Boolean) rs.getObject("key_admitted"),
                 rs.getString("rate_key"),
+                longs(rs.getArray("depends_on")),
+                rs.getString("on_dependency_failure"),
                 List.of());
+    }
+
+    private static List<Long> longs(java.sql.Array array) throws SQLException {
+        return array == null ? null : List.of((Long[]) array.getArray());
     }
 
     static Instant instant(ResultSet rs, String column) throws SQLException {

@@ -7,7 +7,9 @@ public enum JobStatus {
     SUCCEEDED,
     FAILED,
     CANCELLED,
-    HELD;
+    HELD,
+    /** Waiting for the jobs it depends on; no ready entry. */
+    WAITING;
 
     /** SUCCEEDED, FAILED and CANCELLED: nothing happens to the job without an explicit Retry. */
     public boolean isFinished() {

@@ -35,8 +35,12 @@ import org.jdbi.v3.core.statement.Query;
  */
 public final class JobStore {
     /** The insert for a batch with an idempotency key, and (cheaper) for one without. */
-    private static final String INSERT_KEYED = Sql.load(JobStore.class, "insert_jobs");
+    private static final String INSERT_ALL = Sql.load(JobStore.class, "insert_jobs");
+    private static final String INSERT_KEYED = Sql.without(INSERT_ALL, "deps");
     private static final String INSERT_UNKEYED = Sql.without(INSERT_KEYED, "keyed");
+    /** The insert for a batch with jobs that depend on others (with or without keys). */
+    private static final String INSERT_DEPENDENT = INSERT_ALL;
+    private static final String INSERT_DEPENDENT_UNKEYED = Sql.without(INSERT_ALL, "keyed");
     private static final String CLAIM = Sql.load(JobStore.class, "claim_jobs");
     /** The claim that follows an insert in the same statement text: its parameters renamed apart. */
     private static final String CLAIM_AFTER_INSERT_PREFIX = "claim_";
@@ -239,6 +243,9 @@ public final class JobStore {
         Integer[] concurrencyLimits = new Integer[n];
         String[] concurrencyStrategies = new String[n];
         String[] rateKeys = new String[n];
+        String[] dependsOn = new String[n];
+        String[] onDependencyFailure = new String[n];
+        boolean anyDependency = false;
         boolean anyKey = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
@@ -266,8 +273,14 @@ public final class JobStore {
             concurrencyLimits[i] = job.concurrencyLimit();
             concurrencyStrategies[i] = job.concurrencyStrategy();
             rateKeys[i] = job.rateKey();
+            if (job.dependsOn() != null) {
+                anyDependency = true;
+                dependsOn[i] = job.dependsOn().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
+                onDependencyFailure[i] = job.onDependencyFailure();
+            }
         }
-        String insert = anyKey ? INSERT_KEYED : INSERT_UNKEYED;
+        String insert = anyDependency ? (anyKey ? INSERT_DEPENDENT : INSERT_DEPENDENT_UNKEYED)
+                : anyKey ? INSERT_KEYED : INSERT_UNKEYED;
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
         if (claim != null) {
             bindClaim(query, claim, CLAIM_AFTER_INSERT_PREFIX);
@@ -294,6 +307,8 @@ public final class JobStore {
                 .bind("concurrencyLimits", concurrencyLimits)
                 .bind("concurrencyStrategies", concurrencyStrategies)
                 .bind("rateKeys", rateKeys)
+                .bind("dependsOn", dependsOn)
+                .bind("onDependencyFailure", onDependencyFailure)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }
@@ -406,6 +421,13 @@ public final class JobStore {
     public List<WriteResult> releaseAll(List<Fenced<Release>> releases) {
         return fencedWrite(releases, Release::lease, "release_jobs", true, (query, writes) -> query
                 .bind("reasons", writes.stream().map(Release::reason).toArray(String[]::new)),
+                WriteKind.FINISH);
+    }
+
+    public List<WriteResult> awaitAll(List<Fenced<WorkerWrites.Await>> awaits) {
+        return fencedWrite(awaits, WorkerWrites.Await::lease, "await_jobs", true, (query, writes) -> query
+                .bind("awaited", writes.stream().map(w -> w.jobIds().stream().map(String::valueOf)
+                        .collect(java.util.stream.Collectors.joining(","))).toArray(String[]::new)),
                 WriteKind.FINISH);
     }
 
@@ -620,6 +642,78 @@ public final class JobStore {
         });
         sink.publish(reaped.changes());
         return reaped;
+    }
+
+    // ---------------------------------------------------------------- dependencies
+
+    /** A waiting job to cancel: a job it depends on ended {@code dependencyState} (GONE: no longer exists). */
+    public record DependencyFailed(long jobId, long dependency, String dependencyState) {
+    }
+
+    /**
+     * Resolves these WAITING jobs (other ids are passed over): those whose dependencies all succeeded are
+     * QUEUED (their changes published), those a failed dependency cancels are returned for the caller to
+     * cancel. One transaction: the jobs' rows locked, then resolve_waiting.sql in a statement of its own.
+     */
+    public List<DependencyFailed> resolveWaiting(java.util.Collection<Long> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        Long[] sorted = ids.stream().distinct().sorted().toArray(Long[]::new);
+        List<JobChange> queued = new ArrayList<>();
+        List<DependencyFailed> failed = new ArrayList<>();
+        transactions.run(handle -> {
+            queued.clear();
+            failed.clear();
+            handle.createQuery(Sql.load(JobStore.class, "lock_waiting")).bind("ids", sorted).mapTo(Long.class).one();
+            handle.createQuery(Sql.load(JobStore.class, "resolve_waiting"))
+                    .bind("ids", sorted)
+                    .map((rs, ctx) -> {
+                        if (rs.getString("what").equals("queued")) {
+                            queued.add(AppliedRow.read(rs, false).change());
+                        } else {
+                            failed.add(new DependencyFailed(rs.getLong("id"), rs.getLong("dependency"),
+                                    rs.getString("dependency_state")));
+                        }
+                        return null;
+                    })
+                    .list();
+            return null;
+        });
+        sink.publish(queued);
+        return List.copyOf(failed);
+    }
+
+    /** Of these ids, those of jobs (live or finished) of the same owner as job {@code jobId}, while it is live. */
+    public java.util.Set<Long> ofTheOwnerOf(long jobId, java.util.Collection<Long> ids) {
+        return transactions.run(handle -> handle.createQuery(Sql.load(JobStore.class, "of_the_owner_of"))
+                .bind("jobId", jobId)
+                .bind("ids", ids.toArray(Long[]::new))
+                .mapTo(Long.class)
+                .collect(java.util.stream.Collectors.toSet()));
+    }
+
+    /** The jobs waiting for any of these. */
+    public List<Long> dependentsOf(java.util.Collection<Long> finished) {
+        return transactions.run(handle -> handle.createQuery(Sql.load(JobStore.class, "dependents_of"))
+                .bind("ids", finished.toArray(Long[]::new))
+                .mapTo(Long.class)
+                .list());
+    }
+
+    /** Waiting jobs with a finished dependency and no resolution yet, {@code limit} at most. */
+    public List<Long> strandedDependents(int limit) {
+        return transactions.run(handle -> handle.createQuery(Sql.load(JobStore.class, "stranded_dependents"))
+                .bind("limit", limit)
+                .mapTo(Long.class)
+                .list());
+    }
+
+    /** Whether any job waits for another. */
+    public boolean dependenciesInUse() {
+        return transactions.run(handle -> handle.createQuery(Sql.load(JobStore.class, "dependencies_in_use"))
+                .mapTo(Boolean.class)
+                .one());
     }
 
     // ---------------------------------------------------------------- operator transitions

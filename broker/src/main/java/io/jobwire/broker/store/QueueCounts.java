@@ -13,6 +13,7 @@ public record QueueCounts(
         long failed,
         long cancelled,
         long held,
+        long waiting,
         long attempts,
         long attemptErrors,
         Duration oldestQueuedAge) {

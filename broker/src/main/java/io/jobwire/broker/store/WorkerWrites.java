@@ -17,4 +17,8 @@ public final class WorkerWrites {
 
     public record Release(LeaseRef lease, String reason) {
     }
+
+    /** The attempt ends and the job waits for these jobs (AwaitJobs), then runs again. */
+    public record Await(LeaseRef lease, java.util.List<Long> jobIds) {
+    }
 }

@@ -1,4 +1,4 @@
--- QUEUED, HELD or RUNNING → CANCELLED, into job_history. A running attempt is recorded as cancelled; its
+-- QUEUED, HELD, WAITING or RUNNING → CANCELLED, into job_history. A running attempt is recorded as cancelled; its
 -- worker's later writes fail the lease check because the job is no longer live. The row is locked first,
 -- so `before` holds the state the cancel actually changed (a claim may have committed meanwhile). A
 -- queued job's ready entry stays until a claim meets it and drops it.
@@ -22,5 +22,8 @@ WITH before AS MATERIALIZED (
     WHERE before.state = 'RUNNING'
 ), history AS (
     -- @include attempt_ended
+), unwaited AS (
+    -- a WAITING job's dependencies not resolved: nothing waits any more
+    DELETE FROM job_dependencies d WHERE d.job_id IN (SELECT id FROM moved)
 )
 SELECT * FROM moved

@@ -20,6 +20,7 @@ SELECT type,
        coalesce(sum(jobs) FILTER (WHERE state = 'FAILED'), 0)                  AS failed,
        coalesce(sum(jobs) FILTER (WHERE state = 'CANCELLED'), 0)               AS cancelled,
        coalesce(sum(jobs) FILTER (WHERE state = 'HELD'), 0)                    AS held,
+       coalesce(sum(jobs) FILTER (WHERE state = 'WAITING'), 0)                 AS waiting,
        coalesce(sum(attempts), 0)                                              AS attempts,
        coalesce(sum(errors), 0)                                                AS attempt_errors,
        coalesce(extract(epoch FROM now() - min(bucket) FILTER (WHERE state = 'QUEUED' AND bucket <= now() AND jobs > 0))

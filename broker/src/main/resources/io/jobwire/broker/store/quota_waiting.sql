@@ -4,5 +4,5 @@ SELECT coalesce(sum(jobs), 0)
 FROM (SELECT type, state, jobs FROM job_counts WHERE owner = :owner
       UNION ALL
       SELECT type, state, jobs FROM job_count_deltas WHERE owner = :owner) AS counted
-WHERE state IN ('QUEUED', 'RUNNING', 'HELD')
+WHERE state IN ('QUEUED', 'RUNNING', 'HELD', 'WAITING')
   AND (:typeLike::text IS NULL OR type LIKE :typeLike::text ESCAPE '\')

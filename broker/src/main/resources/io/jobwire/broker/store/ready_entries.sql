@@ -1,5 +1,6 @@
 -- Included as "-- @include ready_entries(<rows>)" between two CTEs: for each job of <rows> just made
--- QUEUED (columns id, type, queue, priority, run_at, concurrency_key, rate_key, key_admitted), its ready
+-- QUEUED (columns id, type, queue, state, priority, run_at, concurrency_key, rate_key, key_admitted; rows
+-- of another state, a WAITING job's, are passed over), its ready
 -- ring entry in the segment of now; or, for a gated job (a concurrency key or a rate key: key_admitted is
 -- not null) that is not admitted, its entry in key_waiting or rate_waiting, where admission
 -- (admit_keys.sql, admit_rates.sql) takes it from. Defines the CTEs ready, gated and rated.
@@ -7,17 +8,17 @@ ready AS (
     INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
     SELECT jobwire_segment(), id, type, queue, priority, run_at
     FROM {rows}
-    WHERE key_admitted IS NOT FALSE
+    WHERE key_admitted IS NOT FALSE AND state = 'QUEUED'
 ), gated AS (
     INSERT INTO key_waiting (job_id, key, priority, run_at)
     SELECT id, concurrency_key, priority, run_at
     FROM {rows}
-    WHERE concurrency_key IS NOT NULL AND NOT key_admitted
+    WHERE concurrency_key IS NOT NULL AND NOT key_admitted AND state = 'QUEUED'
     ON CONFLICT (job_id) DO NOTHING
 ), rated AS (
     INSERT INTO rate_waiting (job_id, key, priority, run_at)
     SELECT id, rate_key, priority, run_at
     FROM {rows}
-    WHERE rate_key IS NOT NULL AND NOT key_admitted
+    WHERE rate_key IS NOT NULL AND NOT key_admitted AND state = 'QUEUED'
     ON CONFLICT (job_id) DO NOTHING
 )
