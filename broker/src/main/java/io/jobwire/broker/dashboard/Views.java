@@ -320,6 +320,11 @@ final class Views {
         if (job.hasRunTimeout()) {
             fact(h, "run timeout", duration(job.getRunTimeout()));
         }
+        if (job.getDependsOnCount() > 0) {
+            fact(h, "depends on", String.join(", ", job.getDependsOnList()) + (job.getOnDependencyFailure()
+                    == io.jobwire.api.v1.DependencyFailure.DEPENDENCY_FAILURE_RUN ? " (runs even if one fails)"
+                    : " (cancelled if one fails)"));
+        }
         if (!job.getRateKey().isEmpty()) {
             fact(h, "rate key", job.getRateKey() + (job.getWaitingForRate() ? " (waiting for its turn)" : ""));
         }

@@ -261,7 +261,7 @@ class FaultTest {
         int[] ports = {Processes.freePort(), Processes.freePort(), Processes.freePort()};
         Path executions = dir.resolve("executions.log");
         Path script = Oracle.script(dir, "quick.sh", executions, QUICK);
-        Oracle oracle = new Oracle(db, "fault.three").withConcurrencyKeys(16, 2);
+        Oracle oracle = new Oracle(db, "fault.three").withConcurrencyKeys(16, 2).withDependencies(75);
         List<BrokerProcess> brokers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")).start());
@@ -274,14 +274,14 @@ class FaultTest {
                      dir.resolve("w3.log")).start();
              JobwireClient viaFirst = client(ports[0], ports[1], ports[2]);
              JobwireClient viaSecond = client(ports[1], ports[2], ports[0])) {
-            CompletableFuture<Void> one = CompletableFuture.runAsync(() -> oracle.submit(viaFirst, 0, 400, 100, i -> "{}"));
-            CompletableFuture<Void> two = CompletableFuture.runAsync(() -> oracle.submit(viaSecond, 400, 800, 100, i -> "{}"));
+            CompletableFuture<Void> one = CompletableFuture.runAsync(() -> oracle.submit(viaFirst, 0, 300, 75, i -> "{}"));
+            CompletableFuture<Void> two = CompletableFuture.runAsync(() -> oracle.submit(viaSecond, 300, 600, 75, i -> "{}"));
             await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 100);
             brokers.get(1).kill();
             one.get();
             two.get();
             awaitDrained(oracle);
-            assertThat(oracle.acknowledgedIds()).hasSize(800);
+            assertThat(oracle.acknowledgedIds()).hasSize(600);
             oracle.check(List.of(executions), Set.of(), viaFirst);
         } finally {
             for (BrokerProcess broker : brokers) {
@@ -302,7 +302,7 @@ class FaultTest {
         try (WorkerProcess worker = new WorkerProcess("mover", targets(ports[0], ports[1]), "fault.sigterm", script, 8,
                      dir.resolve("w.log")).start();
              JobwireClient client = client(ports[1], ports[0])) {
-            oracle.submit(client, 200, 50, i -> "{}");
+            oracle.submit(client, 140, 35, i -> "{}");
             await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'RUNNING'") > 0
                     && oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 20);
             assertThat(first.terminate()).as("a clean exit").isZero();

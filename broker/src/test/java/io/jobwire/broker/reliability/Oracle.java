@@ -51,6 +51,7 @@ final class Oracle {
 
     private int concurrencyKeys;
     private int concurrencyLimit;
+    private int dependencyStride;
 
     Oracle(String jdbcUrl, String type) {
         this.jdbcUrl = jdbcUrl;
@@ -61,6 +62,15 @@ final class Oracle {
     Oracle withConcurrencyKeys(int keys, int limit) {
         this.concurrencyKeys = keys;
         this.concurrencyLimit = limit;
+        return this;
+    }
+
+    /**
+     * Submits job number i depending on job number {@code i - stride} when that one was acknowledged
+     * before (a producer's earlier batch): chains of dependencies across the whole run.
+     */
+    Oracle withDependencies(int stride) {
+        this.dependencyStride = stride;
         return this;
     }
 
@@ -82,6 +92,12 @@ final class Oracle {
                         .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(2));
                 if (concurrencyKeys > 0) {
                     spec.setConcurrencyKey(type + "-key-" + (i % concurrencyKeys)).setConcurrencyLimit(concurrencyLimit);
+                }
+                if (dependencyStride > 0 && i >= dependencyStride) {
+                    String earlier = acknowledged.get(type + "-" + (i - dependencyStride));
+                    if (earlier != null) {
+                        spec.addDependsOn(earlier);
+                    }
                 }
                 specs.add(spec.build());
             }
@@ -219,6 +235,22 @@ final class Oracle {
             assertThat(perKey).as("the jobs had concurrency keys").hasSize(concurrencyKeys);
         }
 
+        // No dependent started before the jobs it depends on succeeded (database times).
+        long[] early = {0};
+        long[] dependents = {0};
+        query("SELECT count(*) FILTER (WHERE att.started_at < dep.finished_at OR dep.finished_at IS NULL "
+                + "OR dep.state <> 'SUCCEEDED'), count(DISTINCT j.id) FROM jobs j CROSS JOIN LATERAL unnest(j.depends_on) d "
+                + "JOIN jobs dep ON dep.id = d JOIN job_attempt_history att ON att.job_id = j.id WHERE j.type = '" + type + "'",
+                rs -> {
+                    early[0] = rs.getLong(1);
+                    dependents[0] = rs.getLong(2);
+                });
+        assertThat(early[0]).as("attempts that started before a dependency succeeded").isZero();
+        if (dependencyStride > 0) {
+            assertThat(dependents[0]).as("jobs that waited for others and ran").isPositive();
+        }
+        assertThat(jobs.values()).as("no job is left waiting").noneMatch(job -> job.state.equals("WAITING"));
+
         // Executions never above attempts.
         Map<String, Integer> executions = new HashMap<>();
         for (Path log : executionLogs) {
@@ -259,6 +291,27 @@ final class Oracle {
         assertThat(stats.getQueued() + stats.getRunning()).isZero();
         // And so do the counts behind them, for every owner, type, queue, state and bucket.
         CountsCheck.assertCountsMatchJobs(Jdbi.create(jdbcUrl));
+    }
+
+    /**
+     * The fires of an interval schedule whose jobs are this Oracle's type: each fire made one job (no two
+     * jobs of one fire time) and none was lost (consecutive fire times exactly {@code every} apart), from
+     * the jobs' idempotency keys {@code schedule:<name>:<fire time>} in the database. Returns the fires.
+     */
+    List<Instant> checkScheduleFires(String schedule, Duration every) throws SQLException {
+        String prefix = "schedule:" + schedule + ":";
+        List<String> keys = new ArrayList<>();
+        query("SELECT idempotency_key FROM jobs WHERE type = '" + type + "' AND idempotency_key LIKE '" + prefix + "%'",
+                rs -> keys.add(rs.getString(1)));
+        List<Instant> fires = keys.stream().map(key -> Instant.parse(key.substring(prefix.length()))).sorted().toList();
+        assertThat(new HashSet<>(fires)).as("no fire of %s doubled", schedule).hasSameSizeAs(fires);
+        for (int i = 1; i < fires.size(); i++) {
+            assertThat(Duration.between(fires.get(i - 1), fires.get(i))).as("no fire of %s lost: %s", schedule, fires)
+                    .isEqualTo(every);
+        }
+        assertThat(count("SELECT count(*) FROM jobs WHERE type = '" + type + "'"))
+                .as("every job of the type came from a fire").isEqualTo(fires.size());
+        return fires;
     }
 
     private record Row(String id, String state, int attempt, long version) {

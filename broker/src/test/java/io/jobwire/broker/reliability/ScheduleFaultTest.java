@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,13 +40,8 @@ class ScheduleFaultTest {
             await().atMost(scaled(Duration.ofSeconds(60))).until(() -> keys(client).size() >= atKill + 6);
             client.deleteSchedule("each-second");
 
-            List<String> keys = keys(client);
-            assertThat(new HashSet<>(keys)).hasSameSizeAs(keys);
-            List<Instant> fires = keys.stream().map(k -> Instant.parse(k.substring("schedule:each-second:".length())))
-                    .sorted().toList();
-            for (int i = 1; i < fires.size(); i++) {
-                assertThat(Duration.between(fires.get(i - 1), fires.get(i))).as("fires %s", fires).isEqualTo(Duration.ofSeconds(1));
-            }
+            List<Instant> fires = new Oracle(db, "sched.fault").checkScheduleFires("each-second", Duration.ofSeconds(1));
+            assertThat(fires).hasSizeGreaterThanOrEqualTo(atKill + 6);
         } finally {
             for (BrokerProcess broker : brokers) {
                 broker.close();
