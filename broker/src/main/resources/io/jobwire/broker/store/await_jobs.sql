@@ -24,7 +24,7 @@ WITH input AS (
               j.worker_id, j.started_at, j.depends_on
 ), waits AS (
     INSERT INTO job_dependencies (job_id, depends_on)
-    SELECT c.id, d FROM changed c CROSS JOIN LATERAL unnest(c.depends_on) d
+    SELECT c.id, unnest(c.depends_on) FROM changed c
     ON CONFLICT DO NOTHING
 ), ended AS (
     SELECT changed.id, changed.attempt, changed.worker_id, changed.started_at, 'awaiting' AS outcome,

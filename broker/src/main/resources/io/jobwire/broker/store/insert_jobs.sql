@@ -47,7 +47,7 @@ WITH input AS (
 ),
 dependencies AS ( -- @deps
     INSERT INTO job_dependencies (job_id, depends_on) -- @deps
-    SELECT c.id, d FROM changed c CROSS JOIN LATERAL unnest(c.depends_on) d WHERE c.depends_on IS NOT NULL -- @deps
+    SELECT c.id, unnest(c.depends_on) FROM changed c WHERE c.depends_on IS NOT NULL -- @deps
     ON CONFLICT DO NOTHING -- @deps
 ), -- @deps
 -- @include ready_entries(changed)

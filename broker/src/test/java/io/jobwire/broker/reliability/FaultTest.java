@@ -68,8 +68,8 @@ class FaultTest {
              WorkerProcess w2 = new WorkerProcess("w2", targets(port), "fault.kill_broker", script, 16, dir.resolve("w2.log")).start();
              JobwireClient client = client(port)) {
             CompletableFuture<Void> producing = CompletableFuture.runAsync(
-                    () -> oracle.submit(client, 900, 150, i -> "{\"i\": " + i + "}"));
-            await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 300);
+                    () -> oracle.submit(client, 700, 140, i -> "{\"i\": " + i + "}"));
+            await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 250);
             oracle.acknowledgedIds().stream().limit(3).forEach(id -> oracle.watch(client, id));
 
             broker.kill();
@@ -78,7 +78,7 @@ class FaultTest {
 
             producing.get();
             awaitDrained(oracle);
-            assertThat(oracle.acknowledgedIds()).hasSize(900);
+            assertThat(oracle.acknowledgedIds()).hasSize(700);
             oracle.check(List.of(executions), Set.of(), client);
         } finally {
             broker.close();
