@@ -15,9 +15,8 @@ import io.jobwire.api.v1.GetRequest;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
-import io.jobwire.broker.auth.Role;
-import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.OpsAndShop;
 import io.jobwire.broker.testing.RawWorker;
 import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.client.JobwireClient;
@@ -215,13 +214,9 @@ class DependencyTest {
 
     @Test
     void dependenciesMustBeJobsTheCallerMaySeeAndBadOnesChangeNothing() {
-        String admin = TokenStore.newToken();
-        String shop = TokenStore.newToken();
-        try (BrokerFixture secured = BrokerFixture.start(a.jdbcUrl(), c -> c.tokens(String.join("\n",
-                TokenStore.line(admin, "ops", List.of(Role.ADMIN), List.of()),
-                TokenStore.line(shop, "shop", List.of(Role.SUBMIT), List.of()))));
-             JobwireClient asShop = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(shop).build();
-             JobwireClient asOps = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(admin).build()) {
+        try (OpsAndShop secured = OpsAndShop.start(a.jdbcUrl())) {
+            JobwireClient asShop = secured.asShop();
+            JobwireClient asOps = secured.asOps();
             String others = asOps.submit(JobSpec.newBuilder().setType("dep.owned").setOwner("other").build()).getJob().getId();
             String mine = asShop.submit(JobSpec.newBuilder().setType("dep.owned").build()).getJob().getId();
             String unknown = "987654321";

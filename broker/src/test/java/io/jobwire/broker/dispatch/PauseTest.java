@@ -14,9 +14,8 @@ import io.jobwire.api.v1.ListPausedRequest;
 import io.jobwire.api.v1.PauseRequest;
 import io.jobwire.api.v1.Paused;
 import io.jobwire.api.v1.ResumeRequest;
-import io.jobwire.broker.auth.Role;
-import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.OpsAndShop;
 import io.jobwire.broker.testing.RawWorker;
 import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.client.JobwireClient;
@@ -137,13 +136,9 @@ class PauseTest {
 
     @Test
     void onlyAnAdminPausesOrResumes() {
-        String admin = TokenStore.newToken();
-        String shop = TokenStore.newToken();
-        try (BrokerFixture secured = BrokerFixture.start(a.jdbcUrl(), c -> c.tokens(String.join("\n",
-                TokenStore.line(admin, "ops", List.of(Role.ADMIN), List.of()),
-                TokenStore.line(shop, "shop", List.of(Role.SUBMIT), List.of()))));
-             JobwireClient asShop = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(shop).build();
-             JobwireClient asOps = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(admin).build()) {
+        try (OpsAndShop secured = OpsAndShop.start(a.jdbcUrl())) {
+            JobwireClient asShop = secured.asShop();
+            JobwireClient asOps = secured.asOps();
             assertThat(codeOf(() -> asShop.pauseQueue("flow-shop", "mine"))).isEqualTo(Status.Code.PERMISSION_DENIED);
             assertThat(asShop.paused()).isEmpty();
             asOps.pauseQueue("flow-shop", "ops says so");

@@ -16,9 +16,8 @@ import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.RateLimit;
 import io.jobwire.api.v1.SetRateLimitRequest;
-import io.jobwire.broker.auth.Role;
-import io.jobwire.broker.auth.TokenStore;
 import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.OpsAndShop;
 import io.jobwire.broker.testing.RawWorker;
 import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.client.JobwireClient;
@@ -241,13 +240,9 @@ class RateLimitTest {
 
     @Test
     void onlyAnAdminSetsOrDeletesLimitsAndOthersSeeOnlyTheirOwnWaitingJobs() {
-        String admin = TokenStore.newToken();
-        String shop = TokenStore.newToken();
-        try (BrokerFixture secured = BrokerFixture.start(a.jdbcUrl(), c -> c.tokens(String.join("\n",
-                TokenStore.line(admin, "ops", List.of(Role.ADMIN), List.of()),
-                TokenStore.line(shop, "shop", List.of(Role.SUBMIT), List.of()))));
-             JobwireClient asShop = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(shop).build();
-             JobwireClient asOps = JobwireClient.builder().target("127.0.0.1:" + secured.broker().port()).token(admin).build()) {
+        try (OpsAndShop secured = OpsAndShop.start(a.jdbcUrl())) {
+            JobwireClient asShop = secured.asShop();
+            JobwireClient asOps = secured.asOps();
             assertThat(codeOf(() -> asShop.setRateLimit("rl-shop", 1, 1))).isEqualTo(Status.Code.PERMISSION_DENIED);
             asOps.setRateLimit("rl-shop", 0.01, 1);
             assertThat(codeOf(() -> asShop.deleteRateLimit("rl-shop"))).isEqualTo(Status.Code.PERMISSION_DENIED);
