@@ -6,9 +6,7 @@ import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,56 +21,41 @@ public final class Admitter implements ChangeListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Admitter.class);
     /** Keys per admission transaction. */
     private static final int KEYS_PER_PASS = 500;
-    private static final long RETRY_PAUSE_MS = 200;
 
     private final ConcurrencyKeys keys;
     private final JobStore store;
     private final Runnable wakeDispatchers;
-    private final Set<String> pending = new LinkedHashSet<>();
-    private final Thread thread;
-    private boolean closed;
+    private final BatchLoop<String> loop;
 
     /** @param wakeDispatchers tells this broker's and the other brokers' dispatchers that jobs are due now */
     public Admitter(ConcurrencyKeys keys, JobStore store, Runnable wakeDispatchers) {
         this.keys = keys;
         this.store = store;
         this.wakeDispatchers = wakeDispatchers;
-        this.thread = new Thread(this::run, "jobwire-admit");
-        this.thread.setDaemon(true);
+        this.loop = new BatchLoop<>("jobwire-admit", "admit the jobs of concurrency keys", KEYS_PER_PASS,
+                batch -> settle(keys.admit(batch)));
     }
 
     public void start() {
-        thread.start();
+        loop.start();
     }
 
     @Override
     public void onChanges(List<JobChange> changes) {
-        boolean any = false;
-        synchronized (this) {
-            for (JobChange change : changes) {
-                if (change.concurrencyKey() != null && change.state() != JobStatus.RUNNING) {
-                    any |= pending.add(change.concurrencyKey());
-                }
+        List<String> keyed = new ArrayList<>();
+        for (JobChange change : changes) {
+            if (change.concurrencyKey() != null && change.state() != JobStatus.RUNNING) {
+                keyed.add(change.concurrencyKey());
             }
-            if (any) {
-                notifyAll();
-            }
+        }
+        if (!keyed.isEmpty()) {
+            loop.addAll(keyed);
         }
     }
 
     /** Admits every key that has jobs waiting; returns how many jobs it admitted. */
     public int admitAllWaiting() {
-        int admitted = 0;
-        String after = "";
-        while (true) {
-            List<String> page = keys.waitingKeys(after, KEYS_PER_PASS);
-            if (page.isEmpty()) {
-                break;
-            }
-            admitted += settle(keys.admit(page));
-            after = page.get(page.size() - 1);
-        }
-        return admitted;
+        return BatchLoop.forEachWaitingPage(keys::waitingKeys, KEYS_PER_PASS, page -> settle(keys.admit(page)));
     }
 
     /**
@@ -96,49 +79,8 @@ public final class Admitter implements ChangeListener, AutoCloseable {
         return admission.admitted();
     }
 
-    private void run() {
-        while (true) {
-            List<String> batch;
-            synchronized (this) {
-                while (!closed && pending.isEmpty()) {
-                    try {
-                        wait();
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                if (closed) {
-                    return;
-                }
-                batch = new ArrayList<>(KEYS_PER_PASS);
-                var it = pending.iterator();
-                while (it.hasNext() && batch.size() < KEYS_PER_PASS) {
-                    batch.add(it.next());
-                    it.remove();
-                }
-            }
-            try {
-                settle(keys.admit(batch));
-            } catch (RuntimeException e) {
-                log.warn("could not admit jobs of {} concurrency key(s) ({}); trying again", batch.size(), e.getMessage());
-                synchronized (this) {
-                    pending.addAll(batch);
-                }
-                try {
-                    Thread.sleep(RETRY_PAUSE_MS);
-                } catch (InterruptedException interrupted) {
-                    return;
-                }
-            }
-        }
-    }
-
     @Override
     public void close() {
-        synchronized (this) {
-            closed = true;
-            notifyAll();
-        }
-        thread.interrupt();
+        loop.close();
     }
 }

@@ -5,9 +5,7 @@ import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,45 +23,41 @@ public final class DependencyResolver implements ChangeListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DependencyResolver.class);
     /** Jobs per resolution transaction. */
     private static final int JOBS_PER_PASS = 500;
-    private static final long RETRY_PAUSE_MS = 200;
+
+    /** A WAITING job to resolve, or a finished job whose dependents to resolve. */
+    private record Pending(long id, boolean finished) {
+    }
 
     private final JobStore store;
-    /** WAITING jobs to resolve. */
-    private final Set<Long> waiting = new LinkedHashSet<>();
-    /** Finished jobs whose dependents to resolve. */
-    private final Set<Long> finished = new LinkedHashSet<>();
-    private final Thread thread;
+    private final BatchLoop<Pending> loop;
     private volatile boolean inUse;
-    private boolean closed;
 
     public DependencyResolver(JobStore store) {
         this.store = store;
-        this.thread = new Thread(this::run, "jobwire-depend");
-        this.thread.setDaemon(true);
+        this.loop = new BatchLoop<>("jobwire-depend", "resolve the dependencies of waiting jobs", JOBS_PER_PASS,
+                this::resolve);
     }
 
     public void start() {
-        thread.start();
+        loop.start();
     }
 
     @Override
     public void onChanges(List<JobChange> changes) {
-        boolean any = false;
-        synchronized (this) {
-            for (JobChange change : changes) {
-                if (change.isRemote()) {
-                    continue;
-                }
-                if (change.state() == JobStatus.WAITING) {
-                    inUse = true;
-                    any |= waiting.add(change.id());
-                } else if (change.state().isFinished() && inUse) {
-                    any |= finished.add(change.id());
-                }
+        List<Pending> pending = new ArrayList<>();
+        for (JobChange change : changes) {
+            if (change.isRemote()) {
+                continue;
             }
-            if (any) {
-                notifyAll();
+            if (change.state() == JobStatus.WAITING) {
+                inUse = true;
+                pending.add(new Pending(change.id(), false));
+            } else if (change.state().isFinished() && inUse) {
+                pending.add(new Pending(change.id(), true));
             }
+        }
+        if (!pending.isEmpty()) {
+            loop.addAll(pending);
         }
     }
 
@@ -79,6 +73,16 @@ public final class DependencyResolver implements ChangeListener, AutoCloseable {
         return stranded.size();
     }
 
+    private void resolve(List<Pending> batch) {
+        List<Long> toResolve = new ArrayList<>();
+        List<Long> done = new ArrayList<>();
+        batch.forEach(p -> (p.finished() ? done : toResolve).add(p.id()));
+        if (!done.isEmpty()) {
+            toResolve.addAll(store.dependentsOf(done));
+        }
+        settle(store.resolveWaiting(toResolve));
+    }
+
     private void settle(List<JobStore.DependencyFailed> failed) {
         for (JobStore.DependencyFailed f : failed) {
             String reason = "dependency " + f.dependency() + (f.dependencyState().equals("GONE") ? " no longer exists"
@@ -91,59 +95,8 @@ public final class DependencyResolver implements ChangeListener, AutoCloseable {
         }
     }
 
-    private void run() {
-        while (true) {
-            List<Long> toResolve = new ArrayList<>();
-            List<Long> done = new ArrayList<>();
-            synchronized (this) {
-                while (!closed && waiting.isEmpty() && finished.isEmpty()) {
-                    try {
-                        wait();
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                if (closed) {
-                    return;
-                }
-                take(waiting, toResolve);
-                take(finished, done);
-            }
-            try {
-                if (!done.isEmpty()) {
-                    toResolve.addAll(store.dependentsOf(done));
-                }
-                settle(store.resolveWaiting(toResolve));
-            } catch (RuntimeException e) {
-                log.warn("could not resolve the dependencies of {} job(s) ({}); trying again", toResolve.size() + done.size(),
-                        e.getMessage());
-                synchronized (this) {
-                    waiting.addAll(toResolve);
-                    finished.addAll(done);
-                }
-                try {
-                    Thread.sleep(RETRY_PAUSE_MS);
-                } catch (InterruptedException interrupted) {
-                    return;
-                }
-            }
-        }
-    }
-
-    private static void take(Set<Long> from, List<Long> into) {
-        var it = from.iterator();
-        while (it.hasNext() && into.size() < JOBS_PER_PASS) {
-            into.add(it.next());
-            it.remove();
-        }
-    }
-
     @Override
     public void close() {
-        synchronized (this) {
-            closed = true;
-            notifyAll();
-        }
-        thread.interrupt();
+        loop.close();
     }
 }

@@ -85,17 +85,7 @@ public final class RateAdmitter implements ChangeListener, AutoCloseable {
 
     /** Admits what every key with waiting jobs allows, and paces those still waiting; returns jobs admitted. */
     public int admitAllWaiting() {
-        int admitted = 0;
-        String after = "";
-        while (true) {
-            List<String> page = limits.waitingKeys(after, KEYS_PER_PASS);
-            if (page.isEmpty()) {
-                break;
-            }
-            admitted += settle(limits.admit(page));
-            after = page.get(page.size() - 1);
-        }
-        return admitted;
+        return BatchLoop.forEachWaitingPage(limits::waitingKeys, KEYS_PER_PASS, page -> settle(limits.admit(page)));
     }
 
     /** Schedules each key's next pass (or forgets it, nothing due waiting); returns the jobs admitted. */
