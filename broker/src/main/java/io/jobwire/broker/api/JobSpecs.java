@@ -182,7 +182,8 @@ final class JobSpecs {
         }
         return new NewJob(type, queue, payload, priority, runAt, delayMs, key, maxAttempts, lease.toMillis(),
                 labels, retryInitial, retryMax, owner, caller.parentJob(), callbackUrl, callbackAll, null, null, runTimeoutMs,
-                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey, dependsOn, onDependencyFailure);
+                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey, dependsOn, onDependencyFailure,
+                defaults != null ? defaults.fairStep(owner) : null);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.jobwire.broker.api;
 
 import com.google.protobuf.Duration;
+import io.jobwire.api.v1.FairShare;
 import io.jobwire.api.v1.JobTypeDefaults;
 import io.jobwire.api.v1.JobTypeInfo;
 import io.jobwire.api.v1.JobTypeRegistration;
@@ -11,7 +12,9 @@ import io.jobwire.broker.store.TypeRegistrations.Registration;
 import io.jobwire.broker.types.TypeRegistry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 
 /** The type registry at the edge: a {@link JobTypeRegistration} checked field by field, and {@link JobTypeInfo}s. */
 final class JobTypeInfos {
@@ -80,9 +83,27 @@ final class JobTypeInfos {
         if (rateKey != null && concurrencyKey != null) {
             throw InvalidArgument.of(prefix + ".defaults.rate_key", "can't go with a concurrency_key (yet): give one of them");
         }
+        Map<String, Integer> fairWeights = proto.hasFairShare() ? fairWeights(prefix + ".fair_share.weights",
+                proto.getFairShare()) : null;
         return new Registration(name, description, documentation, payloadSchema, resultSchema, uses, queue, leaseMs,
                 maxAttempts, retryInitial, retryMax, runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy,
-                rateKey, 0, registeredBy, null, null);
+                rateKey, fairWeights, 0, registeredBy, null, null);
+    }
+
+    private static Map<String, Integer> fairWeights(String field, FairShare fair) {
+        if (fair.getWeightsCount() > Limits.MAX_FAIR_WEIGHTS) {
+            throw InvalidArgument.of(field, "at most " + Limits.MAX_FAIR_WEIGHTS + " owners, got " + fair.getWeightsCount());
+        }
+        Map<String, Integer> weights = new TreeMap<>();
+        for (Map.Entry<String, Integer> weight : new TreeMap<>(fair.getWeightsMap()).entrySet()) {
+            String owner = Names.check(field, weight.getKey());
+            if (weight.getValue() < 1 || weight.getValue() > Limits.MAX_FAIR_WEIGHT) {
+                throw InvalidArgument.of(field + "[" + owner + "]", "must be between 1 and " + Limits.MAX_FAIR_WEIGHT
+                        + ", got " + weight.getValue());
+            }
+            weights.put(owner, weight.getValue());
+        }
+        return weights;
     }
 
     /** Well-formed JSON that jsonb takes, within the size limit; whether it is a schema is checked when compiled. */
@@ -158,6 +179,9 @@ final class JobTypeInfos {
         }
         if (type.resultSchema() != null) {
             proto.setResultSchema(type.resultSchema());
+        }
+        if (type.fairWeights() != null) {
+            proto.setFairShare(FairShare.newBuilder().putAllWeights(type.fairWeights()));
         }
         return proto.build();
     }

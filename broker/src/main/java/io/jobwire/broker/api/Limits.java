@@ -18,6 +18,9 @@ record Limits(long maxPayloadBytes, Duration defaultLease, boolean strictTypes) 
     /** A rate limit's starts per second and burst at most. */
     static final double MAX_RATE = 100_000;
     static final int MAX_BURST = 100_000;
+    /** Owners with a weight in one type's fair share, and the largest weight. */
+    static final int MAX_FAIR_WEIGHTS = 1000;
+    static final int MAX_FAIR_WEIGHT = 1000;
     static final int MAX_CONCURRENCY_LIMIT = 10_000;
     static final Duration MAX_RUN_TIMEOUT = Duration.ofHours(24);
     static final Duration MAX_DELAY = Duration.ofDays(366);

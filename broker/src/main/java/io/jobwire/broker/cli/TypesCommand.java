@@ -3,6 +3,7 @@ package io.jobwire.broker.cli;
 import com.google.protobuf.Duration;
 import io.grpc.ManagedChannel;
 import io.jobwire.api.v1.GetJobTypeRequest;
+import io.jobwire.api.v1.FairShare;
 import io.jobwire.api.v1.JobTypeDefaults;
 import io.jobwire.api.v1.JobTypeInfo;
 import io.jobwire.api.v1.JobTypeRegistration;
@@ -102,6 +103,13 @@ final class TypesCommand extends ClientCommand {
                 description = "Rate key of its jobs that name none (the type's name limits the whole type).")
         String rateKey = "";
 
+        @Option(names = "--fair", description = "Owners take turns: one owner's backlog does not hold up another's jobs.")
+        boolean fair;
+
+        @Option(names = "--weight", paramLabel = "OWNER=N",
+                description = "With --fair: the owner starts N jobs for each one of an owner of weight 1 (default 1). Repeatable.")
+        java.util.Map<String, Integer> weights = new java.util.LinkedHashMap<>();
+
         @Option(names = "--max-attempts", description = "Default attempts before its jobs end FAILED.")
         int maxAttempts;
 
@@ -146,6 +154,12 @@ final class TypesCommand extends ClientCommand {
                 defaults.setRetryPolicy(retry);
             }
             registration.setDefaults(defaults);
+            if (!weights.isEmpty() && !fair) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--weight goes with --fair");
+            }
+            if (fair) {
+                registration.setFairShare(FairShare.newBuilder().putAllWeights(weights));
+            }
             JobTypeInfo info = jobs(channel).registerJobType(RegisterJobTypeRequest.newBuilder()
                     .setRegistration(registration).build());
             if (json) {
@@ -217,6 +231,11 @@ final class TypesCommand extends ClientCommand {
                     given.add("retry max " + format(defaults.getRetryPolicy().getMaxDelay()));
                 }
                 line(out, "defaults", String.join(", ", given));
+                if (registration.hasFairShare()) {
+                    line(out, "fair share", "owners take turns" + (registration.getFairShare().getWeightsCount() == 0 ? ""
+                            : "; weights " + new java.util.TreeMap<>(registration.getFairShare().getWeightsMap()).entrySet()
+                            .stream().map(w -> w.getKey() + "=" + w.getValue()).collect(java.util.stream.Collectors.joining(", "))));
+                }
                 line(out, "payload schema", JobJson.compactJson(registration.getPayloadSchema()));
                 line(out, "result schema", JobJson.compactJson(registration.getResultSchema()));
                 if (info.getAnnouncedSchemaDiffers()) {

@@ -34,13 +34,22 @@ import org.jdbi.v3.core.statement.Query;
  * <p>No method holds a connection beyond its own transaction.
  */
 public final class JobStore {
-    /** The insert for a batch with an idempotency key, and (cheaper) for one without. */
-    private static final String INSERT_ALL = Sql.load(JobStore.class, "insert_jobs");
-    private static final String INSERT_KEYED = Sql.without(INSERT_ALL, "deps");
-    private static final String INSERT_UNKEYED = Sql.without(INSERT_KEYED, "keyed");
-    /** The insert for a batch with jobs that depend on others (with or without keys). */
-    private static final String INSERT_DEPENDENT = INSERT_ALL;
-    private static final String INSERT_DEPENDENT_UNKEYED = Sql.without(INSERT_ALL, "keyed");
+    /**
+     * The insert's variants, each without the lines a batch does not need: index bit 0 set for a batch
+     * with an idempotency key (lines @keyed), bit 1 for one with dependents (@deps), bit 2 for one with
+     * jobs of a fair type (@fair; else the lines @unfair).
+     */
+    private static final String[] INSERTS = new String[8];
+
+    static {
+        String all = Sql.load(JobStore.class, "insert_jobs");
+        for (int variant = 0; variant < INSERTS.length; variant++) {
+            String sql = (variant & 1) == 0 ? Sql.without(all, "keyed") : all;
+            sql = (variant & 2) == 0 ? Sql.without(sql, "deps") : sql;
+            INSERTS[variant] = Sql.without(sql, (variant & 4) == 0 ? "fair" : "unfair");
+        }
+    }
+
     private static final String CLAIM = Sql.load(JobStore.class, "claim_jobs");
     /** The claim that follows an insert in the same statement text: its parameters renamed apart. */
     private static final String CLAIM_AFTER_INSERT_PREFIX = "claim_";
@@ -245,8 +254,10 @@ public final class JobStore {
         String[] rateKeys = new String[n];
         String[] dependsOn = new String[n];
         String[] onDependencyFailure = new String[n];
+        Long[] fairSteps = new Long[n];
         boolean anyDependency = false;
         boolean anyKey = false;
+        boolean anyFair = false;
         for (int i = 0; i < n; i++) {
             NewJob job = batch.get(i);
             types[i] = job.type();
@@ -273,14 +284,15 @@ public final class JobStore {
             concurrencyLimits[i] = job.concurrencyLimit();
             concurrencyStrategies[i] = job.concurrencyStrategy();
             rateKeys[i] = job.rateKey();
+            fairSteps[i] = job.fairStep();
+            anyFair |= fairSteps[i] != null;
             if (job.dependsOn() != null) {
                 anyDependency = true;
                 dependsOn[i] = job.dependsOn().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
                 onDependencyFailure[i] = job.onDependencyFailure();
             }
         }
-        String insert = anyDependency ? (anyKey ? INSERT_DEPENDENT : INSERT_DEPENDENT_UNKEYED)
-                : anyKey ? INSERT_KEYED : INSERT_UNKEYED;
+        String insert = INSERTS[(anyKey ? 1 : 0) | (anyDependency ? 2 : 0) | (anyFair ? 4 : 0)];
         Query query = handle.createQuery(claim == null ? insert : insert + ";\n" + CLAIM_AFTER_INSERT);
         if (claim != null) {
             bindClaim(query, claim, CLAIM_AFTER_INSERT_PREFIX);
@@ -309,6 +321,7 @@ public final class JobStore {
                 .bind("rateKeys", rateKeys)
                 .bind("dependsOn", dependsOn)
                 .bind("onDependencyFailure", onDependencyFailure)
+                .bind("fairSteps", fairSteps)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }

@@ -43,21 +43,23 @@ public record NewJob(
         /** The jobs it waits for, or null for none: it is written WAITING. */
         java.util.List<Long> dependsOn,
         /** cancel or run; null without dependsOn. */
-        String onDependencyFailure) {
+        String onDependencyFailure,
+        /** Its turn under its type's fair share (1,000,000 / its owner's weight), or null: the type has none. */
+        Long fairStep) {
 
     /** The same job without a parent (what a caller without a job token submits). */
     public NewJob(String type, String queue, String payloadJson, int priority, Instant runAt, long delayMs,
                   String idempotencyKey, int maxAttempts, long leaseDurationMs, Map<String, String> labels,
                   Long retryInitialMs, Long retryMaxMs, String owner) {
         this(type, queue, payloadJson, priority, runAt, delayMs, idempotencyKey, maxAttempts, leaseDurationMs, labels,
-                retryInitialMs, retryMaxMs, owner, null, null, false, null, null, null, null, null, null, null, null, null);
+                retryInitialMs, retryMaxMs, owner, null, null, false, null, null, null, null, null, null, null, null, null, null);
     }
 
     /** The same job in this trace. */
     public NewJob inTrace(String parent, String state) {
         return new NewJob(type, queue, payloadJson, priority, runAt, delayMs, idempotencyKey, maxAttempts, leaseDurationMs,
                 labels, retryInitialMs, retryMaxMs, owner, parentId, callbackUrl, callbackAll, parent, state, runTimeoutMs,
-                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey, dependsOn, onDependencyFailure);
+                concurrencyKey, concurrencyLimit, concurrencyStrategy, rateKey, dependsOn, onDependencyFailure, fairStep);
     }
 
     /** Whether the job is due at {@code now} (a delay counts from its insert, so only no delay is). */

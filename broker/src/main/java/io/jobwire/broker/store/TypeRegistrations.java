@@ -1,12 +1,17 @@
 package io.jobwire.broker.store;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.sql.Array;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.jdbi.v3.core.Jdbi;
 
 /**
@@ -14,6 +19,9 @@ import org.jdbi.v3.core.Jdbi;
  * changed one at a time. Every change moves {@code type_registry_epoch} in the same commit.
  */
 public final class TypeRegistrations {
+    /** The turn of a job of weight 1 under fair share; one of weight w takes FAIR_TURN / w. */
+    public static final long FAIR_TURN = 1_000_000;
+    private static final ObjectMapper JSON = new ObjectMapper();
     private final Jdbi jdbi;
 
     public TypeRegistrations(Jdbi jdbi) {
@@ -41,12 +49,23 @@ public final class TypeRegistrations {
             String defaultConcurrencyStrategy,
             /** The rate key of its jobs that name none, or null. */
             String defaultRateKey,
+            /**
+             * Null: no fair share. Else the type's owners take turns, each owner named here with its weight
+             * (1 to 1000), every other owner with 1.
+             */
+            Map<String, Integer> fairWeights,
             int version,
             String registeredBy,
             Instant registeredAt,
             Instant updatedAt) {
         public Registration {
             uses = List.copyOf(uses);
+            fairWeights = fairWeights == null ? null : Map.copyOf(fairWeights);
+        }
+
+        /** The turn one job of the owner takes under fair share (1,000,000 / its weight), or null without. */
+        public Long fairStep(String owner) {
+            return fairWeights == null ? null : FAIR_TURN / fairWeights.getOrDefault(owner, 1);
         }
     }
 
@@ -70,6 +89,7 @@ public final class TypeRegistrations {
                     .bind("defaultConcurrencyLimit", type.defaultConcurrencyLimit())
                     .bind("defaultConcurrencyStrategy", type.defaultConcurrencyStrategy())
                     .bind("defaultRateKey", type.defaultRateKey())
+                    .bind("fairWeights", type.fairWeights() == null ? null : json(type.fairWeights()))
                     .bind("registeredBy", type.registeredBy())
                     .map((rs, ctx) -> read(rs))
                     .one();
@@ -128,10 +148,30 @@ public final class TypeRegistrations {
                 (Integer) rs.getObject("default_concurrency_limit"),
                 rs.getString("default_concurrency_strategy"),
                 rs.getString("default_rate_key"),
+                weights(rs.getString("fair_weights")),
                 rs.getInt("version"),
                 rs.getString("registered_by"),
                 rs.getTimestamp("registered_at").toInstant(),
                 rs.getTimestamp("updated_at").toInstant());
+    }
+
+    private static String json(Map<String, Integer> weights) {
+        try {
+            return JSON.writeValueAsString(new TreeMap<>(weights));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Map<String, Integer> weights(String json) throws SQLException {
+        if (json == null) {
+            return null;
+        }
+        try {
+            return JSON.readValue(json, new TypeReference<Map<String, Integer>>() { });
+        } catch (JsonProcessingException e) {
+            throw new SQLException("fair_weights is not a map of weights: " + json, e);
+        }
     }
 
     private static List<String> strings(Array array) throws SQLException {

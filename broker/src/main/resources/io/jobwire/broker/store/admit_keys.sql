@@ -59,7 +59,7 @@ WITH keys AS (
     UPDATE live_jobs j
     SET key_admitted = true
     WHERE j.id = ANY (ARRAY(SELECT job_id FROM picked)) AND j.state = 'QUEUED' AND NOT j.key_admitted
-    RETURNING j.id, j.type, j.queue, j.state, j.priority, j.run_at, j.concurrency_key, j.rate_key, j.key_admitted
+    RETURNING j.id, j.type, j.queue, j.state, j.priority, j.run_at, j.concurrency_key, j.rate_key, j.key_admitted, j.fair_seq
 ), gone AS (
     DELETE FROM key_waiting w
     WHERE w.job_id = ANY (ARRAY(SELECT job_id FROM walked WHERE NOT eligible AND live_state IS DISTINCT FROM 'HELD'

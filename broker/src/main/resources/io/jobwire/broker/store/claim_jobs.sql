@@ -1,5 +1,5 @@
 -- Claims up to :limit due jobs for one worker stream, at most the per-type quota of each type, highest
--- priority first, then oldest run_at. The ready ring's entries are chosen and locked with SKIP LOCKED, so
+-- priority first, then (a type with fair share) the earliest turn, then oldest run_at. The ready ring's entries are chosen and locked with SKIP LOCKED, so
 -- concurrent claimers (on any broker) never block on or double-claim a job, and deleted. Each claimed job gets the
 -- next attempt number, a fresh random lease token (gen_random_uuid draws from the server's strong random
 -- source), a deadline from the database clock, and an entry in the lease ring for the reaper. Nothing is
@@ -16,10 +16,10 @@ WITH claimed_at AS MATERIALIZED (
     FROM unnest(:types::text[], :quotas::int[]) AS w(type, quota)
     WHERE NOT EXISTS (SELECT 1 FROM pauses p WHERE p.kind = 'type' AND p.name = w.type)
 ), picked AS MATERIALIZED (
-    SELECT c.part, c.seg, c.entry, c.job_id, c.priority, c.run_at
+    SELECT c.part, c.seg, c.entry, c.job_id, c.priority, c.fair_seq, c.run_at
     FROM wanted
     CROSS JOIN LATERAL (
-        SELECT r.tableoid AS part, r.seg, r.ctid AS entry, r.job_id, r.priority, r.run_at
+        SELECT r.tableoid AS part, r.seg, r.ctid AS entry, r.job_id, r.priority, r.fair_seq, r.run_at
         FROM job_ready r
         WHERE r.type = wanted.type
           -- An entry of a job no longer queued (held or cancelled since), or of a concurrency key's job
@@ -31,11 +31,11 @@ WITH claimed_at AS MATERIALIZED (
           AND r.run_at <= now()
           AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))
           AND r.queue <> ALL (ARRAY(SELECT p.name FROM pauses p WHERE p.kind = 'queue'))
-        ORDER BY r.priority DESC, r.run_at, r.job_id
+        ORDER BY r.priority DESC, r.fair_seq, r.run_at, r.job_id
         LIMIT wanted.quota
         FOR UPDATE SKIP LOCKED
     ) c
-    ORDER BY c.priority DESC, c.run_at, c.job_id
+    ORDER BY c.priority DESC, c.fair_seq, c.run_at, c.job_id
     LIMIT :limit
 ), taken AS (
     -- By row address: each partition looks up the addresses (a TID scan), the pairs pick the right one.
@@ -69,4 +69,4 @@ WITH claimed_at AS MATERIALIZED (
     FROM changed
 )
 SELECT * FROM changed
-ORDER BY priority DESC, run_at, id
+ORDER BY priority DESC, fair_seq, run_at, id

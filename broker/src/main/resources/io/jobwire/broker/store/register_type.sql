@@ -2,10 +2,11 @@
 INSERT INTO type_registry AS t (name, description, documentation, payload_schema, result_schema, uses, default_queue,
                                 default_lease_ms, default_max_attempts, retry_initial_ms, retry_max_ms, registered_by,
                                 default_run_timeout_ms, default_concurrency_key, default_concurrency_limit,
-                                default_concurrency_strategy, default_rate_key)
+                                default_concurrency_strategy, default_rate_key, fair_weights)
 VALUES (:name, :description, :documentation, :payloadSchema::jsonb, :resultSchema::jsonb, :uses, :defaultQueue,
         :defaultLeaseMs, :defaultMaxAttempts, :retryInitialMs, :retryMaxMs, :registeredBy, :defaultRunTimeoutMs,
-        :defaultConcurrencyKey, :defaultConcurrencyLimit, :defaultConcurrencyStrategy, :defaultRateKey)
+        :defaultConcurrencyKey, :defaultConcurrencyLimit, :defaultConcurrencyStrategy, :defaultRateKey,
+        :fairWeights::jsonb)
 ON CONFLICT (name) DO UPDATE
 SET description = excluded.description,
     documentation = excluded.documentation,
@@ -22,6 +23,7 @@ SET description = excluded.description,
     default_concurrency_limit = excluded.default_concurrency_limit,
     default_concurrency_strategy = excluded.default_concurrency_strategy,
     default_rate_key = excluded.default_rate_key,
+    fair_weights = excluded.fair_weights,
     registered_by = excluded.registered_by,
     version = t.version + 1,
     updated_at = now()

@@ -8,11 +8,14 @@ WITH moving AS (
     WHERE r.ctid = ANY (ARRAY(SELECT ctid FROM moving))
     RETURNING r.*
 ), kept AS (
-    INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at)
-    SELECT jobwire_segment(), m.job_id, m.type, m.queue, m.priority, m.run_at
+    -- An entry of a fair type scheduled for later gets its job's turn once due.
+    INSERT INTO job_ready (seg, job_id, type, queue, priority, fair_seq, run_at)
+    SELECT jobwire_segment(), m.job_id, m.type, m.queue, m.priority,
+           CASE WHEN m.fair_seq = jobwire_fair_later() AND m.run_at <= now() THEN j.fair_seq ELSE m.fair_seq END,
+           m.run_at
     FROM moved m
-    WHERE EXISTS (SELECT 1 FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED'
-                  AND j.key_admitted IS NOT FALSE)
+    CROSS JOIN LATERAL (SELECT j.fair_seq FROM live_jobs j WHERE j.id = m.job_id AND j.state = 'QUEUED'
+                        AND j.key_admitted IS NOT FALSE) j
     RETURNING job_id
 )
 SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM kept) AS kept

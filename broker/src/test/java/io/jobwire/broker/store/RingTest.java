@@ -191,4 +191,40 @@ class RingTest {
                 + "; UPDATE job_ready SET run_at = now() WHERE job_id = " + id));
         assertThat(store.claim(claim(type, 10))).extracting(JobRecord::id).containsExactly(id);
     }
+
+    /**
+     * A fair type's job scheduled for later sorts after every due entry while it waits (its ring entry's turn
+     * is jobwire_fair_later()); once due, the pass that moves it gives it back its turn, ahead of a backlog
+     * queued after it.
+     */
+    @Test
+    void aFairJobForLaterGetsItsTurnBackWhenItsEntryMovesDue() throws InterruptedException {
+        String type = "ring.fair";
+        long later = store.insert(List.of(fairJob(type, "small", 3_600_000))).get(0).job().id();
+        List<Long> backlog = store.insert(List.of(fairJob(type, "big", 0), fairJob(type, "big", 0), fairJob(type, "big", 0)))
+                .stream().map(outcome -> outcome.job().id()).toList();
+        long far = query("SELECT jobwire_fair_later()");
+        assertThat(query("SELECT fair_seq FROM job_ready WHERE job_id = " + later)).isEqualTo(far);
+        assertThat(query("SELECT fair_seq FROM live_jobs WHERE id = " + later))
+                .as("its turn, taken when submitted: before the backlog's second job")
+                .isLessThan(query("SELECT fair_seq FROM live_jobs WHERE id = " + backlog.get(1)));
+        db.jdbi().useHandle(h -> h.execute("UPDATE live_jobs SET run_at = now() WHERE id = " + later
+                + "; UPDATE job_ready SET run_at = now() WHERE job_id = " + later));
+        assertThat(store.claim(claim(type, 1))).as("due, but still sorted after the due entries")
+                .extracting(JobRecord::id).containsExactly(backlog.get(0));
+        int queuedIn = (int) query("SELECT seg FROM job_ready WHERE job_id = " + later);
+        long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(30)).toNanos();
+        while (!ring.clear().contains("job_ready_" + queuedIn)) {
+            assertThat(System.nanoTime()).as("segment %d emptied", queuedIn).isLessThan(deadline);
+            Thread.sleep(200);
+        }
+        assertThat(query("SELECT fair_seq FROM job_ready WHERE job_id = " + later)).isLessThan(far);
+        assertThat(store.claim(claim(type, 1))).extracting(JobRecord::id).containsExactly(later);
+        assertThat(store.claim(claim(type, 2))).extracting(JobRecord::id).containsExactly(backlog.get(1), backlog.get(2));
+    }
+
+    private static NewJob fairJob(String type, String owner, long delayMs) {
+        return new NewJob(type, "default", "{}", 0, null, delayMs, null, 5, 30_000, Map.of(), null, null, owner, null, null,
+                false, null, null, null, null, null, null, null, null, null, 1_000_000L);
+    }
 }
