@@ -7,9 +7,12 @@
 --                          ring's compaction gives a due entry its turn back.
 --   fair_counters          per (type, owner), the turn after its last job (next_seq) and the span of the
 --                          owner's last batch. A batch of an owner's jobs starts at the greater of the
---                          owner's next_seq and the type's head (the turn the claims are at): an owner
---                          without a backlog joins at the head, one with a backlog is behind it by that
---                          backlog, divided by its weight (a weight-w job takes 1,000,000 / w of turn).
+--                          owner's next_seq and the type's clock: an owner without a backlog joins where
+--                          the claims are, one with a backlog is behind it by that backlog, divided by its
+--                          weight (a weight-w job takes 1,000,000 / w of turn).
+--   fair_clock             per type, the furthest turn claimed (each broker writes what its claims took,
+--                          every 100 ms; it only moves forward): where the claims are, without walking the
+--                          ring to find its head.
 ALTER TABLE type_registry ADD COLUMN fair_weights jsonb;
 ALTER TABLE live_jobs ADD COLUMN fair_seq bigint NOT NULL DEFAULT 0;
 ALTER TABLE job_ready ADD COLUMN fair_seq bigint NOT NULL DEFAULT 0;
@@ -23,8 +26,11 @@ CREATE TABLE fair_counters (
     span     bigint NOT NULL,
     PRIMARY KEY (type, owner)
 );
--- The type's furthest turn: where everyone starts when the type has no due entry in the ring.
-CREATE INDEX fair_counters_furthest ON fair_counters (type, next_seq);
+
+CREATE TABLE fair_clock (
+    type text   PRIMARY KEY,
+    turn bigint NOT NULL
+);
 
 -- The fair_seq of a ring entry scheduled for later: past every turn a counter can reach.
 CREATE FUNCTION jobwire_fair_later() RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -85,6 +85,10 @@ final class BenchDatabase implements AutoCloseable {
         return Long.parseLong(queryString(sql));
     }
 
+    double queryDouble(String sql) {
+        return Double.parseDouble(queryString(sql));
+    }
+
     String queryString(String sql) {
         try (Connection connection = connect(); Statement statement = connection.createStatement();
              ResultSet rs = statement.executeQuery(sql)) {

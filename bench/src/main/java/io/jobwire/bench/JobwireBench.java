@@ -23,9 +23,12 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota, keys, rate "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota, keys, rate, fair "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
+
+    @Option(names = "--fair-rounds", description = "Rounds of the fair scenario, each a run with and one without fair share (default: 2).")
+    int fairRounds = 2;
 
     @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")
     String databaseUrl;
@@ -186,6 +189,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("rate")) {
                     report(json, results, "rate", run.rate());
+                }
+                if (scenarios.contains("fair")) {
+                    report(json, results, "fair", run.fair());
                 }
                 if (scenarios.contains("typed")) {
                     report(json, results, "typed", run.typed());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.FairShare;
 import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.api.v1.Quota;
 import io.jobwire.api.v1.ListRequest;
@@ -374,6 +375,129 @@ final class Scenarios {
         result.put("ratio", round(medianOf(achieved) / RATE));
         result.put("mostStartsOverTheBucket", round(mostOver));
         return result;
+    }
+
+    // ---------------------------------------------------------------- fair share
+
+    /** The {@code fair} scenario: one owner's backlog queued first, another owner's steady trickle after it. */
+    static final int FAIR_BACKLOG = 200_000;
+    static final int FAIR_PERIOD_MS = 10;
+    static final int FAIR_SECONDS = 10;
+
+    /**
+     * Fair share: 200,000 jobs of owner bench-big are queued with no worker running; then the workers start
+     * (the usual capacity) and owner bench-small submits one job every 10 ms for 10 s, each its own Submit.
+     * The start latency of bench-small's jobs (submit to handler, carried in the payload) is measured while
+     * the backlog is still there (its size when the trickle ended is reported), with bench-big's throughput.
+     * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
+     */
+    Map<String, Object> fair() throws Exception {
+        try (JobwireClient admin = JobwireClient.connect(broker.target())) {
+            admin.registerJobType(JobTypeRegistration.newBuilder().setName("bench.fair")
+                    .setDescription("owners take turns").setFairShare(FairShare.getDefaultInstance()).build());
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("backlog", FAIR_BACKLOG);
+        result.put("trickleEveryMs", FAIR_PERIOD_MS);
+        result.put("trickleSeconds", FAIR_SECONDS);
+        result.put("workers", options.workers);
+        result.put("concurrency", options.concurrency);
+        // in turn each first: the first run after the warm-up found the machine slower
+        List<Map<String, Object>> fair = new ArrayList<>();
+        List<Map<String, Object>> unfair = new ArrayList<>();
+        for (int round = 0; round < options.fairRounds; round++) {
+            if (round % 2 == 0) {
+                fair.add(fairRun("bench.fair"));
+                unfair.add(fairRun("bench.unfair"));
+            } else {
+                unfair.add(fairRun("bench.unfair"));
+                fair.add(fairRun("bench.fair"));
+            }
+        }
+        result.put("fairShare", fair);
+        result.put("withoutFairShare", unfair);
+        return result;
+    }
+
+    private static String claimDelay(String type, double fraction) {
+        return "SELECT percentile_cont(" + fraction + ") WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) "
+                + "FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small'";
+    }
+
+    private Map<String, Object> fairRun(String type) throws Exception {
+        emptyTables();
+        AtomicLong nextBatch = new AtomicLong();
+        JobSpec big = noop(type).toBuilder().setOwner("bench-big").build();
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            ExecutorService pool = Executors.newFixedThreadPool(options.producers);
+            runOnAll(pool, options.producers, client, c -> {
+                int batches = (FAIR_BACKLOG + options.batch - 1) / options.batch;
+                for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
+                    int size = (int) Math.min(options.batch, FAIR_BACKLOG - b * options.batch);
+                    c.submitBatch(java.util.Collections.nCopies(size, big));
+                }
+            });
+            pool.shutdown();
+        }
+        checkpoint();
+        Recorder toStart = new Recorder(3);
+        int trickle = FAIR_SECONDS * 1000 / FAIR_PERIOD_MS;
+        long backlogLeft;
+        long started = System.nanoTime();
+        long bigDone;
+        try (JobwireClient client = JobwireClient.connect(broker.target());
+             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> {
+                 long now = System.nanoTime();
+                 JsonNode payload = read(job.payload());
+                 if (payload.has("t")) {
+                     toStart.recordValue(Math.max(0, now - payload.path("t").asLong()));
+                 }
+             })) {
+            ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor();
+            ExecutorService callers = Executors.newFixedThreadPool(8);
+            AtomicLong submitted = new AtomicLong();
+            ticker.scheduleAtFixedRate(() -> {
+                if (submitted.incrementAndGet() > trickle) {
+                    return;
+                }
+                callers.execute(() -> client.submit(JobSpec.newBuilder().setType(type).setOwner("bench-small")
+                        .setPayload("{\"t\":" + System.nanoTime() + "}").build()));
+            }, 0, FAIR_PERIOD_MS, TimeUnit.MILLISECONDS);
+            while (submitted.get() < trickle) {
+                TimeUnit.MILLISECONDS.sleep(10);
+            }
+            ticker.shutdown();
+            callers.shutdown();
+            callers.awaitTermination(1, TimeUnit.MINUTES);
+            backlogLeft = db.queryLong("SELECT count(*) FROM live_jobs WHERE type = '" + type + "' AND owner = 'bench-big'");
+            if (!workers.awaitHandled(FAIR_BACKLOG + trickle, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + (FAIR_BACKLOG + trickle) + " jobs ran");
+            }
+            bigDone = System.nanoTime();
+        }
+        Histogram start = toStart.getIntervalHistogram();
+        Map<String, Object> run = new LinkedHashMap<>();
+        run.put("type", type);
+        run.put("trickleJobs", start.getTotalCount());
+        run.put("backlogLeftWhenTheTrickleEnded", backlogLeft);
+        run.put("startP50Ms", millis(start.getValueAtPercentile(50)));
+        run.put("startP99Ms", millis(start.getValueAtPercentile(99)));
+        run.put("startMaxMs", millis(start.getMaxValue()));
+        // the same from the database's clock: the submit's insert to the claim, without the calls either side
+        run.put("claimedP50Ms", round(db.queryDouble(claimDelay(type, 0.5))));
+        run.put("claimedP99Ms", round(db.queryDouble(claimDelay(type, 0.99))));
+        // the claims while the trickle ran (the jobs of one claim share its start): how many, how big, how far apart
+        String claims = "WITH c AS (SELECT started_at, count(*) AS n FROM jobs WHERE type = '" + type + "' AND started_at <= "
+                + "(SELECT max(started_at) FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small') GROUP BY started_at), "
+                + "g AS (SELECT n, extract(epoch FROM started_at - lag(started_at) OVER (ORDER BY started_at)) * 1000 AS gap FROM c) ";
+        run.put("claimsDuringTrickle", db.queryLong(claims + "SELECT count(*) FROM g"));
+        run.put("claimSizeMean", round(db.queryDouble(claims + "SELECT avg(n) FROM g")));
+        run.put("claimGapP50Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FROM g")));
+        run.put("claimGapP99Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY gap) FROM g")));
+        run.put("allDonePerSecond", round(perSecond(FAIR_BACKLOG + trickle, bigDone - started)));
+        log.info("fair share {}: the trickle's start p99 {} ms, {} of the backlog left when it ended", type,
+                millis(start.getValueAtPercentile(99)), backlogLeft);
+        return run;
     }
 
     // ---------------------------------------------------------------- typed

@@ -96,6 +96,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  */
 public final class Broker implements AutoCloseable {
+    /** How often this broker shares where its claims of each fair type are (see FairClock). */
+    private static final Duration FAIR_CLOCK_INTERVAL = Duration.ofMillis(100);
     private static final Logger log = LoggerFactory.getLogger(Broker.class);
     private static final Duration DB_CONNECTION_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration WATCH_RESYNC_INTERVAL = Duration.ofSeconds(5);
@@ -261,6 +263,7 @@ public final class Broker implements AutoCloseable {
                     .shared(Maintenance.RATE_LIMITS, KEYS_INTERVAL, rateAdmitter::admitAllWaiting)
                     .every(Maintenance.DEPENDENCIES_IN_USE, KEYS_INTERVAL, resolver::refreshInUse)
                     .shared(Maintenance.DEPENDENCIES, STRANDED_INTERVAL, resolver::resolveStranded)
+                    .every(Maintenance.FAIR_CLOCK, FAIR_CLOCK_INTERVAL, store.fairClock()::publish)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,

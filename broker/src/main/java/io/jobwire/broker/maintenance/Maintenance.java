@@ -46,6 +46,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String RATE_LIMITS = "rate-limits";
     public static final String DEPENDENCIES = "dependencies";
     public static final String DEPENDENCIES_IN_USE = "dependencies-in-use";
+    public static final String FAIR_CLOCK = "fair-clock";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

@@ -23,6 +23,7 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.Query;
+import org.jdbi.v3.core.statement.StatementContext;
 
 /**
  * Every write to jobs and their attempts. Each method takes and returns a batch and runs it as one
@@ -57,6 +58,7 @@ public final class JobStore {
 
     private final Transactions transactions;
     private final ObjectMapper json;
+    private final FairClock fairClock;
     private final JobRowMapper jobs;
     private final ChangeSink sink;
     private final RetryDefaults retryDefaults;
@@ -75,6 +77,12 @@ public final class JobStore {
         this.sink = sink;
         this.retryDefaults = retryDefaults;
         this.jitter = jitter;
+        this.fairClock = new FairClock(jdbi);
+    }
+
+    /** Where the claims of each fair type are, as this broker knows it (published by a maintenance pass). */
+    public FairClock fairClock() {
+        return fairClock;
     }
 
     // ---------------------------------------------------------------- submit
@@ -206,7 +214,7 @@ public final class JobStore {
             List<JobRecord> rows = new ArrayList<>();
             try (ResultSet claimedRows = executed.getResultSet()) {
                 while (claimedRows.next()) {
-                    rows.add(jobs.map(claimedRows, ctx));
+                    rows.add(claimedRow(claimedRows, ctx));
                 }
             }
             return rows;
@@ -255,6 +263,7 @@ public final class JobStore {
         String[] dependsOn = new String[n];
         String[] onDependencyFailure = new String[n];
         Long[] fairSteps = new Long[n];
+        Long[] fairClocks = new Long[n];
         boolean anyDependency = false;
         boolean anyKey = false;
         boolean anyFair = false;
@@ -285,7 +294,10 @@ public final class JobStore {
             concurrencyStrategies[i] = job.concurrencyStrategy();
             rateKeys[i] = job.rateKey();
             fairSteps[i] = job.fairStep();
-            anyFair |= fairSteps[i] != null;
+            if (fairSteps[i] != null) {
+                anyFair = true;
+                fairClocks[i] = fairClock.furthest(job.type());
+            }
             if (job.dependsOn() != null) {
                 anyDependency = true;
                 dependsOn[i] = job.dependsOn().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
@@ -322,6 +334,7 @@ public final class JobStore {
                 .bind("dependsOn", dependsOn)
                 .bind("onDependencyFailure", onDependencyFailure)
                 .bind("fairSteps", fairSteps)
+                .bind("fairClocks", fairClocks)
                 .bind("callbackUrls", callbackUrls)
                 .bind("callbackAll", callbackAll);
     }
@@ -360,10 +373,17 @@ public final class JobStore {
             return List.of();
         }
         List<JobRecord> claimed = transactions.keyed(false, handle -> bindClaim(handle.createQuery(CLAIM), request, "")
-                .map(jobs)
+                .map(this::claimedRow)
                 .list());
         sink.publish(claimed.stream().map(job -> job.change().fromHolder()).toList());
         return claimed;
+    }
+
+    /** A job a claim took; its turn (a fair type's) moves this broker's {@link FairClock}. */
+    private JobRecord claimedRow(ResultSet row, StatementContext ctx) throws SQLException {
+        JobRecord job = jobs.map(row, ctx);
+        fairClock.claimed(job.type(), row.getLong("fair_seq"));
+        return job;
     }
 
     private static Query bindClaim(Query query, ClaimRequest request, String prefix) {

@@ -6,9 +6,10 @@
 -- marked @deps, sent only with a batch that has some), and no ready entry.
 -- A job of a type with fair share (a fair_step: 1,000,000 / its owner's weight) takes its turn (fair_seq)
 -- from its owner's counter, moved on by the batch's jobs in one upsert per (type, owner): the batch starts
--- at the greater of the counter and the type's head (the first due entry in the claim's order; with none,
--- the furthest counter of the type; turns start at 1, as 0 is a type without fair share). The lines marked @fair are sent only with a batch that has such jobs,
--- those marked @unfair only with one that has none.
+-- at the greater of the counter and the type's clock (the furthest turn claimed: this broker's own, in
+-- fair_clock, or what fair_clock holds from every broker; turns start at 1, as 0 is a type without fair
+-- share). The lines marked @fair are sent only with a batch that has such jobs, those marked @unfair only
+-- with one that has none.
 -- The sequence is named as a constant ('jobs_id_seq', created with the identity column in V1): its
 -- lookup by pg_get_serial_sequence ran once per row and cost a third of the statement.
 WITH input AS (
@@ -20,21 +21,19 @@ WITH input AS (
                 :callbackUrls::text[], :callbackAll::boolean[], :traceParents::text[], :traceStates::text[],
                 :runTimeoutMs::bigint[], :concurrencyKeys::text[], :concurrencyLimits::int[],
                 :concurrencyStrategies::text[], :rateKeys::text[], :dependsOn::text[],
-                :onDependencyFailure::text[], :fairSteps::bigint[])
+                :onDependencyFailure::text[], :fairSteps::bigint[], :fairClocks::bigint[])
          WITH ORDINALITY AS i(type, queue, payload, priority, run_at, delay_ms, idempotency_key, max_attempts,
                               lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
                               callback_url, callback_all, trace_parent, trace_state, run_timeout_ms, concurrency_key,
                               concurrency_limit, concurrency_strategy, rate_key, depends_on, on_dependency_failure,
-                              fair_step, ord)
+                              fair_step, fair_clock, ord)
 ), fair_batches AS ( -- @fair
-    SELECT type, owner, sum(fair_step)::bigint AS span FROM input WHERE fair_step IS NOT NULL GROUP BY type, owner -- @fair
+    SELECT type, owner, sum(fair_step)::bigint AS span, max(fair_clock) AS clock -- @fair
+    FROM input WHERE fair_step IS NOT NULL GROUP BY type, owner -- @fair
 ), fair_counted AS ( -- @fair
     INSERT INTO fair_counters AS c (type, owner, next_seq, span) -- @fair
     SELECT b.type, b.owner, -- @fair
-           greatest(coalesce((SELECT r.fair_seq FROM job_ready r -- @fair
-                              WHERE r.type = b.type AND r.run_at <= now() AND r.fair_seq < jobwire_fair_later() -- @fair
-                              ORDER BY r.priority DESC, r.fair_seq, r.run_at, r.job_id LIMIT 1), -- @fair
-                             (SELECT max(f.next_seq) FROM fair_counters f WHERE f.type = b.type)), 1) + b.span, -- @fair
+           greatest(b.clock, (SELECT k.turn FROM fair_clock k WHERE k.type = b.type), 1) + b.span, -- @fair
            b.span -- @fair
     FROM fair_batches b -- @fair
     ORDER BY b.type, b.owner -- @fair
