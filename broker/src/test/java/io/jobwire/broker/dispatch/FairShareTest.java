@@ -148,6 +148,21 @@ class FairShareTest {
         assertThat(startOrder("fs.later")).hasSize(6);
     }
 
+    /** A finished job retried takes a new turn behind its owner's jobs, not turn 0 ahead of every owner's. */
+    @Test
+    void aRetriedJobTakesANewTurnOfItsOwner() {
+        registerFair("fs.retry", Map.of());
+        String first = b.submit(JobSpec.newBuilder().setType("fs.retry").setOwner("again").build());
+        String second = b.submit(JobSpec.newBuilder().setType("fs.retry").setOwner("again").build());
+        a.client().cancel(first, "to retry it");
+        a.client().retry(first);
+        long turn = a.queryLong("SELECT fair_seq FROM live_jobs WHERE id = " + first);
+        assertThat(turn).isGreaterThan(a.queryLong("SELECT fair_seq FROM live_jobs WHERE id = " + second));
+        // (the entry it had when cancelled may still be there, as with any type: it ran at its old turn then)
+        assertThat(a.queryLong("SELECT count(*) FROM job_ready WHERE job_id = " + first + " AND fair_seq = " + turn)).isOne();
+        runAll("fs.retry");
+    }
+
     @Test
     void aWeightOutOfRangeIsRefusedNamingTheField() {
         Runnable refused = () -> registerFair("fs.bad", Map.of("x", 0));

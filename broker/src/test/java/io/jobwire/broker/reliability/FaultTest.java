@@ -4,9 +4,11 @@ import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.jobwire.api.v1.FairShare;
 import io.jobwire.api.v1.Job;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
+import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.broker.reliability.Processes.BrokerProcess;
 import io.jobwire.broker.testing.Slowness;
 import io.jobwire.broker.reliability.Processes.WorkerProcess;
@@ -274,6 +276,9 @@ class FaultTest {
                      dir.resolve("w3.log")).start();
              JobwireClient viaFirst = client(ports[0], ports[1], ports[2]);
              JobwireClient viaSecond = client(ports[1], ports[2], ports[0])) {
+            // a fair type: every submit takes turns under its owner's counter, with keys and dependencies
+            viaFirst.registerJobType(JobTypeRegistration.newBuilder().setName("fault.three")
+                    .setFairShare(FairShare.getDefaultInstance()).build());
             CompletableFuture<Void> one = CompletableFuture.runAsync(() -> oracle.submit(viaFirst, 0, 300, 75, i -> "{}"));
             CompletableFuture<Void> two = CompletableFuture.runAsync(() -> oracle.submit(viaSecond, 300, 600, 75, i -> "{}"));
             await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 100);
@@ -283,6 +288,7 @@ class FaultTest {
             awaitDrained(oracle);
             assertThat(oracle.acknowledgedIds()).hasSize(600);
             oracle.check(List.of(executions), Set.of(), viaFirst);
+            assertThat(oracle.count("SELECT count(*) FROM fair_counters WHERE type = 'fault.three'")).isPositive();
         } finally {
             for (BrokerProcess broker : brokers) {
                 broker.close();
