@@ -15,17 +15,24 @@ final class NoopWorkers implements AutoCloseable {
     private final AtomicLong handled = new AtomicLong();
 
     NoopWorkers(String target, String type, int count, int concurrency, Consumer<JobContext> onJob) {
+        this(target, List.of(type), count, concurrency, onJob);
+    }
+
+    /** Workers that run every one of the types, sharing their slots. */
+    NoopWorkers(String target, List<String> types, int count, int concurrency, Consumer<JobContext> onJob) {
         for (int i = 0; i < count; i++) {
-            workers.add(Worker.builder()
+            Worker.Builder builder = Worker.builder()
                     .target(target)
-                    .workerId("bench-" + type + "-" + i)
-                    .concurrency(concurrency)
-                    .handle(type, job -> {
-                        onJob.accept(job);
-                        handled.incrementAndGet();
-                        return null;
-                    })
-                    .start());
+                    .workerId("bench-" + types.get(0) + "-" + i)
+                    .concurrency(concurrency);
+            for (String type : types) {
+                builder.handle(type, job -> {
+                    onJob.accept(job);
+                    handled.incrementAndGet();
+                    return null;
+                });
+            }
+            workers.add(builder.start());
         }
     }
 

@@ -390,6 +390,8 @@ final class Scenarios {
      * The start latency of bench-small's jobs (submit to handler, carried in the payload) is measured while
      * the backlog is still there (its size when the trickle ended is reported), with bench-big's throughput.
      * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
+     * The floor: the trickle as jobs of a type of their own, which the same workers run too (each claim
+     * takes some of each type): what a job waits at that load with no backlog ahead of it at all.
      */
     Map<String, Object> fair() throws Exception {
         try (JobwireClient admin = JobwireClient.connect(broker.target())) {
@@ -405,17 +407,21 @@ final class Scenarios {
         // in turn each first: the first run after the warm-up found the machine slower
         List<Map<String, Object>> fair = new ArrayList<>();
         List<Map<String, Object>> unfair = new ArrayList<>();
+        List<Map<String, Object>> alone = new ArrayList<>();
         for (int round = 0; round < options.fairRounds; round++) {
             if (round % 2 == 0) {
-                fair.add(fairRun("bench.fair"));
-                unfair.add(fairRun("bench.unfair"));
+                fair.add(fairRun("bench.fair", "bench.fair"));
+                alone.add(fairRun("bench.unfair", "bench.alone"));
+                unfair.add(fairRun("bench.unfair", "bench.unfair"));
             } else {
-                unfair.add(fairRun("bench.unfair"));
-                fair.add(fairRun("bench.fair"));
+                unfair.add(fairRun("bench.unfair", "bench.unfair"));
+                alone.add(fairRun("bench.unfair", "bench.alone"));
+                fair.add(fairRun("bench.fair", "bench.fair"));
             }
         }
         result.put("fairShare", fair);
         result.put("withoutFairShare", unfair);
+        result.put("trickleOfItsOwnType", alone);
         return result;
     }
 
@@ -424,7 +430,8 @@ final class Scenarios {
                 + "FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small'";
     }
 
-    private Map<String, Object> fairRun(String type) throws Exception {
+    /** The backlog as jobs of {@code type}, the trickle as jobs of {@code trickleType} (the same type, or another). */
+    private Map<String, Object> fairRun(String type, String trickleType) throws Exception {
         emptyTables();
         AtomicLong nextBatch = new AtomicLong();
         JobSpec big = noop(type).toBuilder().setOwner("bench-big").build();
@@ -446,7 +453,8 @@ final class Scenarios {
         long started = System.nanoTime();
         long bigDone;
         try (JobwireClient client = JobwireClient.connect(broker.target());
-             NoopWorkers workers = new NoopWorkers(broker.target(), type, options.workers, options.concurrency, job -> {
+             NoopWorkers workers = new NoopWorkers(broker.target(), List.copyOf(new java.util.LinkedHashSet<>(
+                     List.of(type, trickleType))), options.workers, options.concurrency, job -> {
                  long now = System.nanoTime();
                  JsonNode payload = read(job.payload());
                  if (payload.has("t")) {
@@ -460,7 +468,7 @@ final class Scenarios {
                 if (submitted.incrementAndGet() > trickle) {
                     return;
                 }
-                callers.execute(() -> client.submit(JobSpec.newBuilder().setType(type).setOwner("bench-small")
+                callers.execute(() -> client.submit(JobSpec.newBuilder().setType(trickleType).setOwner("bench-small")
                         .setPayload("{\"t\":" + System.nanoTime() + "}").build()));
             }, 0, FAIR_PERIOD_MS, TimeUnit.MILLISECONDS);
             while (submitted.get() < trickle) {
@@ -478,17 +486,19 @@ final class Scenarios {
         Histogram start = toStart.getIntervalHistogram();
         Map<String, Object> run = new LinkedHashMap<>();
         run.put("type", type);
+        run.put("trickleType", trickleType);
         run.put("trickleJobs", start.getTotalCount());
         run.put("backlogLeftWhenTheTrickleEnded", backlogLeft);
         run.put("startP50Ms", millis(start.getValueAtPercentile(50)));
         run.put("startP99Ms", millis(start.getValueAtPercentile(99)));
         run.put("startMaxMs", millis(start.getMaxValue()));
         // the same from the database's clock: the submit's insert to the claim, without the calls either side
-        run.put("claimedP50Ms", round(db.queryDouble(claimDelay(type, 0.5))));
-        run.put("claimedP99Ms", round(db.queryDouble(claimDelay(type, 0.99))));
+        run.put("claimedP50Ms", round(db.queryDouble(claimDelay(trickleType, 0.5))));
+        run.put("claimedP99Ms", round(db.queryDouble(claimDelay(trickleType, 0.99))));
         // the claims while the trickle ran (the jobs of one claim share its start): how many, how big, how far apart
-        String claims = "WITH c AS (SELECT started_at, count(*) AS n FROM jobs WHERE type = '" + type + "' AND started_at <= "
-                + "(SELECT max(started_at) FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small') GROUP BY started_at), "
+        String claims = "WITH c AS (SELECT started_at, count(*) AS n FROM jobs WHERE type IN ('" + type + "', '" + trickleType
+                + "') AND started_at <= (SELECT max(started_at) FROM jobs WHERE type = '" + trickleType
+                + "' AND owner = 'bench-small') GROUP BY started_at), "
                 + "g AS (SELECT n, extract(epoch FROM started_at - lag(started_at) OVER (ORDER BY started_at)) * 1000 AS gap FROM c) ";
         run.put("claimsDuringTrickle", db.queryLong(claims + "SELECT count(*) FROM g"));
         run.put("claimSizeMean", round(db.queryDouble(claims + "SELECT avg(n) FROM g")));
