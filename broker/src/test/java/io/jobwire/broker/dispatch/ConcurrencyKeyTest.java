@@ -18,7 +18,6 @@ import io.jobwire.api.v1.ReleaseRequest;
 import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
-import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.worker.JobType;
 import io.jobwire.worker.Worker;
 import java.time.Duration;
@@ -28,9 +27,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Concurrency keys on two brokers: no key ever has more jobs running than its limit (seen by the workers'
@@ -39,21 +38,13 @@ import org.junit.jupiter.api.Test;
  */
 class ConcurrencyKeyTest {
     private static final Duration PROMPTLY = scaled(Duration.ofSeconds(5));
-    private static BrokerFixture a;
-    private static BrokerFixture b;
 
-    @BeforeAll
-    static void startTwoBrokers() {
-        String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config);
-        b = BrokerFixture.start(url, config -> config);
-    }
-
-    @AfterAll
-    static void stopBrokers() {
-        b.close();
-        a.close();
-    }
+    @RegisterExtension
+    @Order(1)
+    static final BrokerFixture a = BrokerFixture.perClass();
+    @RegisterExtension
+    @Order(2)
+    static final BrokerFixture b = BrokerFixture.perClassBeside(a);
 
     private static JobSpec keyed(String type, String key, int limit) {
         return JobSpec.newBuilder().setType(type).setPayload("{\"key\": \"" + key + "\"}").setConcurrencyKey(key)

@@ -18,14 +18,14 @@ import io.jobwire.api.v1.JobState;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.OpsAndShop;
 import io.jobwire.broker.testing.RawWorker;
-import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.client.JobwireClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Job dependencies on two brokers: a job WAITING for others is queued only once they all succeeded, and
@@ -36,24 +36,18 @@ import org.junit.jupiter.api.Test;
  */
 class DependencyTest {
     private static final Duration PROMPTLY = scaled(Duration.ofSeconds(10));
-    private static BrokerFixture a;
-    private static BrokerFixture b;
 
-    @BeforeAll
-    static void startTwoBrokers() {
-        String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config);
-        b = BrokerFixture.start(url, config -> config);
-    }
+    @RegisterExtension
+    @Order(1)
+    static final BrokerFixture a = BrokerFixture.perClass();
+    @RegisterExtension
+    @Order(2)
+    static final BrokerFixture b = BrokerFixture.perClassBeside(a);
 
+    /** After every test, before the brokers stop. */
     @AfterAll
-    static void stopBrokers() {
-        try {
-            checkNoDependentStartedEarly();
-        } finally {
-            b.close();
-            a.close();
-        }
+    static void noDependentStartedEarly() {
+        checkNoDependentStartedEarly();
     }
 
     private static void checkNoDependentStartedEarly() {

@@ -12,7 +12,6 @@ import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.api.v1.ListJobTypesRequest;
 import io.jobwire.broker.testing.BrokerFixture;
-import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.worker.JobType;
 import io.jobwire.worker.Worker;
 import java.time.Duration;
@@ -20,9 +19,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Fair share on two brokers: jobs are submitted through both, then one worker that runs one job at a time
@@ -31,21 +30,12 @@ import org.junit.jupiter.api.Test;
  * goes first, so each check can fail.
  */
 class FairShareTest {
-    private static BrokerFixture a;
-    private static BrokerFixture b;
-
-    @BeforeAll
-    static void startTwoBrokers() {
-        String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config);
-        b = BrokerFixture.start(url, config -> config);
-    }
-
-    @AfterAll
-    static void stopBrokers() {
-        b.close();
-        a.close();
-    }
+    @RegisterExtension
+    @Order(1)
+    static final BrokerFixture a = BrokerFixture.perClass();
+    @RegisterExtension
+    @Order(2)
+    static final BrokerFixture b = BrokerFixture.perClassBeside(a);
 
     /** Registers the type with fair share through broker a, and waits until broker b's registry has it too. */
     private static void registerFair(String type, Map<String, Integer> weights) {

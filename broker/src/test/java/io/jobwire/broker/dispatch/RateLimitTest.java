@@ -19,7 +19,6 @@ import io.jobwire.api.v1.SetRateLimitRequest;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.OpsAndShop;
 import io.jobwire.broker.testing.RawWorker;
-import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.client.JobwireClient;
 import io.jobwire.worker.JobType;
 import io.jobwire.worker.Worker;
@@ -27,9 +26,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Rate limits on two brokers: the starts of a key's jobs (read from the database's attempt records) never
@@ -39,21 +38,13 @@ import org.junit.jupiter.api.Test;
  */
 class RateLimitTest {
     private static final Duration PROMPTLY = scaled(Duration.ofSeconds(5));
-    private static BrokerFixture a;
-    private static BrokerFixture b;
 
-    @BeforeAll
-    static void startTwoBrokers() {
-        String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, config -> config);
-        b = BrokerFixture.start(url, config -> config);
-    }
-
-    @AfterAll
-    static void stopBrokers() {
-        b.close();
-        a.close();
-    }
+    @RegisterExtension
+    @Order(1)
+    static final BrokerFixture a = BrokerFixture.perClass();
+    @RegisterExtension
+    @Order(2)
+    static final BrokerFixture b = BrokerFixture.perClassBeside(a);
 
     private static JobSpec limited(String type, String key) {
         return JobSpec.newBuilder().setType(type).setRateKey(key).build();

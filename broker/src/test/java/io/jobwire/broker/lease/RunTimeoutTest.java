@@ -23,14 +23,13 @@ import io.jobwire.api.v1.RetryPolicy;
 import io.jobwire.api.v1.SubmitRequest;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
-import io.jobwire.broker.testing.TestPostgres;
 import io.jobwire.worker.JobType;
 import io.jobwire.worker.Worker;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Run timeouts: an attempt that heartbeats past its run timeout is stopped (CancelJob with timed_out, on
@@ -39,22 +38,13 @@ import org.junit.jupiter.api.Test;
  */
 class RunTimeoutTest {
     private static final java.time.Duration WAIT = scaled(java.time.Duration.ofSeconds(20));
-    private static BrokerFixture a;
-    private static BrokerFixture b;
 
-    @BeforeAll
-    static void start() {
-        String url = TestPostgres.newDatabase();
-        a = BrokerFixture.start(url, c -> c);
-        // b never takes the reaper's turn: what its workers hear of a timeout comes from a's reaper
-        b = BrokerFixture.start(url, c -> c.reaperInterval(java.time.Duration.ofHours(1)));
-    }
-
-    @AfterAll
-    static void stop() {
-        b.close();
-        a.close();
-    }
+    @RegisterExtension
+    @Order(1)
+    static final BrokerFixture a = BrokerFixture.perClass();
+    @RegisterExtension
+    @Order(2)
+    static final BrokerFixture b = BrokerFixture.perClassBeside(a, c -> c.reaperInterval(java.time.Duration.ofHours(1)));
 
     private static Duration seconds(long s) {
         return Duration.newBuilder().setSeconds(s).build();

@@ -33,10 +33,19 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * @RegisterExtension
  * static final BrokerFixture fixture = BrokerFixture.perClass();
  * }</pre>
- * starts before the class's {@code @BeforeAll} methods and stops after its {@code @AfterAll} ones.
+ * starts before the class's {@code @BeforeAll} methods and stops after its {@code @AfterAll} ones. Two
+ * brokers on one database, the second started after the first and stopped before it:
+ * <pre>{@code
+ * @RegisterExtension @Order(1)
+ * static final BrokerFixture a = BrokerFixture.perClass();
+ * @RegisterExtension @Order(2)
+ * static final BrokerFixture b = BrokerFixture.perClassBeside(a);
+ * }</pre>
  */
 public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
     private final UnaryOperator<BrokerConfig.Builder> customize;
+    /** For a broker per class: the broker whose database it shares, or null for a new database. */
+    private final BrokerFixture beside;
     private String jdbcUrl;
     private Broker broker;
     private ManagedChannel channel;
@@ -44,7 +53,12 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
     private io.jobwire.client.JobwireClient client;
 
     private BrokerFixture(UnaryOperator<BrokerConfig.Builder> customize) {
+        this(customize, null);
+    }
+
+    private BrokerFixture(UnaryOperator<BrokerConfig.Builder> customize, BrokerFixture beside) {
         this.customize = customize;
+        this.beside = beside;
     }
 
     private BrokerFixture started(String jdbcUrl, Clock clock) {
@@ -68,9 +82,21 @@ public final class BrokerFixture implements AutoCloseable, BeforeAllCallback, Af
         return new BrokerFixture(customize);
     }
 
+    /** A second broker per class, on the database of {@code first} (registered with a later {@code @Order}). */
+    public static BrokerFixture perClassBeside(BrokerFixture first) {
+        return perClassBeside(first, config -> config);
+    }
+
+    public static BrokerFixture perClassBeside(BrokerFixture first, UnaryOperator<BrokerConfig.Builder> customize) {
+        return new BrokerFixture(customize, first);
+    }
+
     @Override
     public void beforeAll(ExtensionContext context) {
-        started(TestPostgres.newDatabase(), Clock.systemUTC());
+        if (beside != null && beside.jdbcUrl == null) {
+            throw new IllegalStateException("the broker to share a database with has not started: give it the lower @Order");
+        }
+        started(beside == null ? TestPostgres.newDatabase() : beside.jdbcUrl, Clock.systemUTC());
     }
 
     @Override
