@@ -390,8 +390,8 @@ final class Scenarios {
      * The start latency of bench-small's jobs (submit to handler, carried in the payload) is measured while
      * the backlog is still there (its size when the trickle ended is reported), with bench-big's throughput.
      * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
-     * The floor: the trickle as jobs of a type of their own, which the same workers run too (each claim
-     * takes some of each type): what a job waits at that load with no backlog ahead of it at all.
+     * The trickle as jobs of a type of its own, run by the same workers: whether a type per owner is a way
+     * around a backlog (it is not: a claim takes the oldest due jobs first across a worker's types).
      */
     Map<String, Object> fair() throws Exception {
         try (JobwireClient admin = JobwireClient.connect(broker.target())) {
