@@ -170,4 +170,22 @@ class FlowCommandsTest {
         assertThat(gone.err().strip()).isEqualTo("jobwire rate-limit delete: NOT_FOUND: rate key cli-api has no limit");
         assertThat(jobwire("rate-limit").out().lines().toList()).hasSize(1);
     }
+
+    @Test
+    void aTypeIsRegisteredWithFairShareAndItsWeights() {
+        assertThat(jobwire("types", "register", "--type", "cli.fair", "--fair", "--weight", "vip=3", "--weight", "big=2").out())
+                .isEqualTo("registered cli.fair (version 1)\n");
+        assertThat(jobwire("types", "show", "cli.fair").out()).contains("  fair share      owners take turns; weights big=2, vip=3\n");
+        assertThat(fixture.client().jobType("cli.fair").getRegistration().getFairShare().getWeightsMap())
+                .isEqualTo(java.util.Map.of("vip", 3, "big", 2));
+
+        Run alone = jobwire("types", "register", "--type", "cli.unfair", "--weight", "vip=3");
+        assertThat(alone.exit()).isEqualTo(ExitCodes.USAGE);
+        assertThat(alone.err().lines().toList()).hasSize(1);
+        assertThat(alone.err()).contains("--weight goes with --fair");
+        Run heavy = jobwire("types", "register", "--type", "cli.fair", "--fair", "--weight", "vip=5000");
+        assertThat(heavy.exit()).isEqualTo(ExitCodes.BROKER_ERROR);
+        assertThat(heavy.err().strip()).isEqualTo("jobwire types register: INVALID_ARGUMENT: registration.fair_share.weights[vip]: "
+                + "must be between 1 and 1000, got 5000");
+    }
 }

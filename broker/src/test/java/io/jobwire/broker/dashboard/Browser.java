@@ -6,6 +6,7 @@ import java.io.File;
 import java.time.Duration;
 import java.util.function.Function;
 import org.openqa.selenium.By;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -49,8 +50,14 @@ final class Browser implements AutoCloseable {
         return driver.findElements(By.cssSelector(css));
     }
 
+    /**
+     * Waits until the condition holds. A live page re-renders while it is read: an element found and
+     * replaced before its text was read is looked for again, not an error.
+     */
     <T> T await(Function<WebDriver, T> condition) {
-        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20))).until(condition);
+        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20)))
+                .ignoring(StaleElementReferenceException.class)
+                .until(condition);
     }
 
     Object script(String js) {
