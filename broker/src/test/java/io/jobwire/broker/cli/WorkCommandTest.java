@@ -234,7 +234,9 @@ class WorkCommandTest {
         Process worker = work("exec.lost", script("lost.sh", "PID_DIR=" + dir + "\n" + SPAWNS_A_CHILD),
                 "--concurrency", "1");
         try {
-            String id = client.submit("exec.lost", "{}").getId();
+            // a lease of 3 s: the worker heartbeats each second, so it hears of the lost lease within one
+            String id = client.submit(JobSpec.newBuilder().setType("exec.lost")
+                    .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(3)).build()).getJob().getId();
             long child = awaitChild(id);
             fixture.expireLease(id); // the reaper takes it back; the worker's next heartbeat hears LEASE_LOST
             await().atMost(scaled(Duration.ofSeconds(30))).until(() -> !isRunning(child));

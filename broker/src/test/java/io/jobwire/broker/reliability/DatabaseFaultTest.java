@@ -48,16 +48,16 @@ class DatabaseFaultTest {
              WorkerProcess worker = new WorkerProcess("w", "127.0.0.1:" + port, "fault.database", script, 16,
                      dir.resolve("w.log")).start();
              JobwireClient client = JobwireClient.builder().target("127.0.0.1:" + port).deadline(Duration.ofSeconds(8)).build()) {
-            CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> oracle.submit(client, 900, 100, i -> "{}"));
+            CompletableFuture<Void> producing = CompletableFuture.runAsync(() -> oracle.submit(client, 600, 100, i -> "{}"));
             await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
-                    .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 200);
+                    .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 150);
 
             postgres.close();
             Oracle.sleep(2000);
             postgres = postgres(pgPort);
 
             await().atMost(scaled(Duration.ofSeconds(60))).ignoreExceptions()
-                    .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 550);
+                    .until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 380);
             try (Connection admin = DriverManager.getConnection(db); Statement sql = admin.createStatement()) {
                 sql.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                         + "WHERE datname = current_database() AND pid <> pg_backend_pid()");
@@ -65,7 +65,7 @@ class DatabaseFaultTest {
 
             producing.get();
             await().atMost(scaled(Duration.ofSeconds(120))).pollInterval(Duration.ofMillis(250)).ignoreExceptions().until(oracle::drained);
-            assertThat(oracle.acknowledgedIds()).hasSize(900);
+            assertThat(oracle.acknowledgedIds()).hasSize(600);
             assertThat(broker.isAlive()).as("the same broker process recovered by itself").isTrue();
             oracle.check(List.of(executions), Set.of(), client);
         } finally {
