@@ -15,7 +15,11 @@ import io.jobwire.api.v1.UnregisterJobTypeRequest;
 import java.io.PrintWriter;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -108,7 +112,7 @@ final class TypesCommand extends ClientCommand {
 
         @Option(names = "--weight", paramLabel = "OWNER=N",
                 description = "With --fair: the owner starts N jobs for each one of an owner of weight 1 (default 1). Repeatable.")
-        java.util.Map<String, Integer> weights = new java.util.LinkedHashMap<>();
+        Map<String, Integer> weights = new LinkedHashMap<>();
 
         @Option(names = "--max-attempts", description = "Default attempts before its jobs end FAILED.")
         int maxAttempts;
@@ -233,8 +237,8 @@ final class TypesCommand extends ClientCommand {
                 line(out, "defaults", String.join(", ", given));
                 if (registration.hasFairShare()) {
                     line(out, "fair share", "owners take turns" + (registration.getFairShare().getWeightsCount() == 0 ? ""
-                            : "; weights " + new java.util.TreeMap<>(registration.getFairShare().getWeightsMap()).entrySet()
-                            .stream().map(w -> w.getKey() + "=" + w.getValue()).collect(java.util.stream.Collectors.joining(", "))));
+                            : "; weights " + new TreeMap<>(registration.getFairShare().getWeightsMap()).entrySet()
+                            .stream().map(w -> w.getKey() + "=" + w.getValue()).collect(Collectors.joining(", "))));
                 }
                 line(out, "payload schema", JobJson.compactJson(registration.getPayloadSchema()));
                 line(out, "result schema", JobJson.compactJson(registration.getResultSchema()));

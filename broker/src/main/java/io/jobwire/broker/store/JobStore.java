@@ -757,7 +757,7 @@ public final class JobStore {
     }
 
     public Transition retry(long id, String owner) {
-        return transition(id, owner, "retry_job", Map.of());
+        return transition(id, owner, "retry_job", Map.of("fairTurn", TypeRegistrations.FAIR_TURN));
     }
 
     public Transition hold(long id, String owner) {

@@ -1,7 +1,7 @@
 -- FAILED or CANCELLED (in job_history) or HELD → QUEUED, due now, with a fresh budget of max_attempts and a
 -- new ready entry. A finished job moves back from job_history to live_jobs in this statement. A finished
--- job of a fair type takes a new turn from its owner's counter, as a submit does (insert_jobs.sql; the
--- turn of weight 1 is TypeRegistrations.FAIR_TURN); a held one keeps its turn.
+-- job of a fair type takes a new turn from its owner's counter, as a submit does (insert_jobs.sql; :fairTurn
+-- is the turn of weight 1, TypeRegistrations.FAIR_TURN); a held one keeps its turn.
 WITH revived AS (
     DELETE FROM job_history h
     WHERE h.id = :id AND h.state IN ('FAILED', 'CANCELLED') AND (:owner::text IS NULL OR h.owner = :owner::text)
@@ -11,7 +11,7 @@ WITH revived AS (
     SELECT r.type, r.owner, greatest((SELECT k.turn FROM fair_clock k WHERE k.type = r.type), 1) + s.step, s.step
     FROM revived r
     JOIN type_registry t ON t.name = r.type AND t.fair_weights IS NOT NULL
-    CROSS JOIN LATERAL (SELECT 1000000 / coalesce((t.fair_weights ->> r.owner)::int, 1) AS step) s
+    CROSS JOIN LATERAL (SELECT :fairTurn::bigint / coalesce((t.fair_weights ->> r.owner)::int, 1) AS step) s
     ON CONFLICT (type, owner) DO UPDATE
     SET next_seq = greatest(c.next_seq + excluded.span, excluded.next_seq), span = excluded.span
     RETURNING c.next_seq - c.span AS turn
