@@ -247,7 +247,7 @@ public final class Broker implements AutoCloseable {
             bus.subscribe(watches);
             this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
-            Ring ring = new Ring(database.jdbi());
+            Ring ring = new Ring(database.jdbi(), builder.clock);
             SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
             this.maintenance = new Maintenance(2, new PassTurns(database.jdbi(), brokerId)::take)
                     .shared(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)

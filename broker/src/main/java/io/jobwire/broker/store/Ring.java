@@ -1,9 +1,14 @@
 package io.jobwire.broker.store;
 
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,14 +24,21 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every broker has one, and the pass runs on one broker at a time ({@link PassTurns}: once per interval
  * across the brokers); should two passes meet all the same (a test's {@code runNow}), they take turns on a
- * segment with an advisory lock. TRUNCATE waits at most {@link #LOCK_TIMEOUT_MS} for the claims that hold
- * the segment, then tries again next pass.
+ * segment with an advisory lock. TRUNCATE waits {@link #FIRST_LOCK_WAIT_MS} for the claims that hold
+ * the segment, then tries again next pass, waiting twice as long each time up to {@link #LOCK_TIMEOUT_MS}.
  */
 public final class Ring {
     private static final Logger log = LoggerFactory.getLogger(Ring.class);
     private static final String READY = "job_ready_";
     /** Ready entries moved out of an old segment at most; a fuller one (a backlog) is left to claims. */
     static final int MAX_COMPACTED = 5_000;
+    /**
+     * How long TRUNCATE's lock waits for the claims that hold the segment, at first: every claim and insert
+     * that comes meanwhile waits behind it, so a wait is a stall of the queue. Doubled for each pass that
+     * found the segment still held, up to {@link #LOCK_TIMEOUT_MS}, so a segment under claims that never
+     * pause is emptied all the same.
+     */
+    static final int FIRST_LOCK_WAIT_MS = 10;
     static final int LOCK_TIMEOUT_MS = 100;
     /**
      * Rows the statistics must show in a segment for a pass to leave it alone: a backlog, which claims
@@ -39,10 +51,22 @@ public final class Ring {
     /** The advisory lock of the counts: the roll-up, and whatever deletes counts, hold it. */
     static final String COUNTS = "jobwire.counts";
 
-    private final Jdbi jdbi;
+    /** A segment claims will have emptied within this time, at the pace they took its entries lately, is left to them. */
+    static final Duration DRAINED_SOON = Duration.ofSeconds(5);
 
-    public Ring(Jdbi jdbi) {
+    private final Jdbi jdbi;
+    private final Clock clock;
+    /** The ready entries of each old segment when this broker last looked, and when: how fast claims drain it. */
+    private final Map<String, Look> looks = new HashMap<>();
+    /** How long the next TRUNCATE of each segment may wait for its lock, if the last one gave up. */
+    private final Map<String, Integer> lockWaits = new HashMap<>();
+
+    private record Look(int ready, Instant at) {
+    }
+
+    public Ring(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
+        this.clock = clock;
     }
 
     /** One pass over the segments behind; returns the segment tables it emptied. */
@@ -54,6 +78,7 @@ public final class Ring {
             boolean old = age >= MIN_AGE_TO_COMPACT;
             if (truncateIfEmpty(table) || old && table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
                 emptied.add(table);
+                looks.remove(table);
             }
         });
         return emptied;
@@ -88,12 +113,28 @@ public final class Ring {
         }).orElse(-1L);
     }
 
+    /** How long the next TRUNCATE of the segment table will wait for its lock. */
+    int lockWait(String table) {
+        return lockWaits.getOrDefault(table, FIRST_LOCK_WAIT_MS);
+    }
+
+    /** Whether claims took entries since the last look fast enough to take the rest within {@link #DRAINED_SOON}. */
+    private static boolean drainedSoon(Look before, Look now) {
+        long taken = before.ready() - now.ready();
+        if (taken <= 0) {
+            return false;
+        }
+        long elapsedMs = Math.max(1, Duration.between(before.at(), now.at()).toMillis());
+        return now.ready() * elapsedMs < taken * DRAINED_SOON.toMillis();
+    }
+
     /**
      * TRUNCATE of the segment table, if nothing in it is visible once no one else can write to it: the
      * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end.
      */
     private boolean truncateIfEmpty(String table) {
-        return Turns.take(jdbi, "jobwire.ring", table, LOCK_TIMEOUT_MS, handle -> {
+        int wait = lockWaits.getOrDefault(table, FIRST_LOCK_WAIT_MS);
+        Optional<Boolean> looked = Turns.take(jdbi, "jobwire.ring", table, wait, handle -> {
             handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
             boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
                     .mapTo(Boolean.class)
@@ -102,24 +143,40 @@ public final class Ring {
                 handle.execute("TRUNCATE " + table);
             }
             return empty;
-        }).orElse(false);
+        });
+        if (looked.isEmpty()) {
+            lockWaits.put(table, Math.min(LOCK_TIMEOUT_MS, 2 * wait));
+            return false;
+        }
+        lockWaits.remove(table);
+        return looked.get();
     }
 
-    /** Moves the ready segment's entries to the segment of now when they are few; true if it did. */
+    /**
+     * Moves the ready segment's entries to the segment of now when they are few and claims are not about to
+     * take them all (nor did this broker look before: it cannot tell yet); true if it did.
+     */
     private boolean compact(String table) {
         int ready = jdbi.withHandle(handle -> handle.createQuery("SELECT count(*) FROM (SELECT 1 FROM " + table
                         + " LIMIT " + (MAX_COMPACTED + 1) + ") r")
                 .mapTo(Integer.class)
                 .one());
-        if (ready == 0 || ready > MAX_COMPACTED) {
+        Look now = new Look(ready, clock.instant());
+        Look before = looks.put(table, now);
+        if (ready == 0 || ready > MAX_COMPACTED || before == null || drainedSoon(before, now)) {
             return false;
         }
-        jdbi.useTransaction(handle -> handle.createQuery(Sql.load(Ring.class, "ring_compact").replace("{segment}", table))
+        // Copied in one transaction, the originals deleted in the next: claims never find them locked.
+        Long[] jobs = jdbi.inTransaction(handle -> handle.createQuery(Sql.load(Ring.class, "ring_compact").replace("{segment}", table))
                 .map((rs, ctx) -> {
-                    log.debug("{}: moved {} ready entries, kept {}", table, rs.getLong("moved"), rs.getLong("kept"));
-                    return null;
+                    Long[] read = (Long[]) rs.getArray("jobs").getArray();
+                    log.debug("{}: copied {} of {} ready entries", table, rs.getLong("kept"), read.length);
+                    return read;
                 })
                 .one());
+        jdbi.useTransaction(handle -> handle.createUpdate(Sql.load(Ring.class, "ring_compact_delete").replace("{segment}", table))
+                .bind("jobs", jobs)
+                .execute());
         return true;
     }
 }

@@ -121,7 +121,7 @@ class HistoryPartitionsTest {
         finished(7, "second.day", second.starts().get());
         finished(4, "found.by.migration", Instant.parse("2020-01-01T00:00:00Z"));
         db.jdbi().useHandle(h -> h.execute("INSERT INTO live_jobs (type, owner) VALUES ('still.queued', 'tester')"));
-        new Ring(db.jdbi()).rollUpCounts();
+        new Ring(db.jdbi(), java.time.Clock.systemUTC()).rollUpCounts();
         CountsCheck.assertCountsMatchJobs(db.jdbi());
 
         assertThat(partitions.dropBefore(first.ends().minusSeconds(1))).as("its last hour is not past yet")

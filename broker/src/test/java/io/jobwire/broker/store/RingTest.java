@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jobwire.broker.db.Database;
 import io.jobwire.broker.store.WorkerWrites.Completion;
 import io.jobwire.broker.testing.Slowness;
+import io.jobwire.broker.testing.TestClock;
 import io.jobwire.broker.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -13,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -34,6 +36,7 @@ class RingTest {
     private static Database db;
     private static JobStore store;
     private static Ring ring;
+    private static final TestClock clock = new TestClock(Instant.parse("2026-12-01T12:00:00Z"));
 
     @BeforeAll
     static void open() {
@@ -42,7 +45,7 @@ class RingTest {
         db.migrate();
         store = new JobStore(db.jdbi(), db.keyedJdbi(), new ObjectMapper(), ChangeSink.NONE, RetryDefaults.STANDARD,
                 () -> 1.0);
-        ring = new Ring(db.jdbi());
+        ring = new Ring(db.jdbi(), clock);
     }
 
     @AfterAll
@@ -154,6 +157,92 @@ class RingTest {
         } finally {
             db.jdbi().useHandle(handle -> handle.execute("TRUNCATE job_ready_" + backlog + ", job_ready_" + few));
         }
+    }
+
+    /**
+     * A segment claims are draining keeps its entries: moving them would lock the queue's head while claims
+     * take the jobs behind it. A segment drained slowly, or not at all, has them moved on.
+     */
+    @Test
+    void aSegmentClaimsAreDrainingIsLeftToThem() {
+        String table = "job_ready_" + (segmentNow() + 10) % 16;
+        db.jdbi().useHandle(handle -> handle.execute("INSERT INTO " + table + " (seg, job_id, type, queue, priority, run_at) SELECT "
+                + table.substring("job_ready_".length()) + ", -g, 'ring.draining', 'default', 0, now() FROM generate_series(1, 3000) g"));
+        try {
+            assertThat(ring.clear()).as("first look: how fast claims take its entries is not known").doesNotContain(table);
+            assertThat(query("SELECT count(*) FROM " + table)).isEqualTo(3000);
+
+            // claims took 1,000 in a second: the other 2,000 would be gone in two more
+            db.jdbi().useHandle(handle -> handle.execute("DELETE FROM " + table + " WHERE job_id >= -1000"));
+            clock.advance(Duration.ofSeconds(1));
+            assertThat(ring.clear()).as("left to the claims draining it").doesNotContain(table);
+            assertThat(query("SELECT count(*) FROM " + table)).isEqualTo(2000);
+
+            // then 100 in ten seconds: at that pace the rest would take minutes
+            db.jdbi().useHandle(handle -> handle.execute("DELETE FROM " + table + " WHERE job_id >= -1100"));
+            clock.advance(Duration.ofSeconds(10));
+            assertThat(ring.clear()).as("a slow drain: its entries moved on (those of no queued job dropped)").contains(table);
+            assertThat(query("SELECT count(*) FROM " + table)).isZero();
+        } finally {
+            db.jdbi().useHandle(handle -> handle.execute("TRUNCATE " + table));
+        }
+    }
+
+    /**
+     * Moving an old segment's entries copies them first and deletes the originals in a transaction of its
+     * own: while the delete holds the originals, a claim takes the copies, in the queue's order (locked
+     * originals would be skipped, and the claim would take the jobs behind them).
+     */
+    @Test
+    void whileAnOldSegmentsEntriesAreDeletedClaimsTakeTheirCopiesInOrder() {
+        String type = "ring.moved";
+        List<Long> jobs = new ArrayList<>();
+        for (int priority = 5; priority >= 1; priority--) {
+            jobs.add(store.insert(List.of(job(type, priority, 0))).get(0).job().id());
+        }
+        int old = (segmentNow() + 10) % 16;
+        String table = "job_ready_" + old;
+        db.jdbi().useHandle(handle -> handle.execute("UPDATE job_ready SET seg = " + old + " WHERE type = '" + type + "'"));
+        Long[] read = db.jdbi().inTransaction(handle -> handle.createQuery(
+                        Sql.load(Ring.class, "ring_compact").replace("{segment}", table))
+                .map((rs, ctx) -> (Long[]) rs.getArray("jobs").getArray())
+                .one());
+        assertThat(read).containsExactlyInAnyOrderElementsOf(jobs);
+        try (org.jdbi.v3.core.Handle deleting = db.jdbi().open()) {
+            deleting.begin();
+            assertThat(deleting.createUpdate(Sql.load(Ring.class, "ring_compact_delete").replace("{segment}", table))
+                    .bind("jobs", read)
+                    .execute()).isEqualTo(5);
+            assertThat(store.claim(claim(type, 2))).as("the copies, in order, while the originals are held")
+                    .extracting(JobRecord::id).containsExactly(jobs.get(0), jobs.get(1));
+            deleting.commit();
+        }
+        assertThat(query("SELECT count(*) FROM " + table)).isZero();
+        assertThat(store.claim(claim(type, 10))).extracting(JobRecord::id).containsExactly(jobs.get(2), jobs.get(3), jobs.get(4));
+        assertThat(store.claim(claim(type, 10))).isEmpty();
+    }
+
+    /**
+     * TRUNCATE's lock queues every claim behind it while it waits, so it waits briefly at first, and longer
+     * each pass that finds the segment held, so that a segment busy claims never leave is emptied all the same.
+     */
+    @Test
+    void aTruncateFindingItsSegmentHeldWaitsLongerEachPass() {
+        int seg = (segmentNow() + 10) % 16;
+        String table = "job_ready_" + seg;
+        db.jdbi().useHandle(handle -> handle.execute("INSERT INTO " + table + " (seg, job_id, type, queue, priority, run_at) VALUES ("
+                + seg + ", -1, 'ring.held', 'default', 0, now()); DELETE FROM " + table));
+        try (org.jdbi.v3.core.Handle claiming = db.jdbi().open()) {
+            claiming.begin();
+            claiming.execute("LOCK TABLE " + table + " IN ROW SHARE MODE");
+            for (int expected : new int[] {20, 40, 80, 100, 100}) {
+                assertThat(ring.clear()).as("held by the claim").doesNotContain(table);
+                assertThat(ring.lockWait(table)).isEqualTo(expected);
+            }
+            claiming.rollback();
+        }
+        assertThat(ring.clear()).contains(table);
+        assertThat(ring.lockWait(table)).isEqualTo(Ring.FIRST_LOCK_WAIT_MS);
     }
 
     @Test
