@@ -30,6 +30,14 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--fair-rounds", description = "Rounds of the fair scenario, each a run with and one without fair share (default: 2).")
     int fairRounds = 2;
 
+    @Option(names = "--fair-only", description = "The fair scenario without its controls (the same backlog on a type "
+            + "without fair share, and the trickle as a type of its own).")
+    boolean fairOnly;
+
+    @Option(names = "--fair-work-ms", description = "Milliseconds each job of the fair scenario keeps its worker slot "
+            + "(a sleep in the handler, as a call to another service would; default: ${DEFAULT-VALUE}, a no-op).")
+    int fairWorkMs = 0;
+
     @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")
     String databaseUrl;
 
