@@ -135,6 +135,9 @@ public final class Ring {
     private boolean truncateIfEmpty(String table) {
         int wait = lockWaits.getOrDefault(table, FIRST_LOCK_WAIT_MS);
         Optional<Boolean> looked = Turns.take(jdbi, "jobwire.ring", table, wait, handle -> {
+            // Claims queue behind the lock until the commit: it does not wait for the WAL flush. A TRUNCATE
+            // of an empty segment lost in a crash leaves the segment as it was, empty.
+            handle.execute("SET LOCAL synchronous_commit = off");
             handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
             boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
                     .mapTo(Boolean.class)
