@@ -26,7 +26,9 @@ WITH claimed_at AS MATERIALIZED (
           -- that gave its slot back (held, then released: it waits in key_waiting), takes no place in
           -- the quota; it stays until its segment's ready entries are moved, which drops it. A subquery,
           -- not a join: one lookup by primary key per entry walked, whatever the planner thinks of the tables.
-          AND (SELECT j.state = 'QUEUED' AND j.key_admitted IS NOT FALSE
+          -- The row's run_at too: an entry is written with its row's, but one left behind (copied by the
+          -- ring's move while a claim took the job) must not start the job early once it is queued again.
+          AND (SELECT j.state = 'QUEUED' AND j.key_admitted IS NOT FALSE AND j.run_at <= now()
                FROM live_jobs j WHERE j.id = r.job_id)
           AND r.run_at <= now()
           AND (cardinality(:queues::text[]) = 0 OR r.queue = ANY (:queues::text[]))

@@ -245,6 +245,22 @@ class RingTest {
         assertThat(ring.lockWait(table)).isEqualTo(Ring.FIRST_LOCK_WAIT_MS);
     }
 
+    /**
+     * An entry left behind (the ring's move copied it while a claim took the job, which was then queued
+     * again for later) says the job is due; the job's row says when it is, and the claim goes by the row.
+     */
+    @Test
+    void anEntryLeftBehindDoesNotStartAJobQueuedForLater() {
+        String type = "ring.behind";
+        long id = store.insert(List.of(job(type, 0, 3_600_000))).get(0).job().id();
+        db.jdbi().useHandle(handle -> handle.execute("INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) "
+                + "VALUES (jobwire_segment(), " + id + ", '" + type + "', 'default', 0, now() - interval '1 minute')"));
+        assertThat(store.claim(claim(type, 10))).as("due in an hour").isEmpty();
+        db.jdbi().useHandle(h -> h.execute("UPDATE live_jobs SET run_at = now() WHERE id = " + id));
+        assertThat(store.claim(claim(type, 10))).as("due now, through the entry left behind").extracting(JobRecord::id)
+                .containsExactly(id);
+    }
+
     @Test
     void entriesOfJobsHeldOrCancelledTakeNoPlaceAndARetriedJobRunsOnce() {
         String type = "ring.stale";
