@@ -35,7 +35,8 @@ public final class JobwireBench implements Callable<Integer> {
     boolean fairOnly;
 
     @Option(names = "--fair-work-ms", description = "Milliseconds each job of the fair scenario keeps its worker slot "
-            + "(a sleep in the handler, as a call to another service would; default: ${DEFAULT-VALUE}, a no-op).")
+            + "on average (a sleep in the handler, as a call to another service would, drawn evenly from 0 to twice "
+            + "this; default: ${DEFAULT-VALUE}, a no-op).")
     int fairWorkMs = 0;
 
     @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")

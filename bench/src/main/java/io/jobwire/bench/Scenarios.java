@@ -466,7 +466,8 @@ final class Scenarios {
                  }
                  if (options.fairWorkMs > 0) {
                      try {
-                         Thread.sleep(options.fairWorkMs);
+                         // from 0 to twice the mean: slots that started together do not all come free together
+                         Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(2L * options.fairWorkMs + 1));
                      } catch (InterruptedException e) {
                          Thread.currentThread().interrupt();
                      }
