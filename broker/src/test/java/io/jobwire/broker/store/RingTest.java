@@ -165,6 +165,7 @@ class RingTest {
      */
     @Test
     void aSegmentClaimsAreDrainingIsLeftToThem() {
+        Ring ring = new Ring(db.jdbi(), clock); // its own looks: none of another test's segments
         String table = "job_ready_" + (segmentNow() + 10) % 16;
         db.jdbi().useHandle(handle -> handle.execute("INSERT INTO " + table + " (seg, job_id, type, queue, priority, run_at) SELECT "
                 + table.substring("job_ready_".length()) + ", -g, 'ring.draining', 'default', 0, now() FROM generate_series(1, 3000) g"));
@@ -228,6 +229,7 @@ class RingTest {
      */
     @Test
     void aTruncateFindingItsSegmentHeldWaitsLongerEachPass() {
+        Ring ring = new Ring(db.jdbi(), clock); // its own lock waits
         int seg = (segmentNow() + 10) % 16;
         String table = "job_ready_" + seg;
         db.jdbi().useHandle(handle -> handle.execute("INSERT INTO " + table + " (seg, job_id, type, queue, priority, run_at) VALUES ("
