@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The broker under test, as its own JVM started from the release jar, with a sampler that records the
@@ -25,10 +26,13 @@ final class BrokerProcess implements AutoCloseable {
     private final AtomicLong peakHeapKb = new AtomicLong();
     private final AtomicLong peakOldAfterGcKb = new AtomicLong();
 
-    private BrokerProcess(Process process, int port, Process jstat) {
+    private final Thread stopOnExit;
+
+    private BrokerProcess(Process process, int port, Process jstat, Thread stopOnExit) {
         this.process = process;
         this.port = port;
         this.jstat = jstat;
+        this.stopOnExit = stopOnExit;
     }
 
     static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log) throws IOException, InterruptedException {
@@ -64,6 +68,21 @@ final class BrokerProcess implements AutoCloseable {
             command.addAll(List.of("--http-port", Integer.toString(httpPort)));
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        // A bench stopped mid-run (Ctrl-C, kill), even while the broker starts, takes it along.
+        AtomicReference<Process> sampling = new AtomicReference<>();
+        Thread stopOnExit = new Thread(() -> {
+            process.destroy();
+            Process sampler = sampling.get();
+            if (sampler != null) {
+                sampler.destroy();
+            }
+        }, "stop-broker");
+        try {
+            Runtime.getRuntime().addShutdownHook(stopOnExit);
+        } catch (IllegalStateException shuttingDown) {
+            process.destroy();
+            throw shuttingDown;
+        }
         CountDownLatch listening = new CountDownLatch(1);
         Thread pump = new Thread(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
@@ -92,7 +111,8 @@ final class BrokerProcess implements AutoCloseable {
                 ? new ProcessBuilder(jstatBinary.toString(), "-gc", Long.toString(process.pid()), "1000")
                         .redirectErrorStream(true).start()
                 : null;
-        BrokerProcess broker = new BrokerProcess(process, port, jstat);
+        sampling.set(jstat);
+        BrokerProcess broker = new BrokerProcess(process, port, jstat, stopOnExit);
         broker.httpPort = httpPort;
         if (jstat != null) {
             Thread sampler = new Thread(broker::readJstat, "jstat");
@@ -155,6 +175,11 @@ final class BrokerProcess implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
+        try {
+            Runtime.getRuntime().removeShutdownHook(stopOnExit);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running: it stops the broker too
+        }
         process.destroy();
         if (!process.waitFor(30, TimeUnit.SECONDS)) {
             process.destroyForcibly();
