@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The broker under test, as its own JVM started from the release jar, with a sampler that records the
@@ -68,15 +67,9 @@ final class BrokerProcess implements AutoCloseable {
             command.addAll(List.of("--http-port", Integer.toString(httpPort)));
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        // A bench stopped mid-run (Ctrl-C, kill), even while the broker starts, takes it along.
-        AtomicReference<Process> sampling = new AtomicReference<>();
-        Thread stopOnExit = new Thread(() -> {
-            process.destroy();
-            Process sampler = sampling.get();
-            if (sampler != null) {
-                sampler.destroy();
-            }
-        }, "stop-broker");
+        // A bench stopped mid-run (Ctrl-C, kill), even while the broker starts, takes it along (and with it
+        // jstat, which ends with the JVM it watches).
+        Thread stopOnExit = new Thread(process::destroy, "stop-broker");
         try {
             Runtime.getRuntime().addShutdownHook(stopOnExit);
         } catch (IllegalStateException shuttingDown) {
@@ -111,7 +104,6 @@ final class BrokerProcess implements AutoCloseable {
                 ? new ProcessBuilder(jstatBinary.toString(), "-gc", Long.toString(process.pid()), "1000")
                         .redirectErrorStream(true).start()
                 : null;
-        sampling.set(jstat);
         BrokerProcess broker = new BrokerProcess(process, port, jstat, stopOnExit);
         broker.httpPort = httpPort;
         if (jstat != null) {

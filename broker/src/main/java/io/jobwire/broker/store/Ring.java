@@ -133,7 +133,7 @@ public final class Ring {
      * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end.
      */
     private boolean truncateIfEmpty(String table) {
-        int wait = lockWaits.getOrDefault(table, FIRST_LOCK_WAIT_MS);
+        int wait = lockWait(table);
         Optional<Boolean> looked = Turns.take(jdbi, "jobwire.ring", table, wait, handle -> {
             // Claims queue behind the lock until the commit: it does not wait for the WAL flush. A TRUNCATE
             // of an empty segment lost in a crash leaves the segment as it was, empty.
