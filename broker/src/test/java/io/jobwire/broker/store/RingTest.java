@@ -334,4 +334,43 @@ class RingTest {
         return new NewJob(type, "default", "{}", 0, null, delayMs, null, 5, 30_000, Map.of(), null, null, owner, null, null,
                 false, null, null, null, null, null, null, null, null, null, 1_000_000L);
     }
+
+    /**
+     * Under a pinned horizon no old version can be pruned, so a claim's new version of its job's row is
+     * HOT (no new entry in live_jobs_pkey, which claims, finishes and Gets read) only if the row's own
+     * page kept room for it: the table's fillfactor (V22). Every claimed job's row stays on its page.
+     */
+    @Test
+    void underAPinnedHorizonAClaimUpdatesItsJobsRowOnItsOwnPage() throws Exception {
+        String type = "ring.inplace";
+        String payload = "{\"text\":\"" + "x".repeat(200) + "\"}";
+        try (Connection pin = DriverManager.getConnection(url); Statement statement = pin.createStatement()) {
+            pin.setAutoCommit(false);
+            pin.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            statement.execute("SELECT count(*) FROM pg_class");
+            List<NewJob> batch = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                batch.add(new NewJob(type, "default", payload, 0, null, 0, null, 5, 30_000, Map.of(), null, null, "test"));
+            }
+            List<Long> ids = store.insert(batch).stream().map(outcome -> outcome.job().id()).toList();
+            Map<Long, Long> pagesBefore = pages(ids);
+            assertThat(new HashSet<>(pagesBefore.values())).as("the jobs fill several pages").hasSizeGreaterThan(5);
+            assertThat(store.claim(claim(type, 300))).hasSize(300);
+            Map<Long, Long> pagesAfter = pages(ids);
+            List<Long> moved = ids.stream().filter(id -> !pagesAfter.get(id).equals(pagesBefore.get(id))).toList();
+            assertThat(moved).as("jobs whose claimed version left their page (a new index entry each)").isEmpty();
+            pin.rollback();
+        }
+    }
+
+    /** The heap page of each job's current row version. */
+    private static Map<Long, Long> pages(List<Long> ids) {
+        return db.jdbi().withHandle(h -> h.createQuery(
+                        "SELECT id, (ctid::text::point)[0]::bigint AS page FROM live_jobs WHERE id = ANY (:ids)")
+                .bind("ids", ids.toArray(new Long[0]))
+                .reduceRows(new java.util.HashMap<Long, Long>(), (map, row) -> {
+                    map.put(row.getColumn("id", Long.class), row.getColumn("page", Long.class));
+                    return map;
+                }));
+    }
 }
