@@ -26,6 +26,7 @@ final class BrokerProcess implements AutoCloseable {
     private final AtomicLong peakOldAfterGcKb = new AtomicLong();
 
     private final Thread stopOnExit;
+    private CpuLimit cpuLimit;
 
     private BrokerProcess(Process process, int port, Process jstat, Thread stopOnExit) {
         this.process = process;
@@ -34,13 +35,32 @@ final class BrokerProcess implements AutoCloseable {
         this.stopOnExit = stopOnExit;
     }
 
-    static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log) throws IOException, InterruptedException {
-        return start(jar, jdbcUrl, heap, javaOptions, log, false);
+    static BrokerProcess start(JobwireBench options, String jdbcUrl, Path log) throws IOException, InterruptedException {
+        return start(options, jdbcUrl, log, false);
     }
 
-    /** With {@code http}, the broker also serves its HTTP port (dashboard, /metrics) on a free port. */
-    static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log, boolean http)
+    /**
+     * A broker from {@code options}' jar, heap, JVM options and CPU limit ({@code --broker-cpus}: a cgroup
+     * of its own). With {@code http}, it also serves its HTTP port (dashboard, /metrics) on a free port.
+     */
+    static BrokerProcess start(JobwireBench options, String jdbcUrl, Path log, boolean http)
             throws IOException, InterruptedException {
+        CpuLimit limit = options.brokerCpus > 0 ? CpuLimit.create(options.brokerCpus) : null;
+        try {
+            BrokerProcess broker = start(options.brokerJar, jdbcUrl, options.brokerHeap, options.brokerJavaOptions, log, http,
+                    limit);
+            broker.cpuLimit = limit;
+            return broker;
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            if (limit != null) {
+                limit.close();
+            }
+            throw e;
+        }
+    }
+
+    private static BrokerProcess start(Path jar, String jdbcUrl, String heap, String javaOptions, Path log, boolean http,
+                                       CpuLimit limit) throws IOException, InterruptedException {
         if (!Files.isRegularFile(jar)) {
             throw new IllegalArgumentException("broker jar not found: " + jar + " (build it with mvn -DskipTests package)");
         }
@@ -66,7 +86,7 @@ final class BrokerProcess implements AutoCloseable {
         if (http) {
             command.addAll(List.of("--http-port", Integer.toString(httpPort)));
         }
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        Process process = new ProcessBuilder(limit == null ? command : limit.wrap(command)).redirectErrorStream(true).start();
         // A bench stopped mid-run (Ctrl-C, kill), even while the broker starts, takes it along (and with it
         // jstat, which ends with the JVM it watches).
         Thread stopOnExit = new Thread(process::destroy, "stop-broker");
@@ -95,9 +115,11 @@ final class BrokerProcess implements AutoCloseable {
         }, "broker-log");
         pump.setDaemon(true);
         pump.start();
-        if (!listening.await(60, TimeUnit.SECONDS)) {
+        // A broker held to a fraction of a CPU starts as much slower (30 s at a quarter of one).
+        long startSeconds = limit == null ? 60 : Math.round(60 / Math.min(1.0, limit.cpus()));
+        if (!listening.await(startSeconds, TimeUnit.SECONDS)) {
             process.destroyForcibly();
-            throw new IllegalStateException("the broker did not start within 60 s; see " + log);
+            throw new IllegalStateException("the broker did not start within " + startSeconds + " s; see " + log);
         }
         Path jstatBinary = Path.of(System.getProperty("java.home"), "bin", "jstat");
         Process jstat = Files.isExecutable(jstatBinary)
@@ -155,6 +177,11 @@ final class BrokerProcess implements AutoCloseable {
         return process.pid();
     }
 
+    /** CPU time its limit withheld from this broker so far, in ms (0 without --broker-cpus). */
+    double throttledMs() {
+        return cpuLimit == null ? 0 : cpuLimit.throttledMs();
+    }
+
     /** The most heap the broker had in use at any sample, in MiB (young + old, before collection). */
     double peakHeapMiB() {
         return peakHeapKb.get() / 1024.0;
@@ -178,6 +205,9 @@ final class BrokerProcess implements AutoCloseable {
         }
         if (jstat != null) {
             jstat.destroy();
+        }
+        if (cpuLimit != null) {
+            cpuLimit.close();
         }
     }
 }

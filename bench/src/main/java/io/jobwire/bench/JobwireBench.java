@@ -51,6 +51,11 @@ public final class JobwireBench implements Callable<Integer> {
     @Option(names = "--broker-java-options", description = "Extra JVM options for the broker, space-separated (e.g. a profiler).")
     String brokerJavaOptions = "";
 
+    @Option(names = "--broker-cpus", description = "Hold each broker process to this many CPUs, as a container's CPU "
+            + "limit does (a cgroup of its own with a CFS quota; needs root and the cgroup cpu controller), e.g. 0.25: "
+            + "brokers that are the bottleneck, as when one more broker is what a deployment needs (default: no limit).")
+    double brokerCpus;
+
     @Option(names = "--scrape-interval-ms", description = "Scrape the broker's /metrics every this many ms all through "
             + "the run, as Prometheus would (e.g. 1000; default: ${DEFAULT-VALUE}, none). Needs a broker with --http-port.")
     int scrapeIntervalMs;
@@ -163,8 +168,7 @@ public final class JobwireBench implements Callable<Integer> {
             Path brokerLog = Path.of(System.getProperty("java.io.tmpdir"), "jobwire-bench-broker.log");
             java.time.Duration scrapeInterval = java.time.Duration.ofMillis(scrapeIntervalMs);
             boolean scraping = scrapeIntervalMs > 0;
-            try (BrokerProcess broker = BrokerProcess.start(brokerJar, db.jdbcUrl(), brokerHeap, brokerJavaOptions, brokerLog,
-                    scraping);
+            try (BrokerProcess broker = BrokerProcess.start(this, db.jdbcUrl(), brokerLog, scraping);
                  Scraper scraper = scraping ? new Scraper(broker.httpPort(), scrapeInterval) : null) {
                 log.info("broker pid {} on {} (log in {}){}", broker.pid(), broker.target(), brokerLog,
                         scraping ? ", /metrics scraped every " + scrapeInterval.toMillis() + " ms" : "");

@@ -1008,12 +1008,10 @@ final class Scenarios {
         Map<String, Double> oneCosts = new LinkedHashMap<>();
         Map<String, Double> threeCosts = new LinkedHashMap<>();
         Path dir = Path.of(System.getProperty("java.io.tmpdir"));
-        try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
-                options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-2.log"));
-             BrokerProcess third = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
-                     options.brokerJavaOptions, dir.resolve("jobwire-bench-broker-3.log"))) {
+        try (BrokerProcess second = BrokerProcess.start(options, db.jdbcUrl(), dir.resolve("jobwire-bench-broker-2.log"));
+             BrokerProcess third = BrokerProcess.start(options, db.jdbcUrl(), dir.resolve("jobwire-bench-broker-3.log"))) {
             List<String> all = List.of(broker.target(), second.target(), third.target());
-            List<Long> pids = List.of(broker.pid(), second.pid(), third.pid());
+            List<BrokerProcess> processes = List.of(broker, second, third);
             // Each broker warms up alone with a full round, then all three together in rounds until the
             // brokers' CPU per job stops falling (by 10%, at most 6 rounds), as the first broker did in the
             // warm-up of the submit paths. A JVM compiles its hot code for a minute under load, and a broker
@@ -1021,13 +1019,13 @@ final class Scenarios {
             // one together, the C2 compiler threads of the two new brokers took half of all broker CPU in
             // the first measured round). Steady state is what a deployment runs.
             for (String target : all) {
-                spread("bench.brokers.warmup", n, List.of(target), pids, new java.util.HashMap<>(), new java.util.HashMap<>());
+                spread("bench.brokers.warmup", n, List.of(target), processes, new java.util.HashMap<>(), new java.util.HashMap<>());
             }
             double previous = Double.MAX_VALUE;
             int warmups = 0;
             while (warmups < 6) {
                 Map<String, Double> costs = new LinkedHashMap<>();
-                spread("bench.brokers.warmup", n, all, pids, new java.util.HashMap<>(), costs);
+                spread("bench.brokers.warmup", n, all, processes, new java.util.HashMap<>(), costs);
                 warmups++;
                 double perJob = costs.get("cpuMsBrokers");
                 log.info("brokers warm-up round {}: brokers' CPU {} ms/job", warmups, round(perJob));
@@ -1039,8 +1037,8 @@ final class Scenarios {
             warmupRounds = warmups;
             for (int round = 1; round <= options.brokersRounds; round++) {
                 // All three brokers run in both: the idle two cost what they cost in either.
-                one.add(spread("bench.brokers.one", n, List.of(broker.target()), pids, oneWaits, oneCosts));
-                three.add(spread("bench.brokers.three", n, all, pids, threeWaits, threeCosts));
+                one.add(spread("bench.brokers.one", n, List.of(broker.target()), processes, oneWaits, oneCosts));
+                three.add(spread("bench.brokers.three", n, all, processes, threeWaits, threeCosts));
                 log.info("brokers round {}: one {} jobs/s, three {} jobs/s", round, one.get(round - 1), three.get(round - 1));
             }
         }
@@ -1050,6 +1048,7 @@ final class Scenarios {
         result.put("jobs", n);
         result.put("batch", options.batch);
         result.put("warmupRoundsTogether", warmupRounds);
+        result.put("brokerCpus", options.brokerCpus > 0 ? options.brokerCpus : "unlimited");
         result.put("producers", 3);
         result.put("workers", 3);
         result.put("concurrencyEach", Math.max(1, options.concurrency * options.workers / 3));
@@ -1074,9 +1073,13 @@ final class Scenarios {
      * What the whole system has spent so far: CPU seconds of the brokers, of PostgreSQL and of this bench;
      * the database's commits, and its WAL flushes (fsyncs) and bytes.
      */
-    private Map<String, Double> costs(List<Long> brokerPids) {
+    private Map<String, Double> costs(List<BrokerProcess> brokers) {
         Map<String, Double> costs = new LinkedHashMap<>();
-        costs.put("cpuMsBrokers", 1000 * brokerPids.stream().mapToDouble(CpuMeter::seconds).sum());
+        costs.put("cpuMsBrokers", 1000 * brokers.stream().mapToDouble(b -> CpuMeter.seconds(b.pid())).sum());
+        if (options.brokerCpus > 0) {
+            // CPU time the brokers wanted and their limit (--broker-cpus) withheld
+            costs.put("throttledMsBrokers", brokers.stream().mapToDouble(BrokerProcess::throttledMs).sum());
+        }
         costs.put("cpuMsPostgres", 1000 * CpuMeter.postgresSeconds());
         costs.put("cpuMsBench", 1000 * CpuMeter.seconds(ProcessHandle.current().pid()));
         costs.put("commits", (double) db.queryLong("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"));
@@ -1130,7 +1133,7 @@ final class Scenarios {
     }
 
     /** n jobs by SubmitBatch from 3 producers and run by 3 workers, each on the next of the brokers in turn. */
-    private double spread(String type, int n, List<String> targets, List<Long> brokerPids, Map<String, Long> waits,
+    private double spread(String type, int n, List<String> targets, List<BrokerProcess> brokers, Map<String, Long> waits,
                           Map<String, Double> costs) throws Exception {
         emptyTables();
         checkpoint();
@@ -1148,7 +1151,7 @@ final class Scenarios {
                         job -> handled.incrementAndGet()));
             }
             AtomicLong nextBatch = new AtomicLong();
-            Map<String, Double> before = costs(brokerPids);
+            Map<String, Double> before = costs(brokers);
             log.info("{}: {} jobs through {} brokers", type, n, targets.size());
             long start = System.nanoTime();
             List<Future<?>> done = new ArrayList<>();
@@ -1172,7 +1175,7 @@ final class Scenarios {
             awaitSucceeded(type, n);
             double rate = perSecond(n, System.nanoTime() - start);
             log.info("{}: done, {} jobs/s", type, round(rate));
-            Map<String, Double> after = costs(brokerPids);
+            Map<String, Double> after = costs(brokers);
             after.forEach((name, value) -> costs.merge(name, (value - before.get(name)) / n, Double::sum));
             costs.merge("rounds", 1.0, Double::sum);
             return rate;
@@ -1219,8 +1222,7 @@ final class Scenarios {
         double startSeconds;
         double firstCallSeconds;
         Path log2 = Path.of(System.getProperty("java.io.tmpdir"), "jobwire-bench-broker-2.log");
-        try (BrokerProcess second = BrokerProcess.start(options.brokerJar, db.jdbcUrl(), options.brokerHeap,
-                options.brokerJavaOptions, log2);
+        try (BrokerProcess second = BrokerProcess.start(options, db.jdbcUrl(), log2);
              JobwireClient client = JobwireClient.connect(second.target())) {
             startSeconds = (System.nanoTime() - startBegin) / 1e9;
             client.stats();
