@@ -22,8 +22,14 @@ class CpuLimitTest {
             Assumptions.abort("no cgroup cpu controller here: " + unavailable.getMessage());
             return;
         }
-        Process busy = new ProcessBuilder(limit.wrap(List.of("/bin/sh", "-c", "while :; do :; done"))).start();
+        Process busy = new ProcessBuilder(limit.wrap(List.of("/bin/sh", "-c", "while :; do :; done")))
+                .redirectErrorStream(true).start();
         try {
+            if (busy.waitFor(200, TimeUnit.MILLISECONDS)) {
+                // the shell could not join the cgroup (a machine that lets one be made but not entered)
+                String why = new String(busy.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                Assumptions.abort("a process cannot join a cgroup here: " + why.trim());
+            }
             long start = System.nanoTime();
             // Until the process has been busy for two seconds of wall clock (the quota is per 100 ms period)
             while (System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2)) {
