@@ -26,13 +26,14 @@ final class BrokerProcess implements AutoCloseable {
     private final AtomicLong peakOldAfterGcKb = new AtomicLong();
 
     private final Thread stopOnExit;
-    private CpuLimit cpuLimit;
+    private final CpuLimit cpuLimit;
 
-    private BrokerProcess(Process process, int port, Process jstat, Thread stopOnExit) {
+    private BrokerProcess(Process process, int port, Process jstat, Thread stopOnExit, CpuLimit cpuLimit) {
         this.process = process;
         this.port = port;
         this.jstat = jstat;
         this.stopOnExit = stopOnExit;
+        this.cpuLimit = cpuLimit;
     }
 
     static BrokerProcess start(JobwireBench options, String jdbcUrl, Path log) throws IOException, InterruptedException {
@@ -47,10 +48,7 @@ final class BrokerProcess implements AutoCloseable {
             throws IOException, InterruptedException {
         CpuLimit limit = options.brokerCpus > 0 ? CpuLimit.create(options.brokerCpus) : null;
         try {
-            BrokerProcess broker = start(options.brokerJar, jdbcUrl, options.brokerHeap, options.brokerJavaOptions, log, http,
-                    limit);
-            broker.cpuLimit = limit;
-            return broker;
+            return start(options.brokerJar, jdbcUrl, options.brokerHeap, options.brokerJavaOptions, log, http, limit);
         } catch (IOException | InterruptedException | RuntimeException e) {
             if (limit != null) {
                 limit.close();
@@ -126,7 +124,7 @@ final class BrokerProcess implements AutoCloseable {
                 ? new ProcessBuilder(jstatBinary.toString(), "-gc", Long.toString(process.pid()), "1000")
                         .redirectErrorStream(true).start()
                 : null;
-        BrokerProcess broker = new BrokerProcess(process, port, jstat, stopOnExit);
+        BrokerProcess broker = new BrokerProcess(process, port, jstat, stopOnExit, limit);
         broker.httpPort = httpPort;
         if (jstat != null) {
             Thread sampler = new Thread(broker::readJstat, "jstat");

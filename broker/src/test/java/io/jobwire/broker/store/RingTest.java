@@ -61,6 +61,22 @@ class RingTest {
         return new ClaimRequest("ring-worker", null, List.of(new ClaimRequest.TypeQuota(type, limit)), List.of(), limit);
     }
 
+    /** A session idle in a transaction that holds a snapshot: vacuum and pruning may remove nothing newer. */
+    private static Connection pinHorizon() throws SQLException {
+        Connection pin = DriverManager.getConnection(url);
+        pin.setAutoCommit(false);
+        pin.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        try (Statement statement = pin.createStatement()) {
+            statement.execute("SELECT count(*) FROM pg_class");
+            try (ResultSet rs = statement.executeQuery(
+                    "SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = pg_backend_pid()")) {
+                rs.next();
+                assertThat(rs.getBoolean(1)).as("the open transaction holds a snapshot: the horizon").isTrue();
+            }
+        }
+        return pin;
+    }
+
     private static long query(String sql) {
         return db.jdbi().withHandle(h -> h.createQuery(sql).mapTo(Long.class).one());
     }
@@ -79,15 +95,7 @@ class RingTest {
     @Test
     void underAPinnedHorizonSegmentsBehindAreEmptiedAndEveryJobRunsOnce() throws Exception {
         String type = "ring.pinned";
-        try (Connection pin = DriverManager.getConnection(url); Statement statement = pin.createStatement()) {
-            pin.setAutoCommit(false);
-            pin.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            statement.execute("SELECT count(*) FROM pg_class");
-            try (ResultSet rs = statement.executeQuery(
-                    "SELECT backend_xmin IS NOT NULL FROM pg_stat_activity WHERE pid = pg_backend_pid()")) {
-                rs.next();
-                assertThat(rs.getBoolean(1)).as("the open transaction holds a snapshot: the horizon").isTrue();
-            }
+        try (Connection pin = pinHorizon()) {
             Set<Long> submitted = new HashSet<>();
             Set<Long> ran = new HashSet<>();
             Set<Integer> passedThrough = new TreeSet<>();
@@ -344,10 +352,7 @@ class RingTest {
     void underAPinnedHorizonAClaimUpdatesItsJobsRowOnItsOwnPage() throws Exception {
         String type = "ring.inplace";
         String payload = "{\"text\":\"" + "x".repeat(200) + "\"}";
-        try (Connection pin = DriverManager.getConnection(url); Statement statement = pin.createStatement()) {
-            pin.setAutoCommit(false);
-            pin.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            statement.execute("SELECT count(*) FROM pg_class");
+        try (Connection pin = pinHorizon()) {
             List<NewJob> batch = new ArrayList<>();
             for (int i = 0; i < 300; i++) {
                 batch.add(new NewJob(type, "default", payload, 0, null, 0, null, 5, 30_000, Map.of(), null, null, "test"));
