@@ -531,6 +531,15 @@ public final class Broker implements AutoCloseable {
         return dispatcher;
     }
 
+    /**
+     * Nothing of its own is about to make the dispatcher claim: the change listener has made its resyncs
+     * after connecting, the change bus has delivered everything, and the dispatcher waits unwoken. Until
+     * a poll interval, a due time, a worker or another broker wakes it. For tests that need a quiet broker.
+     */
+    public boolean quiet() {
+        return listener.settled() && bus.idle() && dispatcher.idle();
+    }
+
     /** The JDBC URL of the database in use. */
     public String jdbcUrl() {
         return database.jdbcUrl();

@@ -74,6 +74,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private final PriorityQueue<Instant> wakeups = new PriorityQueue<>();
     private final Thread thread;
     private boolean signalled = true;
+    /** The dispatch thread is in {@link #awaitWork} (guarded by {@link #lock}). */
+    private boolean awaiting;
     private volatile boolean running = true;
     private int rotation;
     /** Events that may have made jobs due (see {@link #wakeForNews}); streams remember the count they drained at. */
@@ -304,6 +306,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
     private void awaitWork() throws InterruptedException {
         lock.lock();
         try {
+            awaiting = true;
             long waitNanos = pollInterval.toNanos();
             while (!signalled && running && waitNanos > 0) {
                 Instant next = wakeups.peek();
@@ -329,6 +332,17 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
                 lastPoll = tick;
                 news.incrementAndGet();
             }
+        } finally {
+            awaiting = false;
+            lock.unlock();
+        }
+    }
+
+    /** The dispatch thread waits for work and has not been woken: no round is under way or about to start. */
+    public boolean idle() {
+        lock.lock();
+        try {
+            return awaiting && !signalled;
         } finally {
             lock.unlock();
         }

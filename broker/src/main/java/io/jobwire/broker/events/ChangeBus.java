@@ -65,6 +65,13 @@ public final class ChangeBus implements ChangeSink, AutoCloseable {
         deliver(this::resyncNow);
     }
 
+    /** Nothing waits to be delivered and no delivery is under way. */
+    public boolean idle() {
+        synchronized (waiting) {
+            return waiting.isEmpty() && !draining;
+        }
+    }
+
     private void resyncNow() {
         each("resync", ChangeListener::onResync);
     }

@@ -68,6 +68,8 @@ public final class PgChangeListener implements AutoCloseable {
     private volatile boolean peersListening = true;
     private volatile boolean peersWatching = true;
     private volatile Connection current;
+    /** False from a (re)connect until the resync {@link #SETTLE} after it has been handed to the bus. */
+    private volatile boolean settled;
     private volatile BooleanSupplier watching = () -> false;
     /** Watches waiting for the watch lock and message; completed by the listening thread. */
     private final List<CompletableFuture<Void>> watchAnnounced = new ArrayList<>();
@@ -94,6 +96,14 @@ public final class PgChangeListener implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Whether the listener is connected and has no resync of its own still to come: the one at connect and
+     * the one {@link #SETTLE} after it have both been handed to the bus.
+     */
+    public boolean settled() {
+        return settled;
     }
 
     /**
@@ -137,6 +147,7 @@ public final class PgChangeListener implements AutoCloseable {
     private void run() {
         long backoffMillis = 100;
         while (running) {
+            settled = false;
             try (Connection connection = connections.open()) {
                 current = connection;
                 try (Statement statement = connection.createStatement()) {
@@ -188,6 +199,7 @@ public final class PgChangeListener implements AutoCloseable {
             if (settleAt != 0 && now - settleAt >= 0) {
                 settleAt = 0;
                 bus.resync();
+                settled = true;
             }
             if (now - lastCheck >= PEER_CHECK.toNanos()) {
                 countPeers(connection);

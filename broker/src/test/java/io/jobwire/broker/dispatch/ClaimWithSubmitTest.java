@@ -79,6 +79,7 @@ class ClaimWithSubmitTest {
             RawWorker worker = fixture.connectWorker("fair-worker", 1, "fair");
             worker.credit(1);
             worker.heartbeat(NO_SUCH_LEASE); // a round trip on the stream: the credit has arrived
+            untilQuiet(fixture);
             fixture.setRunAt(older, "now() - interval '1 minute'");
 
             String newer = fixture.submit("fair", "{}");
@@ -100,7 +101,7 @@ class ClaimWithSubmitTest {
             worker.credit(1);
             worker.heartbeat(NO_SUCH_LEASE);
             await().atMost(scaled(Duration.ofSeconds(10))).until(() -> dispatcher.claims() >= 1);
-            afterTheListenersFirstResync();
+            untilQuiet(fixture);
             long before = dispatcher.claims();
 
             for (int i = 0; i < 5; i++) {
@@ -128,7 +129,7 @@ class ClaimWithSubmitTest {
             worker.await(BrokerMessage::hasWelcome);
             worker.credit(4);
             worker.heartbeat(NO_SUCH_LEASE);
-            afterTheListenersFirstResync();
+            untilQuiet(fixture);
             String first = fixture.submit("one.at.a.time", "{}");
             List<AssignedJob> running = worker.awaitJobs(1);
             assertThat(running).extracting(job -> job.getLease().getJobId()).containsExactly(first);
@@ -145,11 +146,11 @@ class ClaimWithSubmitTest {
     }
 
     /**
-     * The change listener resyncs a second after it starts: news, after which every stream is claimed for
-     * again. A test of what happens without news waits until that is over.
+     * The change listener resyncs a second after it connects: news, after which every stream is claimed for
+     * again. A test of what happens without news waits until that is over and the dispatcher is idle.
      */
-    private static void afterTheListenersFirstResync() {
-        await().pollDelay(Duration.ofMillis(1700)).atMost(scaled(Duration.ofSeconds(10))).until(() -> true);
+    private static void untilQuiet(BrokerFixture fixture) {
+        await().atMost(scaled(Duration.ofSeconds(10))).until(() -> fixture.broker().quiet());
     }
 
     @Test
