@@ -42,7 +42,7 @@ class FailedStartTest {
 
     @Test
     void aBrokerThatCannotBindLeavesNoThreadPoolOrConnectionBehind() throws Exception {
-        String url = TestPostgres.newDatabase();
+        String url = TestPostgres.newEmptyDatabase();
         Set<Thread> before = jobwireThreads();
         try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
             BrokerConfig config = BrokerFixture.testConfig().databaseUrl(url).port(taken.getLocalPort()).build();

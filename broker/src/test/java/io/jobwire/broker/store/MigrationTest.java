@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class MigrationTest {
     @Test
     void aVersion6DatabaseWithJobsInEveryStateMigratesWithNothingLost() {
-        String url = TestPostgres.newDatabase();
+        String url = TestPostgres.newEmptyDatabase();
         try (Database db = Database.connect(url, 4, Duration.ofSeconds(5), "test")) {
             Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration").target("6").load().migrate();
             UUID token = UUID.randomUUID();
