@@ -234,14 +234,14 @@ public final class Broker implements AutoCloseable {
                 bus.due(true, List.of());
                 announcer.dueNow();
             };
-            this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), store, wakeDispatchers);
+            this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), store, metrics, wakeDispatchers);
             taken.push(admitter);
             bus.subscribe(admitter);
             RateLimits rateLimits = new RateLimits(database.jdbi());
             this.rateAdmitter = new RateAdmitter(rateLimits, wakeDispatchers);
             taken.push(rateAdmitter);
             bus.subscribe(rateAdmitter);
-            this.resolver = new DependencyResolver(store);
+            this.resolver = new DependencyResolver(store, metrics);
             taken.push(resolver);
             bus.subscribe(resolver);
             bus.subscribe(watches);

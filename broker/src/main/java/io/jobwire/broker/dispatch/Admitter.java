@@ -1,10 +1,12 @@
 package io.jobwire.broker.dispatch;
 
 import io.jobwire.broker.events.ChangeListener;
+import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.ConcurrencyKeys;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
+import io.jobwire.broker.store.Transition;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -24,13 +26,15 @@ public final class Admitter implements ChangeListener, AutoCloseable {
 
     private final ConcurrencyKeys keys;
     private final JobStore store;
+    private final BrokerMetrics metrics;
     private final Runnable wakeDispatchers;
     private final BatchLoop<String> loop;
 
     /** @param wakeDispatchers tells this broker's and the other brokers' dispatchers that jobs are due now */
-    public Admitter(ConcurrencyKeys keys, JobStore store, Runnable wakeDispatchers) {
+    public Admitter(ConcurrencyKeys keys, JobStore store, BrokerMetrics metrics, Runnable wakeDispatchers) {
         this.keys = keys;
         this.store = store;
+        this.metrics = metrics;
         this.wakeDispatchers = wakeDispatchers;
         this.loop = new BatchLoop<>("jobwire-admit", "admit the jobs of concurrency keys", KEYS_PER_PASS,
                 batch -> settle(keys.admit(batch)));
@@ -71,7 +75,10 @@ public final class Admitter implements ChangeListener, AutoCloseable {
                     ? "concurrency key " + refusal.key() + " was at its limit (cancel-newest)"
                     : "superseded by a newer job of concurrency key " + refusal.key() + " (cancel-in-progress)";
             try {
-                store.cancel(refusal.jobId(), null, reason);
+                Transition cancel = store.cancel(refusal.jobId(), null, reason);
+                if (cancel.applied()) {
+                    metrics.cancelled(cancel.job().type(), cancel.job().queue());
+                }
             } catch (RuntimeException e) {
                 log.warn("could not cancel job {} for concurrency key {} ({})", refusal.jobId(), refusal.key(), e.getMessage());
             }

@@ -89,7 +89,8 @@ public final class BrokerMetrics implements AutoCloseable {
     }
 
     public void cancelled(String type, String queue) {
-        counter("jobwire.jobs.cancelled", "Jobs cancelled", type, queue).increment();
+        counter("jobwire.jobs.cancelled", "Jobs cancelled (by a Cancel call, a concurrency key's strategy or a dependency that did not succeed)",
+                type, queue).increment();
     }
 
     /** The reaper took an attempt back because its lease ran out. */

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.jobwire.api.v1.AssignedJob;
+import io.jobwire.api.v1.ConcurrencyStrategy;
 import io.jobwire.api.v1.JobSpec;
+import io.jobwire.api.v1.JobState;
 import io.jobwire.broker.testing.BrokerFixture;
 import io.jobwire.broker.testing.RawWorker;
 import io.jobwire.client.JobwireClient;
@@ -98,6 +100,33 @@ class MetricsEndpointTest {
         assertThat(sample(metrics, "jobwire_queue_oldest_age_seconds" + waiting)).isGreaterThanOrEqualTo(0);
         assertThat(sample(metrics, "jobwire_grpc_server_calls_total{method=\"jobwire.v1.JobService/Get\",status=\"NOT_FOUND\"}"))
                 .isEqualTo(1);
+    }
+
+    /** Cancels the broker makes itself count as the Cancel call's do: a key's strategy, a failed dependency. */
+    @Test
+    void cancellationsTheBrokerMakesItselfAreCounted() {
+        JobwireClient client = fixture.client();
+        JobSpec keyed = JobSpec.newBuilder().setType("m.keyed").setConcurrencyKey("one").setConcurrencyLimit(1)
+                .setConcurrencyStrategy(ConcurrencyStrategy.CONCURRENCY_STRATEGY_CANCEL_NEWEST).build();
+        client.submit(keyed);
+        String refused = client.submit(keyed).getJob().getId();
+        String dependency = client.submit(JobSpec.newBuilder().setType("m.dependency")
+                .setDelay(com.google.protobuf.Duration.newBuilder().setSeconds(3600)).build()).getJob().getId();
+        String dependent = client.submit(JobSpec.newBuilder().setType("m.dependent").addDependsOn(dependency).build())
+                .getJob().getId();
+        client.cancel(dependency);
+
+        await().atMost(scaled(Duration.ofSeconds(30))).until(() -> client.get(refused).getState() == JobState.JOB_STATE_CANCELLED
+                && client.get(dependent).getState() == JobState.JOB_STATE_CANCELLED);
+        await().atMost(scaled(Duration.ofSeconds(10))).untilAsserted(() -> {
+            String metrics = get("/metrics").body();
+            assertThat(sample(metrics, "jobwire_jobs_cancelled_total{queue=\"default\",type=\"m.keyed\"}"))
+                    .as("cancel-newest").isEqualTo(1);
+            assertThat(sample(metrics, "jobwire_jobs_cancelled_total{queue=\"default\",type=\"m.dependency\"}"))
+                    .as("the Cancel call").isEqualTo(1);
+            assertThat(sample(metrics, "jobwire_jobs_cancelled_total{queue=\"default\",type=\"m.dependent\"}"))
+                    .as("its dependency was cancelled").isEqualTo(1);
+        });
     }
 
     @Test
