@@ -6,6 +6,7 @@ import io.jobwire.api.v1.DeleteQuotaRequest;
 import io.jobwire.api.v1.ListQuotasRequest;
 import io.jobwire.api.v1.ListQuotasResponse;
 import io.jobwire.api.v1.Quota;
+import io.jobwire.api.v1.QuotaUsage;
 import io.jobwire.api.v1.SetQuotaRequest;
 import java.time.Instant;
 import picocli.CommandLine.Command;
@@ -33,13 +34,12 @@ final class QuotaCommand extends ClientCommand {
         Table table = new Table("OWNER", "TYPES", "WAITING", "LAST MINUTE", "LAST HOUR", "LAST DAY", "NEXT ROOM");
         quotas.getQuotasList().forEach(usage -> {
             Quota quota = usage.getQuota();
-            Instant next = earliest(usage.getMinuteFreesAt(), usage.getHourFreesAt(), usage.getDayFreesAt());
             table.row(quota.getOwner(), quota.getTypePattern(),
                     of(usage.getWaiting(), quota.getMaxWaiting()),
                     of(usage.getSubmittedLastMinute(), quota.getPerMinute()),
                     of(usage.getSubmittedLastHour(), quota.getPerHour()),
                     of(usage.getSubmittedLastDay(), quota.getPerDay()),
-                    next == null ? "-" : next);
+                    nextRoom(usage, quota));
         });
         table.print(out());
         return ExitCodes.OK;
@@ -50,15 +50,32 @@ final class QuotaCommand extends ClientCommand {
         return limit == 0 ? used + "" : used + "/" + limit;
     }
 
-    private static Instant earliest(Timestamp... times) {
-        Instant earliest = null;
-        for (Timestamp time : times) {
-            if (time.getSeconds() != 0) {
-                Instant at = Instant.ofEpochSecond(time.getSeconds());
-                earliest = earliest == null || at.isBefore(earliest) ? at : earliest;
-            }
+    /**
+     * When this quota takes a submit again: now if no limit is reached; as jobs finish if max-waiting is;
+     * else when the oldest submit leaves the last full window (the minute, hour or day).
+     */
+    private static String nextRoom(QuotaUsage usage, Quota quota) {
+        Instant at = null;
+        at = later(at, usage.getSubmittedLastMinute(), quota.getPerMinute(), usage.getMinuteFreesAt());
+        at = later(at, usage.getSubmittedLastHour(), quota.getPerHour(), usage.getHourFreesAt());
+        at = later(at, usage.getSubmittedLastDay(), quota.getPerDay(), usage.getDayFreesAt());
+        if (reached(usage.getWaiting(), quota.getMaxWaiting())) {
+            return at == null ? "as jobs finish" : "as jobs finish, from " + at;
         }
-        return earliest;
+        return at == null ? "now" : at.toString();
+    }
+
+    private static boolean reached(long used, int limit) {
+        return limit > 0 && used >= limit;
+    }
+
+    /** The later of {@code at} and when a full window frees room. */
+    private static Instant later(Instant at, long used, int limit, Timestamp freesAt) {
+        if (!reached(used, limit) || freesAt.getSeconds() == 0) {
+            return at;
+        }
+        Instant frees = Instant.ofEpochSecond(freesAt.getSeconds());
+        return at == null || frees.isAfter(at) ? frees : at;
     }
 
     @Command(name = "set", mixinStandardHelpOptions = true,

@@ -32,7 +32,17 @@ class QuotaCommandTest {
 
         Run listed = jobwire("quota");
         assertThat(listed.exit()).isZero();
-        assertThat(listed.out()).containsPattern("shop +email\\.\\* +2/2 +2/10 +2 +2 +20\\d\\d-");
+        assertThat(listed.out()).as("the limit reached is max-waiting: room comes as jobs finish, not when a window moves")
+                .containsPattern("shop +email\\.\\* +2/2 +2/10 +2 +2 +as jobs finish\n");
+        // A full window: room comes when its oldest submit leaves it. A quota with room left says "now".
+        assertThat(jobwire("quota", "set", "--owner", "mail", "--type", "*", "--per-minute", "2").exit()).isZero();
+        assertThat(jobwire("quota", "set", "--owner", "idle", "--type", "*", "--per-minute", "2").exit()).isZero();
+        assertThat(jobwire("submit", "--type", "email.send", "--owner", "mail", "-q").exit()).isZero();
+        assertThat(jobwire("submit", "--type", "email.send", "--owner", "mail", "-q").exit()).isZero();
+        assertThat(jobwire("submit", "--type", "email.send", "--owner", "idle", "-q").exit()).isZero();
+        String windows = jobwire("quota").out();
+        assertThat(windows).containsPattern("mail +\\* +2 +2/2 +2 +2 +20\\d\\d-\\d\\d-\\d\\dT[0-9:]+Z\n");
+        assertThat(windows).containsPattern("idle +\\* +1 +1/2 +1 +1 +now\n");
 
         Run notANumber = jobwire("quota", "set", "--owner", "shop", "--max-waiting", "-1");
         assertThat(notANumber.err().strip()).isEqualTo("jobwire quota set: INVALID_ARGUMENT: quota.max_waiting: must be "
