@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         subcommands = {ServeCommand.class, TokenCommand.class, WorkCommand.class, SubmitCommand.class, JobCommands.Get.class, ListCommand.class,
                 WatchCommand.class, JobCommands.Cancel.class, JobCommands.Retry.class, JobCommands.Hold.class,
                 JobCommands.Release.class, StatsCommand.Stats.class, TypesCommand.class, QuotaCommand.class, CallbacksCommand.class, SchedulesCommand.class,
-                PauseCommands.Pause.class, PauseCommands.Resume.class, PauseCommands.Listing.class, RateLimitCommand.class,
+                PauseCommands.Pause.class, PauseCommands.Resume.class, PauseCommands.Listing.class, RateLimitCommand.class, PingCommand.class,
                 CommandLine.HelpCommand.class})
 public final class JobwireCommand implements Runnable {
     @CommandLine.Spec
