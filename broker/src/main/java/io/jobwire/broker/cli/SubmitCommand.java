@@ -148,7 +148,7 @@ final class SubmitCommand extends ClientCommand {
     @Option(names = "--wait", description = "Wait for the job to finish and print its result.")
     boolean await;
 
-    @Option(names = {"-q", "--quiet"}, description = "Print only the job's id (for scripts: ID=$(jobwire submit ... -q)).")
+    @Option(names = {"-q", "--quiet"}, description = "Print only the job's id (for scripts: ID=$(jobwire submit ... -q)); with --batch, one id per line.")
     boolean quiet;
 
     @Override
@@ -244,7 +244,8 @@ final class SubmitCommand extends ClientCommand {
                 throw e;
             }
             for (SubmitResponse result : response.getResultsList()) {
-                out().println(JobJson.write(JobJson.withCreated(result.getJob(), result.getCreated()), false));
+                out().println(quiet ? result.getJob().getId()
+                        : JobJson.write(JobJson.withCreated(result.getJob(), result.getCreated()), false));
             }
             out().flush();
         }

@@ -127,6 +127,12 @@ class ClientCommandsTest {
         assertThat(fixture.queryString("SELECT string_agg(payload::text || ' ' || priority || ' ' || queue, ', ' ORDER BY id)"
                 + " FROM jobs WHERE type = 'cli.batch'")).isEqualTo("{\"n\": 1} 0 default, {\"n\": 2} 5 default, {} 0 bulk");
 
+        Files.writeString(file, "{\"type\": \"cli.batch.ids\"}\n{\"type\": \"cli.batch.ids\"}\n");
+        Run quiet = jobwire("submit", "--batch", file.toString(), "-q");
+        assertThat(quiet.exit()).as(quiet.err()).isZero();
+        assertThat(quiet.out()).as("-q: one id per line").isEqualTo(fixture.queryString(
+                "SELECT string_agg(id::text, E'\\n' ORDER BY id) || E'\\n' FROM jobs WHERE type = 'cli.batch.ids'"));
+
         Path bad = dir.resolve("bad.ndjson");
         Files.writeString(bad, "{\"type\": \"cli.batch.bad\"}\n{\"type\": \"cli.batch.bad\", \"colour\": 1}\n");
         Run refused = jobwire("submit", "--batch", bad.toString());
