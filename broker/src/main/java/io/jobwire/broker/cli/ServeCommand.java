@@ -19,7 +19,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Run the broker. Without --database-url it starts an embedded PostgreSQL in --data-dir.")
 final class ServeCommand implements Callable<Integer> {
-    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
     @Spec
     CommandSpec spec;
@@ -155,6 +154,9 @@ final class ServeCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("jobwire serve: " + e.getMessage());
             return ExitCodes.USAGE;
         }
+        // Not a static field: every command's class is loaded to parse a command line, and a client command
+        // need not pay for the logging set-up.
+        Logger log = LoggerFactory.getLogger(ServeCommand.class);
         Broker broker;
         try {
             broker = Broker.builder(config).start();
