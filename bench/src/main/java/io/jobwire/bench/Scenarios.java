@@ -795,6 +795,7 @@ final class Scenarios {
                     }
                     toStart.getIntervalHistogram();
                     long entriesBefore = indexEntriesRead();
+                    Map<String, Long> byIndexBefore = indexEntriesReadByIndex();
                     long handledBefore = workers.handled();
                     long start = System.nanoTime();
                     TimeUnit.SECONDS.sleep(windowSeconds);
@@ -809,6 +810,19 @@ final class Scenarios {
                     window.put("startP99Ms", millis(startLatency.getValueAtPercentile(99)));
                     window.put("indexEntriesReadPerJob", handled == 0 ? null
                             : round((double) (indexEntriesRead() - entriesBefore) / handled));
+                    // The index read most in the window: a ring segment that escaped its TRUNCATE shows here.
+                    Map<String, Long> byIndex = indexEntriesReadByIndex();
+                    String mostRead = null;
+                    long mostReadEntries = 0;
+                    for (Map.Entry<String, Long> index : byIndex.entrySet()) {
+                        long read = index.getValue() - byIndexBefore.getOrDefault(index.getKey(), 0L);
+                        if (read > mostReadEntries) {
+                            mostRead = index.getKey();
+                            mostReadEntries = read;
+                        }
+                    }
+                    window.put("mostReadIndex", mostRead);
+                    window.put("mostReadIndexEntriesPerJob", handled == 0 ? null : round((double) mostReadEntries / handled));
                     window.putAll(db.queryRow("SELECT coalesce(sum(n_dead_tup), 0) AS dead_tuples, "
                             + "coalesce(sum(pg_total_relation_size(relid)), 0) / 1048576 AS table_mib "
                             + "FROM pg_stat_user_tables WHERE schemaname = current_schema()"));
@@ -848,6 +862,17 @@ final class Scenarios {
     /** Index entries every scan of our tables has read so far (claims, the reaper, lookups). */
     private long indexEntriesRead() {
         return db.queryLong("SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE schemaname = current_schema()");
+    }
+
+    /** Index entries read so far, by index ({@code pg_stat_user_indexes}, which takes no lock). */
+    private Map<String, Long> indexEntriesReadByIndex() {
+        Map<String, Long> read = new LinkedHashMap<>();
+        for (String line : db.queryColumn("SELECT indexrelname || ' ' || idx_tup_read FROM pg_stat_user_indexes "
+                + "WHERE schemaname = current_schema()")) {
+            int space = line.lastIndexOf(' ');
+            read.put(line.substring(0, space), Long.parseLong(line.substring(space + 1)));
+        }
+        return read;
     }
 
     private static double jobsPerSecond(Map<String, Object> window) {
