@@ -1,12 +1,9 @@
 package io.jobwire.broker.dispatch;
 
 import io.jobwire.broker.events.ChangeListener;
-import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.ConcurrencyKeys;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
-import io.jobwire.broker.store.JobStore;
-import io.jobwire.broker.store.Transition;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -25,16 +22,14 @@ public final class Admitter implements ChangeListener, AutoCloseable {
     private static final int KEYS_PER_PASS = 500;
 
     private final ConcurrencyKeys keys;
-    private final JobStore store;
-    private final BrokerMetrics metrics;
+    private final BrokerCancels cancels;
     private final Runnable wakeDispatchers;
     private final BatchLoop<String> loop;
 
     /** @param wakeDispatchers tells this broker's and the other brokers' dispatchers that jobs are due now */
-    public Admitter(ConcurrencyKeys keys, JobStore store, BrokerMetrics metrics, Runnable wakeDispatchers) {
+    public Admitter(ConcurrencyKeys keys, BrokerCancels cancels, Runnable wakeDispatchers) {
         this.keys = keys;
-        this.store = store;
-        this.metrics = metrics;
+        this.cancels = cancels;
         this.wakeDispatchers = wakeDispatchers;
         this.loop = new BatchLoop<>("jobwire-admit", "admit the jobs of concurrency keys", KEYS_PER_PASS,
                 batch -> settle(keys.admit(batch)));
@@ -75,10 +70,7 @@ public final class Admitter implements ChangeListener, AutoCloseable {
                     ? "concurrency key " + refusal.key() + " was at its limit (cancel-newest)"
                     : "superseded by a newer job of concurrency key " + refusal.key() + " (cancel-in-progress)";
             try {
-                Transition cancel = store.cancel(refusal.jobId(), null, reason);
-                if (cancel.applied()) {
-                    metrics.cancelled(cancel.job().type(), cancel.job().queue());
-                }
+                cancels.cancel(refusal.jobId(), reason);
             } catch (RuntimeException e) {
                 log.warn("could not cancel job {} for concurrency key {} ({})", refusal.jobId(), refusal.key(), e.getMessage());
             }

@@ -1,11 +1,9 @@
 package io.jobwire.broker.dispatch;
 
 import io.jobwire.broker.events.ChangeListener;
-import io.jobwire.broker.metrics.BrokerMetrics;
 import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
 import io.jobwire.broker.store.JobStore;
-import io.jobwire.broker.store.Transition;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -31,13 +29,13 @@ public final class DependencyResolver implements ChangeListener, AutoCloseable {
     }
 
     private final JobStore store;
-    private final BrokerMetrics metrics;
+    private final BrokerCancels cancels;
     private final BatchLoop<Pending> loop;
     private volatile boolean inUse;
 
-    public DependencyResolver(JobStore store, BrokerMetrics metrics) {
+    public DependencyResolver(JobStore store, BrokerCancels cancels) {
         this.store = store;
-        this.metrics = metrics;
+        this.cancels = cancels;
         this.loop = new BatchLoop<>("jobwire-depend", "resolve the dependencies of waiting jobs", JOBS_PER_PASS,
                 this::resolve);
     }
@@ -92,10 +90,7 @@ public final class DependencyResolver implements ChangeListener, AutoCloseable {
             String reason = "dependency " + f.dependency() + (f.dependencyState().equals("GONE") ? " no longer exists"
                     : " ended " + f.dependencyState());
             try {
-                Transition cancel = store.cancel(f.jobId(), null, reason);
-                if (cancel.applied()) {
-                    metrics.cancelled(cancel.job().type(), cancel.job().queue());
-                }
+                cancels.cancel(f.jobId(), reason);
             } catch (RuntimeException e) {
                 log.warn("could not cancel job {} whose dependency failed ({})", f.jobId(), e.getMessage());
             }
