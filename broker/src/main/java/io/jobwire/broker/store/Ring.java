@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.StringJoiner;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,9 +42,11 @@ public final class Ring {
     static final int FIRST_LOCK_WAIT_MS = 10;
     static final int LOCK_TIMEOUT_MS = 100;
     /**
-     * Rows the statistics must show in a segment for a pass to leave it alone: a backlog, which claims
-     * drain. Locking it to look would only hold up the claims (the lock waits for those in flight and
-     * every claim behind it waits for the lock) and read past the entries they deleted.
+     * Rows a count must find in a segment for a pass to leave it alone: a backlog, which claims drain.
+     * Locking it to look would only hold up the claims (the lock waits for those in flight and every claim
+     * behind it waits for the lock). Counted, not taken from the statistics: their live rows are inserted
+     * less deleted as each backend sends its counts, clamped at zero, so deletes sent before the inserts
+     * they undo leave the figure high for good, and a segment behind it would never be emptied.
      */
     static final long BACKLOG_ROWS = 2L * MAX_COMPACTED;
     /** Seconds since a ready segment was current before its remaining entries are moved on. */
@@ -61,7 +64,7 @@ public final class Ring {
     /** How long the next TRUNCATE of each segment may wait for its lock, if the last one gave up. */
     private final Map<String, Integer> lockWaits = new HashMap<>();
 
-    private record Look(int ready, Instant at) {
+    private record Look(long ready, Instant at) {
     }
 
     public Ring(Jdbi jdbi, Clock clock) {
@@ -69,32 +72,61 @@ public final class Ring {
         this.clock = clock;
     }
 
+    /** A segment table behind the one of now that holds pages: seconds since it was the segment of now, and its rows (counted up to {@link #BACKLOG_ROWS} + 1). */
+    record Segment(String table, int age, long rows) {
+    }
+
     /** One pass over the segments behind; returns the segment tables it emptied. */
     public List<String> clear() {
         rollUpCounts();
         List<String> emptied = new ArrayList<>();
-        segmentsToLookAt().forEach((table, age) -> {
-            // The segment just left still has entries claims are about to take: moving them would be churn.
-            boolean old = age >= MIN_AGE_TO_COMPACT;
-            if (truncateIfEmpty(table) || old && table.startsWith(READY) && compact(table) && truncateIfEmpty(table)) {
+        for (Segment segment : segmentsToLookAt()) {
+            String table = segment.table();
+            // A segment with entries is not locked to look: claims, or the reaper, are about to take them,
+            // unless it is old enough for its ready entries to be moved on. The segment just left still has
+            // entries claims are about to take: moving them would be churn.
+            boolean old = segment.age() >= MIN_AGE_TO_COMPACT;
+            if (segment.rows() == 0 && truncateIfEmpty(table)
+                    || segment.rows() > 0 && old && table.startsWith(READY) && compact(table, segment.rows()) && truncateIfEmpty(table)) {
                 emptied.add(table);
                 looks.remove(table);
             }
-        });
+        }
         return emptied;
     }
 
     /**
-     * The segment tables behind the one of now that hold anything, with their age in seconds, but those
-     * the statistics say hold a backlog ({@link #BACKLOG_ROWS}).
+     * The segment tables behind the one of now that hold anything, with their age and their rows, but
+     * those that hold a backlog ({@link #BACKLOG_ROWS}). The rows are counted, without a lock, up to one
+     * more than that: a scan that reads what the segment holds, and under a pinned horizon the dead
+     * entries of its last cycle too (about what one claim walks).
      */
-    Map<String, Integer> segmentsToLookAt() {
-        Map<String, Integer> used = new LinkedHashMap<>();
-        jdbi.useHandle(handle -> handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
-                .bind("backlogRows", BACKLOG_ROWS)
-                .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
-                .list());
-        return used;
+    List<Segment> segmentsToLookAt() {
+        return jdbi.inTransaction(handle -> {
+            Map<String, Integer> used = new LinkedHashMap<>();
+            handle.createQuery(Sql.load(Ring.class, "ring_used_segments"))
+                    .map((rs, ctx) -> used.put(rs.getString("name"), rs.getInt("age")))
+                    .list();
+            if (used.isEmpty()) {
+                return List.of();
+            }
+            // Never stuck behind another session's lock on a segment: the pass tries again next time.
+            handle.execute("SET LOCAL lock_timeout = '" + LOCK_TIMEOUT_MS + "ms'");
+            StringJoiner counts = new StringJoiner(" UNION ALL ");
+            used.keySet().forEach(table -> counts.add("SELECT '" + table + "' AS name, (SELECT count(*) FROM (SELECT 1 FROM "
+                    + table + " LIMIT " + (BACKLOG_ROWS + 1) + ") r) AS rows"));
+            List<Segment> segments = new ArrayList<>();
+            handle.createQuery(counts.toString())
+                    .map((rs, ctx) -> new Segment(rs.getString("name"), used.get(rs.getString("name")), rs.getLong("rows")))
+                    .forEach(segment -> {
+                        if (segment.rows() > BACKLOG_ROWS) {
+                            log.debug("{}: a backlog, left to claims", segment.table());
+                        } else {
+                            segments.add(segment);
+                        }
+                    });
+            return segments;
+        });
     }
 
     /**
@@ -148,6 +180,7 @@ public final class Ring {
             return empty;
         });
         if (looked.isEmpty()) {
+            log.debug("{}: held by claims for {} ms, emptied on a later pass", table, wait);
             lockWaits.put(table, Math.min(LOCK_TIMEOUT_MS, 2 * wait));
             return false;
         }
@@ -156,17 +189,13 @@ public final class Ring {
     }
 
     /**
-     * Moves the ready segment's entries to the segment of now when they are few and claims are not about to
-     * take them all (nor did this broker look before: it cannot tell yet); true if it did.
+     * Moves the ready segment's entries (counted: {@code ready}) to the segment of now when they are few and
+     * claims are not about to take them all (nor did this broker look before: it cannot tell yet); true if it did.
      */
-    private boolean compact(String table) {
-        int ready = jdbi.withHandle(handle -> handle.createQuery("SELECT count(*) FROM (SELECT 1 FROM " + table
-                        + " LIMIT " + (MAX_COMPACTED + 1) + ") r")
-                .mapTo(Integer.class)
-                .one());
+    private boolean compact(String table, long ready) {
         Look now = new Look(ready, clock.instant());
         Look before = looks.put(table, now);
-        if (ready == 0 || ready > MAX_COMPACTED || before == null || drainedSoon(before, now)) {
+        if (ready > MAX_COMPACTED || before == null || drainedSoon(before, now)) {
             return false;
         }
         // Copied in one transaction, the originals deleted in the next: claims never find them locked.
