@@ -251,7 +251,7 @@ public final class Broker implements AutoCloseable {
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi(), builder.clock);
             SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
-            this.maintenance = new Maintenance(2, new PassTurns(database.jdbi(), brokerId)::take)
+            this.maintenance = new Maintenance(2, new PassTurns(database.jdbi(), brokerId)::take, metrics::maintenancePass)
                     .shared(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
                     .every(Maintenance.PRESENCE, config.timing().presenceInterval(), presence::refresh)
                     .shared(Maintenance.RING, RING_INTERVAL, ring::clear)

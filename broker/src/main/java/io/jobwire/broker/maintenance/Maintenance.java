@@ -54,16 +54,28 @@ public final class Maintenance implements AutoCloseable {
         boolean take(String pass, Duration interval);
     }
 
+    /** Told how long each run of a pass took (a shared pass: only the runs this broker had the turn for). */
+    @FunctionalInterface
+    public interface Timing {
+        void ran(String pass, long nanos);
+    }
+
     private record Pass(Duration interval, Runnable work, boolean shared) {
     }
 
     private final Map<String, Pass> passes = new LinkedHashMap<>();
     private final ScheduledExecutorService threads;
     private final Turns turns;
+    private final Timing timing;
     private boolean started;
 
     public Maintenance(int threads, Turns turns) {
+        this(threads, turns, (pass, nanos) -> { });
+    }
+
+    public Maintenance(int threads, Turns turns, Timing timing) {
         this.turns = turns;
+        this.timing = timing;
         this.threads = Executors.newScheduledThreadPool(threads,
                 new ThreadFactoryBuilder().setNameFormat("jobwire-maintenance-%d").setDaemon(true).build());
     }
@@ -96,9 +108,9 @@ public final class Maintenance implements AutoCloseable {
         passes.forEach((name, pass) -> {
             Runnable work = pass.shared() ? () -> {
                 if (turns.take(name, pass.interval())) {
-                    pass.work().run();
+                    timed(name, pass.work());
                 }
-            } : pass.work();
+            } : () -> timed(name, pass.work());
             threads.scheduleWithFixedDelay(() -> runLogged(name, work),
                     pass.interval().toMillis(), pass.interval().toMillis(), TimeUnit.MILLISECONDS);
         });
@@ -117,6 +129,15 @@ public final class Maintenance implements AutoCloseable {
             throw new IllegalArgumentException("no maintenance pass named " + name + " (have " + passes.keySet() + ")");
         }
         pass.work().run();
+    }
+
+    private void timed(String name, Runnable work) {
+        long start = System.nanoTime();
+        try {
+            work.run();
+        } finally {
+            timing.ran(name, System.nanoTime() - start);
+        }
     }
 
     private static void runLogged(String name, Runnable work) {

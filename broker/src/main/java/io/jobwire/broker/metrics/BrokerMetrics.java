@@ -127,6 +127,13 @@ public final class BrokerMetrics implements AutoCloseable {
         registry.summary("jobwire.group.commit.size", "kind", kind).record(size);
     }
 
+    /** One run of a background pass on this broker (a shared pass: when this broker had the turn). */
+    public void maintenancePass(String pass, long nanos) {
+        timers.computeIfAbsent("maintenance|" + pass, key -> Timer.builder("jobwire.maintenance.pass")
+                .description("Runs of the broker's background passes (reaper, ring, housekeeping, ...) and how long they took")
+                .tag("pass", pass).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
     /** Worker streams open on this broker and the jobs they could take now, read when scraped. */
     public void workers(java.util.function.Supplier<Integer> streams, java.util.function.Supplier<Long> freeSlots) {
         Gauge.builder("jobwire.worker.streams", () -> streams.get()).description("Worker streams open on this broker")

@@ -102,6 +102,20 @@ class MetricsEndpointTest {
                 .isEqualTo(1);
     }
 
+    /** The broker's background passes are timed: how long the reaper and the ring take is there to see. */
+    @Test
+    void backgroundPassesAreTimed() {
+        await().atMost(scaled(Duration.ofSeconds(30))).untilAsserted(() -> {
+            String metrics = get("/metrics").body();
+            for (String pass : new String[] {"reaper", "ring", "presence"}) {
+                assertThat(sample(metrics, "jobwire_maintenance_pass_seconds_count{pass=\"" + pass + "\"}")).as(pass)
+                        .isGreaterThanOrEqualTo(1);
+                assertThat(sample(metrics, "jobwire_maintenance_pass_seconds_sum{pass=\"" + pass + "\"}")).as(pass)
+                        .isGreaterThan(0);
+            }
+        });
+    }
+
     /** Cancels the broker makes itself count as the Cancel call's do: a key's strategy, a failed dependency. */
     @Test
     void cancellationsTheBrokerMakesItselfAreCounted() {

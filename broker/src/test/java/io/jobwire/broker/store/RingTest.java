@@ -229,6 +229,45 @@ class RingTest {
     }
 
     /**
+     * A reaper that fell behind takes the due lease entries of the oldest segment first, then the next: it
+     * leaves whole segments empty for the ring to truncate, not a few entries in every one of them.
+     */
+    @Test
+    void aReaperBehindTakesTheOldestSegmentsFirst() throws InterruptedException {
+        long deadline = System.nanoTime() + Slowness.scaled(Duration.ofSeconds(30)).toNanos();
+        while (true) {
+            assertThat(System.nanoTime()).as("a try within one second of the segment clock").isLessThan(deadline);
+            int now = segmentNow();
+            if (now == 15) { // the oldest segments would be 0, 1 and 2: in the partitions' own order
+                Thread.sleep(50);
+                continue;
+            }
+            // 100 due entries, of jobs long finished, in every segment but that of now
+            db.jdbi().useHandle(handle -> handle.execute("INSERT INTO job_leases (seg, job_id, attempt, check_at) "
+                    + "SELECT s, -g, 1, now() - interval '1 second' FROM generate_series(0, 15) s, generate_series(1, 100) g "
+                    + "WHERE s <> " + now));
+            try {
+                assertThat(store.reapExpired(300, () -> { }).entries()).isEqualTo(300);
+                Map<Integer, Long> left = new java.util.TreeMap<>();
+                db.jdbi().useHandle(handle -> handle.createQuery("SELECT seg, count(*) AS n FROM job_leases WHERE job_id < 0 GROUP BY seg")
+                        .map((rs, ctx) -> left.put(rs.getInt("seg"), rs.getLong("n"))).list());
+                if (segmentNow() != now) {
+                    continue; // the clock turned meanwhile: which segments are oldest changed
+                }
+                Map<Integer, Long> expected = new java.util.TreeMap<>();
+                for (int age = 12; age >= 1; age--) {
+                    expected.put((now - age + 16) % 16, 100L);
+                }
+                assertThat(left).as("segments %d, %d and %d (15, 14 and 13 seconds behind %d) emptied, the others whole",
+                        (now + 1) % 16, (now + 2) % 16, (now + 3) % 16, now).isEqualTo(expected);
+                return;
+            } finally {
+                db.jdbi().useHandle(handle -> handle.execute("DELETE FROM job_leases WHERE job_id < 0"));
+            }
+        }
+    }
+
+    /**
      * A segment claims are draining keeps its entries: moving them would lock the queue's head while claims
      * take the jobs behind it. A segment drained slowly, or not at all, has them moved on.
      */
