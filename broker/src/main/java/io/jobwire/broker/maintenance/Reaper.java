@@ -67,7 +67,7 @@ public final class Reaper {
             if (told > LOGGED_PER_BATCH) {
                 log.warn("and the leases of {} more jobs ran out (a worker or a host went away?)", told - LOGGED_PER_BATCH);
             }
-            if (batch.entries() < BATCH) {
+            if (!batch.more()) {
                 return total;
             }
         }

@@ -622,9 +622,10 @@ public final class JobStore {
 
     /**
      * One reaper batch: how many lease entries it settled, and the jobs it took back (a change marked
-     * {@link JobChange#timedOut()} ran past its run timeout; the others' workers went silent).
+     * {@link JobChange#timedOut()} ran past its run timeout; the others' workers went silent); {@code more}
+     * if more entries were due (the batch was full, or stopped at the end of a segment).
      */
-    public record Reaped(int entries, List<JobChange> changes) {
+    public record Reaped(int entries, List<JobChange> changes, boolean more) {
     }
 
     /**
@@ -636,6 +637,9 @@ public final class JobStore {
      */
     public Reaped reapExpired(int limit, Runnable betweenChoiceAndUpdate) {
         Reaped reaped = transactions.run(handle -> {
+            // The entries of one segment, the oldest with any due: so the delete looks in that partition only.
+            int[] seg = {-1};
+            boolean[] more = {false};
             List<Long> parts = new ArrayList<>();
             List<String> entries = new ArrayList<>();
             List<Long> ids = new ArrayList<>();
@@ -643,6 +647,12 @@ public final class JobStore {
             handle.createQuery(Sql.load(JobStore.class, "expired_leases"))
                     .bind("limit", limit)
                     .map((rs, ctx) -> {
+                        if (seg[0] < 0) {
+                            seg[0] = rs.getInt("seg");
+                        } else if (rs.getInt("seg") != seg[0]) {
+                            more[0] = true;
+                            return null;
+                        }
                         parts.add(rs.getLong("part"));
                         entries.add(rs.getString("entry"));
                         ids.add(rs.getLong("job_id"));
@@ -651,7 +661,7 @@ public final class JobStore {
                     })
                     .list();
             if (ids.isEmpty()) {
-                return new Reaped(0, List.of());
+                return new Reaped(0, List.of(), false);
             }
             betweenChoiceAndUpdate.run();
             Double[] jitters = new Double[ids.size()];
@@ -659,6 +669,7 @@ public final class JobStore {
                 jitters[i] = jitter.getAsDouble();
             }
             List<JobChange> changes = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
+                    .bind("seg", (short) seg[0])
                     .bind("parts", parts.toArray(Long[]::new))
                     .bind("entries", entries.toArray(String[]::new))
                     .bind("ids", ids.toArray(Long[]::new))
@@ -671,7 +682,7 @@ public final class JobStore {
                         return rs.getBoolean("timed_out") ? change.asTimedOut() : change;
                     })
                     .list();
-            return new Reaped(ids.size(), changes);
+            return new Reaped(ids.size(), changes, more[0] || ids.size() == limit);
         });
         sink.publish(reaped.changes());
         return reaped;

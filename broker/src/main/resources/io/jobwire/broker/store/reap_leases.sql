@@ -1,4 +1,4 @@
--- Settles the chosen lease entries. An attempt whose lease is still expired (checked again here: a
+-- Settles the chosen lease entries, all of one segment (:seg). An attempt whose lease is still expired (checked again here: a
 -- completion or a heartbeat may have landed since they were chosen) is taken back: queued again with a
 -- new ready entry, or FAILED into job_history when every attempt is spent. An attempt that ran past its
 -- run timeout (its lease was capped there) is 'timed_out', a retryable failure: queued again after the
@@ -64,8 +64,10 @@ WITH chosen AS (
     -- @include lease_entry
     FROM still_running
 ), gone AS (
+    -- By row address, in the one segment the entries were chosen from (:seg, pruned whatever the plan):
+    -- the addresses are looked up in that partition only (a TID scan), not in all sixteen.
     DELETE FROM job_leases l
-    WHERE l.ctid = ANY (:entries::tid[]) AND (l.tableoid::bigint, l.ctid::text) IN (SELECT part, entry FROM chosen)
+    WHERE l.seg = :seg AND l.ctid = ANY (:entries::tid[]) AND (l.tableoid::bigint, l.ctid::text) IN (SELECT part, entry FROM chosen)
 ),
 -- @include ready_entries(requeued)
 , ended AS (

@@ -89,7 +89,7 @@ class RingTest {
 
     /** Settles every due lease entry, as the reaper's passes do. */
     private static void reap() {
-        while (store.reapExpired(2_000, () -> { }).entries() == 2_000) {
+        while (store.reapExpired(2_000, () -> { }).more()) {
             // more due
         }
     }
@@ -229,8 +229,9 @@ class RingTest {
     }
 
     /**
-     * A reaper that fell behind takes the due lease entries of the oldest segment first, then the next: it
-     * leaves whole segments empty for the ring to truncate, not a few entries in every one of them.
+     * A reaper that fell behind takes the due lease entries of the oldest segment first, then the next, one
+     * segment a batch (its delete then looks in that partition only): it leaves whole segments empty for
+     * the ring to truncate, not a few entries in every one of them.
      */
     @Test
     void aReaperBehindTakesTheOldestSegmentsFirst() throws InterruptedException {
@@ -247,7 +248,11 @@ class RingTest {
                     + "SELECT s, -g, 1, now() - interval '1 second' FROM generate_series(0, 15) s, generate_series(1, 100) g "
                     + "WHERE s <> " + now));
             try {
-                assertThat(store.reapExpired(300, () -> { }).entries()).isEqualTo(300);
+                for (int batch = 0; batch < 3; batch++) {
+                    JobStore.Reaped reaped = store.reapExpired(300, () -> { });
+                    assertThat(reaped.entries()).as("a batch takes one segment's entries").isEqualTo(100);
+                    assertThat(reaped.more()).as("and says more are due").isTrue();
+                }
                 Map<Integer, Long> left = new java.util.TreeMap<>();
                 db.jdbi().useHandle(handle -> handle.createQuery("SELECT seg, count(*) AS n FROM job_leases WHERE job_id < 0 GROUP BY seg")
                         .map((rs, ctx) -> left.put(rs.getInt("seg"), rs.getLong("n"))).list());
