@@ -40,11 +40,10 @@ WITH claimed_at AS MATERIALIZED (
     ORDER BY c.priority DESC, c.fair_seq, c.run_at, c.job_id
     LIMIT :limit
 ), taken AS (
-    -- Entry by entry, by row address in its own segment: the segment is pruned for each entry as the
-    -- statement runs (a nested loop), so an address is looked up once, not in all sixteen partitions.
+    -- By row address: each partition looks up the addresses (a TID scan), the pairs pick the right one.
     DELETE FROM job_ready r
-    USING picked p
-    WHERE r.seg = p.seg AND r.ctid = p.entry AND r.tableoid = p.part
+    WHERE r.ctid = ANY (ARRAY(SELECT entry FROM picked)) AND r.seg = ANY (ARRAY(SELECT seg FROM picked))
+      AND (r.tableoid, r.ctid) IN (SELECT part, entry FROM picked)
 ), changed AS (
     UPDATE live_jobs j
     SET state = 'RUNNING',
