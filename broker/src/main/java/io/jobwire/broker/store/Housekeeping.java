@@ -1,11 +1,13 @@
 package io.jobwire.broker.store;
 
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,6 +27,10 @@ public final class Housekeeping {
     /** At most this many batches per pass, so one pass stays short; the next pass goes on. */
     private static final int MAX_BATCHES_PER_PASS = 50;
     private static final long MIN_CHANGES_FOR_ANALYZE = 10_000;
+    /** How long summarizing a partition's BRIN index waits for autovacuum's hold on the table. */
+    private static final int SUMMARIZE_LOCK_WAIT_MS = 100;
+    private static final String LOCK_NOT_AVAILABLE = "55P03";
+    private static final String INSUFFICIENT_PRIVILEGE = "42501";
     /** Between two analyzes of a table that has not outgrown its statistics (see stale_statistics.sql). */
     static final Duration MIN_ANALYZE_INTERVAL = Duration.ofMinutes(1);
 
@@ -87,6 +93,9 @@ public final class Housekeeping {
     }
 
     private long prune(String partition, OffsetDateTime cutoff) {
+        if (!summarize(partition)) {
+            return 0;
+        }
         String sql = Sql.load(Housekeeping.class, "prune_finished").replace("{partition}", partition);
         long total = 0;
         for (int i = 0; i < MAX_BATCHES_PER_PASS; i++) {
@@ -105,6 +114,39 @@ public final class Housekeeping {
             }
         }
         return total;
+    }
+
+    /**
+     * Summarizes the page ranges of the partition's BRIN index filled since it was last summarized, so that
+     * the prune's scan reads none of them: a range with no summary is read whole by every scan, and
+     * autovacuum summarizes new ranges only when it gets to them (a busy one, or one held back by a long
+     * transaction, lets thousands pile up: the bench's fresh database read its first hour of history every
+     * ten seconds). False if autovacuum (or another broker) holds the table now: the prune waits a pass.
+     */
+    private boolean summarize(String partition) {
+        try {
+            jdbi.useTransaction(handle -> {
+                handle.execute("SET LOCAL lock_timeout = '" + SUMMARIZE_LOCK_WAIT_MS + "ms'");
+                handle.createQuery("SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i "
+                                + "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                                + "WHERE i.indrelid = CAST(:partition AS regclass) AND a.amname = 'brin'")
+                        .bind("partition", partition)
+                        .mapTo(Long.class)
+                        .list();
+            });
+            return true;
+        } catch (JdbiException e) {
+            String state = e.getCause() instanceof SQLException sql ? sql.getSQLState() : "";
+            if (LOCK_NOT_AVAILABLE.equals(state)) {
+                log.debug("{} is held (autovacuum?): pruned next pass", partition);
+                return false;
+            }
+            if (INSUFFICIENT_PRIVILEGE.equals(state)) { // the broker's role does not own the table: prune as is
+                log.debug("{}: may not summarize its BRIN index ({})", partition, e.getCause().getMessage());
+                return true;
+            }
+            throw e;
+        }
     }
 
     /** Analyzes the tables whose statistics are stale; returns their names. */
