@@ -1,6 +1,5 @@
 package io.jobwire.broker.store;
 
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -29,8 +28,7 @@ public final class Housekeeping {
     private static final long MIN_CHANGES_FOR_ANALYZE = 10_000;
     /** How long summarizing a partition's BRIN index waits for autovacuum's hold on the table. */
     private static final int SUMMARIZE_LOCK_WAIT_MS = 100;
-    private static final String LOCK_NOT_AVAILABLE = "55P03";
-    private static final String INSUFFICIENT_PRIVILEGE = "42501";
+    private static final java.util.Set<String> INSUFFICIENT_PRIVILEGE = java.util.Set.of("42501");
     /** Between two analyzes of a table that has not outgrown its statistics (see stale_statistics.sql). */
     static final Duration MIN_ANALYZE_INTERVAL = Duration.ofMinutes(1);
 
@@ -125,24 +123,16 @@ public final class Housekeeping {
      */
     private boolean summarize(String partition) {
         try {
-            jdbi.useTransaction(handle -> {
-                handle.execute("SET LOCAL lock_timeout = '" + SUMMARIZE_LOCK_WAIT_MS + "ms'");
-                handle.createQuery("SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i "
-                                + "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
-                                + "WHERE i.indrelid = CAST(:partition AS regclass) AND a.amname = 'brin'")
-                        .bind("partition", partition)
-                        .mapTo(Long.class)
-                        .list();
-            });
-            return true;
+            return Turns.take(jdbi, "jobwire.history.summarize", partition, SUMMARIZE_LOCK_WAIT_MS, handle ->
+                    handle.createQuery("SELECT brin_summarize_new_values(i.indexrelid) FROM pg_index i "
+                                    + "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                                    + "WHERE i.indrelid = CAST(:partition AS regclass) AND a.amname = 'brin'")
+                            .bind("partition", partition)
+                            .mapTo(Long.class)
+                            .list()).isPresent();
         } catch (JdbiException e) {
-            String state = e.getCause() instanceof SQLException sql ? sql.getSQLState() : "";
-            if (LOCK_NOT_AVAILABLE.equals(state)) {
-                log.debug("{} is held (autovacuum?): pruned next pass", partition);
-                return false;
-            }
-            if (INSUFFICIENT_PRIVILEGE.equals(state)) { // the broker's role does not own the table: prune as is
-                log.debug("{}: may not summarize its BRIN index ({})", partition, e.getCause().getMessage());
+            if (Transactions.hasSqlState(e, INSUFFICIENT_PRIVILEGE)) { // the broker's role does not own the table: prune as is
+                log.debug("{}: may not summarize its BRIN index ({})", partition, e.getMessage());
                 return true;
             }
             throw e;
