@@ -62,6 +62,7 @@ import io.jobwire.broker.types.TypeRegistry;
 import io.jobwire.broker.store.PassTurns;
 import io.jobwire.broker.store.GroupWrites;
 import io.jobwire.broker.store.Housekeeping;
+import io.jobwire.broker.store.HorizonWatch;
 import io.jobwire.broker.store.Ring;
 import io.jobwire.broker.store.JobQueries;
 import io.jobwire.broker.store.JobStore;
@@ -127,6 +128,8 @@ public final class Broker implements AutoCloseable {
     private static final int PRUNE_BATCH = 10_000;
     /** How often the queue gauges are read from the maintained counts. */
     private static final Duration METRICS_INTERVAL = Duration.ofSeconds(5);
+    /** How often each broker looks for a transaction that holds back vacuum (a read of the statistics views). */
+    private static final Duration HORIZON_INTERVAL = Duration.ofSeconds(5);
     /** Twice per segment of the ring (one second each), so a segment is emptied soon after it is left. */
     private static final Duration RING_INTERVAL = Duration.ofMillis(500);
     /** How long close waits, after shutdownNow, for the server's streams to end (see close). */
@@ -250,6 +253,8 @@ public final class Broker implements AutoCloseable {
             this.reaper = new Reaper(store, metrics);
             Housekeeping housekeeping = new Housekeeping(database.jdbi(), config.database().retention(), builder.clock);
             Ring ring = new Ring(database.jdbi(), builder.clock);
+            HorizonWatch horizon = new HorizonWatch(database.jdbi(), builder.clock, HorizonWatch.DEFAULT_WARN_AFTER);
+            metrics.oldestTransaction(horizon::oldestSeconds);
             SessionPresence presence = new SessionPresence(sessions, registry, builder.clock, STALLED_WORKER_LIMIT);
             this.maintenance = new Maintenance(2, new PassTurns(database.jdbi(), brokerId)::take, metrics::maintenancePass)
                     .shared(Maintenance.REAPER, config.timing().reaperInterval(), reaper::reapAll)
@@ -266,6 +271,7 @@ public final class Broker implements AutoCloseable {
                     .every(Maintenance.DEPENDENCIES_IN_USE, KEYS_INTERVAL, resolver::refreshInUse)
                     .shared(Maintenance.DEPENDENCIES, STRANDED_INTERVAL, resolver::resolveStranded)
                     .every(Maintenance.FAIR_CLOCK, FAIR_CLOCK_INTERVAL, store.fairClock()::publish)
+                    .every(Maintenance.HORIZON, HORIZON_INTERVAL, horizon::check)
                     .shared(Maintenance.CALLBACKS, HOUSEKEEPING_INTERVAL,
                             () -> pruneCallbacks(callbackStore, config.database().retention()));
             this.callbacks = new CallbackDeliverer(callbackStore, queries, callbackPolicy,

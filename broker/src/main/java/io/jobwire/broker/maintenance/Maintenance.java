@@ -47,6 +47,7 @@ public final class Maintenance implements AutoCloseable {
     public static final String DEPENDENCIES = "dependencies";
     public static final String DEPENDENCIES_IN_USE = "dependencies-in-use";
     public static final String FAIR_CLOCK = "fair-clock";
+    public static final String HORIZON = "horizon";
 
     /** Who runs a shared pass now: true if this broker may (and is recorded as running it). */
     @FunctionalInterface

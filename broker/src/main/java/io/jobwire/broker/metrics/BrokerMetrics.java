@@ -134,6 +134,17 @@ public final class BrokerMetrics implements AutoCloseable {
                 .tag("pass", pass).register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * How long the oldest transaction or snapshot in the database has held back vacuum (0 if none), as the
+     * broker's last look found it ({@link io.jobwire.broker.store.HorizonWatch}).
+     */
+    public void oldestTransaction(java.util.function.DoubleSupplier seconds) {
+        Gauge.builder("jobwire.database.oldest.transaction.age", seconds::getAsDouble).baseUnit("seconds")
+                .description("How long the oldest open transaction or snapshot in the database has held back vacuum "
+                        + "(a report, an idle psql, a standby's feedback); the tables keep every row version written since")
+                .register(registry);
+    }
+
     /** Worker streams open on this broker and the jobs they could take now, read when scraped. */
     public void workers(java.util.function.Supplier<Integer> streams, java.util.function.Supplier<Long> freeSlots) {
         Gauge.builder("jobwire.worker.streams", () -> streams.get()).description("Worker streams open on this broker")

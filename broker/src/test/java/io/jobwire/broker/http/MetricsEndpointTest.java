@@ -116,6 +116,25 @@ class MetricsEndpointTest {
         });
     }
 
+    /** A transaction held open on the broker's database shows as the age of the oldest transaction. */
+    @Test
+    void aTransactionHeldOpenShowsAsTheOldestTransactionsAge() throws Exception {
+        try (java.sql.Connection pin = java.sql.DriverManager.getConnection(fixture.jdbcUrl())) {
+            pin.setAutoCommit(false);
+            pin.setTransactionIsolation(java.sql.Connection.TRANSACTION_REPEATABLE_READ);
+            try (java.sql.Statement statement = pin.createStatement()) {
+                statement.executeQuery("SELECT 1").close();
+            }
+            await().atMost(scaled(Duration.ofSeconds(60))).untilAsserted(() ->
+                    assertThat(sample(get("/metrics").body(), "jobwire_database_oldest_transaction_age_seconds"))
+                            .isGreaterThanOrEqualTo(1.0));
+            pin.rollback();
+        }
+        await().atMost(scaled(Duration.ofSeconds(60))).untilAsserted(() ->
+                assertThat(sample(get("/metrics").body(), "jobwire_database_oldest_transaction_age_seconds"))
+                        .isLessThan(1.0));
+    }
+
     /** Cancels the broker makes itself count as the Cancel call's do: a key's strategy, a failed dependency. */
     @Test
     void cancellationsTheBrokerMakesItselfAreCounted() {

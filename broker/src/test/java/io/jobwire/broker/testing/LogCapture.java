@@ -26,6 +26,15 @@ public final class LogCapture implements AutoCloseable {
         }
     }
 
+    /** What one class logged, as "LEVEL message", in order. */
+    public List<String> from(Class<?> source) {
+        synchronized (appender.list) {
+            return appender.list.stream().filter(event -> event.getLoggerName().equals(source.getName()))
+                    .map(event -> event.getLevel() + " " + event.getFormattedMessage())
+                    .toList();
+        }
+    }
+
     @Override
     public void close() {
         root.detachAppender(appender);
