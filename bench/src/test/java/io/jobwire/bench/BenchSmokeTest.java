@@ -26,7 +26,7 @@ import picocli.CommandLine;
 class BenchSmokeTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Path BROKER_JAR = Path.of("..", "broker", "target", "jobwire.jar");
-    private static final int JOBS = 1_500;
+    private static final int JOBS = 600;
 
     @BeforeAll
     static void brokerJarIsBuilt() {
