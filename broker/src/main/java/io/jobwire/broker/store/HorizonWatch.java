@@ -26,11 +26,14 @@ public final class HorizonWatch {
     /** How long a transaction may hold back vacuum before the log names it. */
     public static final Duration DEFAULT_WARN_AFTER = Duration.ofMinutes(5);
 
-    /** The oldest holder: what it is, who (application, role, address), its state, and how long it has held. */
+    /**
+     * The oldest holder: what it is, who (application, role, address), its state, the transaction's id (or,
+     * if it wrote nothing, its snapshot's xmin), and how long it has held.
+     */
     public record Holder(String kind, Integer pid, String who, String state, String xmin, Duration age) {
         /** Tells one holder from the next: the same session with a new transaction is another holder. */
         private String key() {
-            return kind + "|" + pid + "|" + who + "|" + xmin;
+            return kind + "|" + pid + "|" + (pid == null ? who : "") + "|" + xmin;
         }
 
         @Override

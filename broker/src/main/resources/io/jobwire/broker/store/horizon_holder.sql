@@ -1,8 +1,9 @@
 -- What holds back the row versions vacuum may remove in this database, the oldest of them: an open
 -- transaction or snapshot of a session of this database (a report, a forgotten BEGIN in psql, a pg_dump),
--- a replication connection's feedback or a physical replication slot (a standby's `hot_standby_feedback`), a prepared transaction. Reads the
--- statistics views only: no lock. seconds is how long it has been open, where the server shows it (another
--- role's sessions show their start only to superusers and members of pg_read_all_stats: NULL then); xmin
+-- a replication connection's feedback or a physical replication slot (a standby's hot_standby_feedback),
+-- a prepared transaction. Reads the statistics views only: no lock. seconds is how long it has been open,
+-- where the server shows it (another role's sessions show their start only to superusers and members of
+-- pg_read_all_stats: NULL then); xmin (the transaction's id if it has one, else its snapshot's xmin)
 -- tells one holder from the next. Sessions without a role (autovacuum) hold back no other vacuum.
 SELECT kind, pid, who, state, seconds, xmin
 FROM (
@@ -12,7 +13,7 @@ FROM (
                || coalesce(', from ' || host(a.client_addr), '') AS who,
            a.state,
            extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS seconds,
-           coalesce(a.backend_xmin, a.backend_xid)::text AS xmin,
+           coalesce(a.backend_xid, a.backend_xmin)::text AS xmin,
            greatest(age(a.backend_xmin), age(a.backend_xid)) AS xids
     FROM pg_stat_activity a
     WHERE (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL) AND a.usesysid IS NOT NULL

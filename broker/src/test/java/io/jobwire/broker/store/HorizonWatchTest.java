@@ -118,6 +118,33 @@ class HorizonWatchTest {
         }
     }
 
+    /** A transaction that wrote holds back vacuum by its id, through every statement it runs: one holder, one warning. */
+    @Test
+    void aTransactionThatWroteIsOneHolderThroughItsStatements() throws Exception {
+        HorizonWatch watch = new HorizonWatch(db.jdbi(), Clock.systemUTC(), Duration.ZERO);
+        try (LogCapture logs = new LogCapture(); Connection writer = DriverManager.getConnection(url)) {
+            writer.setAutoCommit(false);
+            String xid;
+            try (Statement statement = writer.createStatement()) {
+                statement.executeQuery("SELECT txid_current()").close();
+                try (ResultSet rs = statement.executeQuery("SELECT backend_xid::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")) {
+                    rs.next();
+                    xid = rs.getString(1);
+                }
+            }
+            assertThat(xid).isNotNull();
+            assertThat(watch.check().orElseThrow().xmin()).isEqualTo(xid);
+            for (int i = 0; i < 3; i++) {
+                try (Statement statement = writer.createStatement()) {
+                    statement.executeQuery("SELECT count(*) FROM live_jobs").close();
+                }
+                assertThat(watch.check().orElseThrow().xmin()).isEqualTo(xid);
+            }
+            assertThat(logs.from(HorizonWatch.class)).hasSize(1);
+            writer.rollback();
+        }
+    }
+
     /**
      * A broker whose role may not see another role's transaction start (no pg_read_all_stats) still sees
      * its snapshot, and counts its age from when it first saw it, on its own clock.
