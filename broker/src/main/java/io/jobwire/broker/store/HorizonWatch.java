@@ -33,7 +33,7 @@ public final class HorizonWatch {
     public record Holder(String kind, Integer pid, String who, String state, String xmin, Duration age) {
         /** Tells one holder from the next: the same session with a new transaction is another holder. */
         private String key() {
-            return kind + "|" + pid + "|" + (pid == null ? who : "") + "|" + xmin;
+            return HorizonWatch.key(kind, pid, who, xmin);
         }
 
         @Override
@@ -43,6 +43,11 @@ public final class HorizonWatch {
     }
 
     private record Row(String kind, Integer pid, String who, String state, Double seconds, String xmin) {
+    }
+
+    /** A session (or walsender) by its pid and transaction; a slot or prepared transaction by its name. */
+    private static String key(String kind, Integer pid, String who, String xmin) {
+        return kind + "|" + pid + "|" + (pid == null ? who : "") + "|" + xmin;
     }
 
     private final Jdbi jdbi;
@@ -67,9 +72,9 @@ public final class HorizonWatch {
                 .findOne());
         Instant now = clock.instant();
         Optional<Holder> holder = row.map(r -> {
-            Holder seen = new Holder(r.kind(), r.pid(), r.who(), r.state(), r.xmin(), Duration.ZERO);
-            if (!seen.key().equals(seenKey)) {
-                seenKey = seen.key();
+            String key = key(r.kind(), r.pid(), r.who(), r.xmin());
+            if (!key.equals(seenKey)) {
+                seenKey = key;
                 seenSince = now;
             }
             Duration age = r.seconds() != null ? Duration.ofMillis(Math.max(0, Math.round(r.seconds() * 1000)))
