@@ -640,7 +640,6 @@ public final class JobStore {
             // The entries of one segment, the oldest with any due: so the delete looks in that partition only.
             int[] seg = {-1};
             boolean[] more = {false};
-            List<Long> parts = new ArrayList<>();
             List<String> entries = new ArrayList<>();
             List<Long> ids = new ArrayList<>();
             List<Integer> attempts = new ArrayList<>();
@@ -653,7 +652,6 @@ public final class JobStore {
                             more[0] = true;
                             return null;
                         }
-                        parts.add(rs.getLong("part"));
                         entries.add(rs.getString("entry"));
                         ids.add(rs.getLong("job_id"));
                         attempts.add(rs.getInt("attempt"));
@@ -670,7 +668,6 @@ public final class JobStore {
             }
             List<JobChange> changes = handle.createQuery(Sql.load(JobStore.class, "reap_leases"))
                     .bind("seg", (short) seg[0])
-                    .bind("parts", parts.toArray(Long[]::new))
                     .bind("entries", entries.toArray(String[]::new))
                     .bind("ids", ids.toArray(Long[]::new))
                     .bind("attempts", attempts.toArray(Integer[]::new))

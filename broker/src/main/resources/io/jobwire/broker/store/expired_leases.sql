@@ -4,10 +4,10 @@
 -- empties whole segments one after the other, which the ring then truncates, instead of leaving a few
 -- entries in every segment, none of which could be truncated, while every scan walks the dead entries of
 -- all of them.
-SELECT e.seg, e.part, e.entry, e.job_id, e.attempt
+SELECT e.seg, e.entry, e.job_id, e.attempt
 FROM generate_series(15, 0, -1) AS a(age)
 CROSS JOIN LATERAL (
-    SELECT l.seg, l.tableoid::bigint AS part, l.ctid::text AS entry, l.job_id, l.attempt
+    SELECT l.seg, l.ctid::text AS entry, l.job_id, l.attempt
     FROM job_leases l
     WHERE l.seg = (jobwire_segment() - a.age + 16) % 16 AND l.check_at <= now()
     LIMIT :limit
