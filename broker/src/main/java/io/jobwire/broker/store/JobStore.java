@@ -636,7 +636,8 @@ public final class JobStore {
      * a job that finished meanwhile.
      */
     public Reaped reapExpired(int limit, Runnable betweenChoiceAndUpdate) {
-        Reaped reaped = transactions.run(handle -> {
+        // on the keyed pool: its generic plans meet a batch of thousands in hash joins and reach jobs by key
+        Reaped reaped = transactions.keyed(true, handle -> {
             // The entries of one segment, the oldest with any due: so the delete looks in that partition only.
             int[] seg = {-1};
             boolean[] more = {false};

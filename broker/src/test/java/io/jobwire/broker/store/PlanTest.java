@@ -49,7 +49,7 @@ class PlanTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"claim_jobs", "insert_jobs", "insert_jobs@unfair", "complete_jobs", "fail_jobs", "release_jobs",
-            "heartbeat_leases", "report_progress"})
+            "heartbeat_leases", "report_progress", "reap_leases"})
     void genericPlanReachesJobsOnlyByKey(String statement) throws SQLException {
         List<String> plan;
         try (Connection connection = DriverManager.getConnection(url); Statement sql = connection.createStatement()) {
