@@ -110,6 +110,64 @@ class HistoryPartitionsTest {
         CountsCheck.assertCountsMatchJobs(db.jdbi());
     }
 
+    /**
+     * On a database made just now the partition V8 made for older history ends at the start of this hour
+     * (V23), so the first hour's finished jobs land in a dated partition, dropped whole by retention, not in
+     * job_history_before, pruned row by row.
+     */
+    @Test
+    void aNewDatabasesFirstHourOfHistoryHasAPartitionOfItsOwn() {
+        String url = TestPostgres.newEmptyDatabase();
+        Instant before;
+        try (Database fresh = Database.connect(url, 4, Duration.ofSeconds(5), "test")) {
+            before = fresh.jdbi().withHandle(h -> h.createQuery("SELECT now()").mapTo(OffsetDateTime.class).one()).toInstant();
+            fresh.migrate();
+            HistoryPartitions made = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7));
+            HistoryPartitions.Part old = made.parts().get(0);
+            assertThat(old.name()).isEqualTo("job_history_before");
+            assertThat(old.ends().getEpochSecond() % 3600).as("ends on the hour").isZero();
+            assertThat(old.ends()).as("at the start of the hour the migration ran in")
+                    .isAfter(before.minus(Duration.ofHours(1))).isBeforeOrEqualTo(before.plusSeconds(60));
+
+            made.ensureAhead();
+            assertThat(made.parts().get(1).starts()).contains(old.ends());
+            fresh.jdbi().useHandle(h -> h.execute("""
+                    INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner, max_attempts,
+                                             attempt, spent_attempts, releases, errors, lease_duration_ms, created_at,
+                                             updated_at, finished_at, version)
+                    VALUES (nextval('jobs_id_seq'), 'first.hour', 'default', 'SUCCEEDED', 0, now(), '{}', '{}', 'tester',
+                            1, 1, 1, 0, 0, 30000, now(), now(), now(), 1)"""));
+            String partition = fresh.jdbi().withHandle(h -> h.createQuery(
+                    "SELECT tableoid::regclass::text FROM job_history WHERE type = 'first.hour'").mapTo(String.class).one());
+            assertThat(partition).startsWith("job_history_2");
+        }
+    }
+
+    /** A database with history already (it has served) keeps the bound V8 gave its older history. */
+    @Test
+    void aDatabaseThatHasServedKeepsItsOlderHistorysBound() {
+        String url = TestPostgres.newEmptyDatabase();
+        try (Database served = Database.connect(url, 4, Duration.ofSeconds(5), "test")) {
+            org.flywaydb.core.Flyway.configure().dataSource(url, null, null).locations("classpath:db/migration")
+                    .target("22").load().migrate();
+            served.jdbi().useHandle(h -> h.execute("""
+                    INSERT INTO job_history (id, type, queue, state, priority, run_at, payload, labels, owner, max_attempts,
+                                             attempt, spent_attempts, releases, errors, lease_duration_ms, created_at,
+                                             updated_at, finished_at, version)
+                    VALUES (nextval('jobs_id_seq'), 'served', 'default', 'SUCCEEDED', 0, now(), '{}', '{}', 'tester',
+                            1, 1, 1, 0, 0, 30000, now(), now(), now() - interval '1 second', 1)"""));
+            HistoryPartitions made = new HistoryPartitions(served.jdbi(), Duration.ofDays(7));
+            Instant bound = made.parts().get(0).ends();
+
+            served.migrate();
+
+            assertThat(made.parts()).extracting(HistoryPartitions.Part::ends).containsExactly(bound);
+            String partition = served.jdbi().withHandle(h -> h.createQuery(
+                    "SELECT tableoid::regclass::text FROM job_history WHERE type = 'served'").mapTo(String.class).one());
+            assertThat(partition).isEqualTo("job_history_before");
+        }
+    }
+
     @Test
     void aPartitionPastTheRetentionGoesWholeWithItsAttemptsKeysAndCountsAndNothingElseDoes() {
         partitions.ensureAhead();
