@@ -236,7 +236,8 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             link.send(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
                     .setSessionId(session.sessionId())
                     .setBrokerId(context.sessions().brokerId())
-                    .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
+                    .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval()))
+                    .setOutcomeFreesSlot(true))
                     .build());
             if (!held.isEmpty()) {
                 send(List.of(write(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), context.writes().heartbeats())));
@@ -520,7 +521,16 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 || action == AckAction.ACK_ACTION_RELEASE || action == AckAction.ACK_ACTION_AWAIT;
         Map<Long, WorkerSession.Lease> leases = new HashMap<>();
         if (finishing) {
-            writes.forEach(w -> leases.put(leaseOf.apply(w).jobId(), session.lease(leaseOf.apply(w).jobId())));
+            boolean freed = false;
+            for (W w : writes) {
+                LeaseRef lease = leaseOf.apply(w);
+                leases.put(lease.jobId(), session.lease(lease.jobId()));
+                freed |= session.outcomeArrived(lease.jobId(), lease.attempt());
+            }
+            if (freed) {
+                // the slot is free while the outcome is written: the worker's credit may already be here
+                context.dispatcher().wake();
+            }
         }
         return inJobOrder(writes.stream().map(w -> leaseOf.apply(w).jobId()).toList(),
                 () -> group.submit(Fenced.all(writer, writes))).handle((results, error) -> {
