@@ -66,11 +66,6 @@ final class RunningJob implements JobContext {
 
     // loop: the phase, lease deadline (local clock), heartbeat schedule and what is left to say about the job
     Phase phase = Phase.RUNNING;
-    /**
-     * Its slot's credit went back to the broker with its outcome (a broker that frees the slot when the
-     * outcome arrives), not to be granted again when the outcome is answered.
-     */
-    boolean slotFreed;
     /** The outcome or release sent (FINISHING, RELEASING), sent again if the broker could not take it. */
     WorkerMessage finish;
     volatile long deadlineNanos;

@@ -105,8 +105,6 @@ public final class Worker implements AutoCloseable {
 
     // Owned by the loop thread.
     private final Map<String, RunningJob> held = new LinkedHashMap<>();
-    /** The current stream's broker frees a job's slot when its outcome arrives (Welcome.outcome_frees_slot). */
-    private boolean outcomeFreesSlot;
     /** The newest attempt held of each job. */
     private final Map<String, RunningJob> newestAttempt = new HashMap<>();
     private int generation;
@@ -288,22 +286,15 @@ public final class Worker implements AutoCloseable {
         backoff.reset();
         log.info("worker {} connected to {} (session {})", workerId, connection.target(targetIndex),
                 message.getWelcome().getSessionId());
-        outcomeFreesSlot = message.getWelcome().getOutcomeFreesSlot();
-        int counted = 0;
         for (RunningJob job : held.values()) {
-            boolean outcomeSent = job.phase == Phase.FINISHING || job.phase == Phase.RELEASING;
-            if (outcomeSent) {
+            if (job.phase == Phase.FINISHING || job.phase == Phase.RELEASING) {
                 sendFinish(job);
             }
-            // this stream's broker counts the job until its outcome arrives, or (an older one) until it is
-            // answered: the credit granted now and on each answer add up to the concurrency either way
-            job.slotFreed = outcomeFreesSlot && outcomeSent;
-            counted += job.slotFreed ? 0 : 1;
         }
         if (draining) {
             outbox.send(WorkerMessage.newBuilder().setGoodbye(Goodbye.getDefaultInstance()).build());
-        } else if (concurrency > counted) {
-            outbox.credit(concurrency - counted);
+        } else if (concurrency > held.size()) {
+            outbox.credit(concurrency - held.size());
         }
     }
 
@@ -497,12 +488,6 @@ public final class Worker implements AutoCloseable {
         job.finish = finish;
         if (welcomed) {
             sendFinish(job);
-            if (outcomeFreesSlot && !draining) {
-                // its credit goes with the outcome, in the same flush (after it): the broker frees the slot
-                // when the outcome arrives, so the next job comes without waiting for the outcome's commit
-                job.slotFreed = true;
-                outbox.credit(1);
-            }
         }
     }
 
@@ -565,7 +550,7 @@ public final class Worker implements AutoCloseable {
             if (held.isEmpty()) {
                 drained.complete(null);
             }
-        } else if (!job.slotFreed) {
+        } else {
             outbox.credit(1);
         }
     }

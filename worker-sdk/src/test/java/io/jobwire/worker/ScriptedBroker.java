@@ -90,26 +90,10 @@ final class ScriptedBroker implements AutoCloseable {
 
     /** Waits for the worker's Hello, welcomes it and takes the credit it grants. */
     void welcome() throws InterruptedException {
-        welcome(false);
-    }
-
-    /** The same, as a broker that frees a job's slot when its outcome arrives (or an older one that does not). */
-    void welcome(boolean outcomeFreesSlot) throws InterruptedException {
         next(WorkerMessage.KindCase.HELLO);
         send(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder().setSessionId("scripted")
-                .setBrokerId("scripted").setOutcomeFreesSlot(outcomeFreesSlot)).build());
+                .setBrokerId("scripted")).build());
         next(WorkerMessage.KindCase.CREDIT);
-    }
-
-    /** The next message besides heartbeats within {@code millis}, or null if none came. */
-    WorkerMessage within(long millis) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
-        while (true) {
-            WorkerMessage message = received.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            if (message == null || message.getKindCase() != WorkerMessage.KindCase.HEARTBEAT) {
-                return message;
-            }
-        }
     }
 
     /** Hands the worker a job with this lease duration; returns its lease. */

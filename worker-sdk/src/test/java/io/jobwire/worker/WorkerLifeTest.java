@@ -42,34 +42,9 @@ class WorkerLifeTest {
     }
 
     private void start(int concurrency, String type, JobHandler handler) throws InterruptedException {
-        start(concurrency, type, handler, false);
-    }
-
-    private void start(int concurrency, String type, JobHandler handler, boolean outcomeFreesSlot) throws InterruptedException {
         worker = Worker.builder().target(broker.target()).concurrency(concurrency).nanoTime(clock::get)
                 .stopTimeout(java.time.Duration.ofSeconds(1)).handle(type, handler).start();
-        broker.welcome(outcomeFreesSlot);
-    }
-
-    /**
-     * A broker that frees a job's slot when its outcome arrives gets the credit right behind the outcome,
-     * not after answering it (one round trip and one commit sooner), and not a second time when it answers,
-     * even if it could not take the outcome at first.
-     */
-    @Test
-    void aBrokerThatFreesTheSlotOnTheOutcomeGetsTheCreditWithIt() throws Exception {
-        start(1, "life.early", job -> "\"ok\"", true);
-        LeaseRef lease = broker.assign("1", "life.early", 30);
-        WorkerMessage complete = broker.nextBesidesHeartbeats();
-        assertThat(complete.getKindCase()).isEqualTo(KindCase.COMPLETE);
-        WorkerMessage credit = broker.nextBesidesHeartbeats();
-        assertThat(credit.getKindCase()).as("the credit, unanswered outcome and all").isEqualTo(KindCase.CREDIT);
-        assertThat(credit.getCredit().getJobs()).isEqualTo(1);
-
-        broker.ack(lease, AckAction.ACK_ACTION_COMPLETE, AckStatus.ACK_STATUS_UNAVAILABLE);
-        assertThat(broker.nextBesidesHeartbeats()).as("the outcome again, and no credit with it").isEqualTo(complete);
-        broker.ack(lease, AckAction.ACK_ACTION_COMPLETE, AckStatus.ACK_STATUS_ACCEPTED);
-        assertThat(broker.within(500)).as("no second credit for the same slot").isNull();
+        broker.welcome();
     }
 
     @Test

@@ -236,8 +236,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
             link.send(BrokerMessage.newBuilder().setWelcome(Welcome.newBuilder()
                     .setSessionId(session.sessionId())
                     .setBrokerId(context.sessions().brokerId())
-                    .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval()))
-                    .setOutcomeFreesSlot(true))
+                    .setHeartbeatInterval(ProtoJobs.duration(context.heartbeatInterval())))
                     .build());
             if (!held.isEmpty()) {
                 send(List.of(write(AckAction.ACK_ACTION_HEARTBEAT, held, Function.identity(), context.writes().heartbeats())));
@@ -521,16 +520,7 @@ final class WorkerStream implements StreamObserver<WorkerMessage> {
                 || action == AckAction.ACK_ACTION_RELEASE || action == AckAction.ACK_ACTION_AWAIT;
         Map<Long, WorkerSession.Lease> leases = new HashMap<>();
         if (finishing) {
-            boolean freed = false;
-            for (W w : writes) {
-                LeaseRef lease = leaseOf.apply(w);
-                leases.put(lease.jobId(), session.lease(lease.jobId()));
-                freed |= session.outcomeArrived(lease.jobId(), lease.attempt());
-            }
-            if (freed) {
-                // the slot is free while the outcome is written: the worker's credit may already be here
-                context.dispatcher().wake();
-            }
+            writes.forEach(w -> leases.put(leaseOf.apply(w).jobId(), session.lease(leaseOf.apply(w).jobId())));
         }
         return inJobOrder(writes.stream().map(w -> leaseOf.apply(w).jobId()).toList(),
                 () -> group.submit(Fenced.all(writer, writes))).handle((results, error) -> {

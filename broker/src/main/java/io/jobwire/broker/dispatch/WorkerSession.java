@@ -47,12 +47,6 @@ public final class WorkerSession {
 
     private final Map<Long, Held> held = new HashMap<>();
     private final Map<String, Integer> heldPerType = new HashMap<>();
-    /**
-     * Held jobs whose outcome has arrived and is being written: their handlers have returned, so they no
-     * longer count against the stream's concurrency (the worker grants their credit with the outcome).
-     */
-    private final java.util.Set<Long> finishing = new java.util.HashSet<>();
-    private final Map<String, Integer> finishingPerType = new HashMap<>();
     private int credits;
     private boolean accepting = true;
     /** A claim was skipped because the link was busy: wake the dispatcher when it is writable again. */
@@ -180,7 +174,7 @@ public final class WorkerSession {
             skippedBusy = true;
             return null;
         }
-        int room = Math.min(credits, maxConcurrency - running());
+        int room = Math.min(credits, maxConcurrency - held.size());
         if (room <= 0) {
             return null;
         }
@@ -189,8 +183,7 @@ public final class WorkerSession {
         for (Map.Entry<String, Integer> entry : typeLimits.entrySet()) {
             String type = entry.getKey();
             int limit = entry.getValue();
-            int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0)
-                    + finishingPerType.getOrDefault(type, 0));
+            int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0));
             if (only != null) {
                 quota = Math.min(quota, only.getOrDefault(type, 0));
             }
@@ -296,30 +289,8 @@ public final class WorkerSession {
         Held removed = held.remove(jobId);
         if (removed != null) {
             heldPerType.computeIfPresent(removed.type(), (type, count) -> count > 1 ? count - 1 : null);
-            if (finishing.remove(jobId)) {
-                finishingPerType.computeIfPresent(removed.type(), (type, count) -> count > 1 ? count - 1 : null);
-            }
             holders.remove(jobId, this);
         }
-    }
-
-    /**
-     * The outcome of this attempt has arrived (it is being written): its handler no longer runs, so it no
-     * longer counts against the stream's concurrency. The job stays held until the write is answered. True
-     * when that freed a slot.
-     */
-    public synchronized boolean outcomeArrived(long jobId, int attempt) {
-        Held current = held.get(jobId);
-        if (current == null || current.attempt() != attempt || !finishing.add(jobId)) {
-            return false;
-        }
-        finishingPerType.merge(current.type(), 1, Integer::sum);
-        return true;
-    }
-
-    /** Jobs whose handlers run: held, and no outcome yet. */
-    private int running() {
-        return held.size() - finishing.size();
     }
 
     /** What a finish is counted by: the job's type and queue, and since when this broker saw its lease. */
@@ -346,7 +317,7 @@ public final class WorkerSession {
 
     /** Jobs this stream could take now: its credit, within its concurrency. */
     public synchronized long room() {
-        return Math.max(0, Math.min(credits, maxConcurrency - running()));
+        return Math.max(0, Math.min(credits, maxConcurrency - held.size()));
     }
 
     synchronized boolean holds(long jobId, int attempt) {
@@ -392,7 +363,7 @@ public final class WorkerSession {
     }
 
     public synchronized WorkerSessionRecord snapshot(String brokerId) {
-        int free = accepting && !link.isClosed() ? Math.max(0, Math.min(credits, maxConcurrency - running())) : 0;
+        int free = accepting && !link.isClosed() ? Math.max(0, Math.min(credits, maxConcurrency - held.size())) : 0;
         return new WorkerSessionRecord(sessionId, workerId, principal, brokerId, jobTypes(), queues, maxConcurrency,
                 held.size(), free, connectedAt, null);
     }

@@ -166,41 +166,6 @@ class WorkerProtocolTest {
         assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(500))).isFalse();
     }
 
-    /**
-     * A job's slot is free once its outcome arrives, while the outcome is still being written: the next
-     * job comes without waiting for the commit (the worker grants the credit with the outcome, as the
-     * Welcome invites it to). Only the slot: a credit beyond the concurrency still brings nothing. Here the
-     * write is held up by a lock on the job's row taken from another session.
-     */
-    @Test
-    void aJobsSlotIsFreeOnceItsOutcomeArrivesBeforeTheOutcomeIsWritten() throws Exception {
-        for (int i = 0; i < 3; i++) {
-            fixture.submit("proto.early", "{}");
-        }
-        RawWorker worker = RawWorker.open(fixture.workerStub());
-        worker.send(WorkerMessage.newBuilder().setHello(RawWorker.hello("early", 1, "proto.early")).build());
-        assertThat(worker.await(BrokerMessage::hasWelcome).getWelcome().getOutcomeFreesSlot()).isTrue();
-        worker.credit(1);
-        AssignedJob first = worker.awaitJobs(1).get(0);
-        try (java.sql.Connection lock = java.sql.DriverManager.getConnection(fixture.jdbcUrl())) {
-            lock.setAutoCommit(false);
-            lock.createStatement().execute("SELECT 1 FROM live_jobs WHERE id = " + first.getLease().getJobId() + " FOR UPDATE");
-            worker.send(WorkerMessage.newBuilder().setComplete(Complete.newBuilder().setLease(first.getLease()).setResult("1")).build());
-            worker.credit(1);
-            AssignedJob second = worker.awaitJobs(1).get(0);
-            assertThat(second.getLease().getJobId()).isNotEqualTo(first.getLease().getJobId());
-            assertThat(fixture.queryString("SELECT state FROM jobs WHERE id = " + first.getLease().getJobId()))
-                    .as("the first job's outcome is not written yet").isEqualTo("RUNNING");
-            worker.credit(1);
-            assertThat(worker.receives(BrokerMessage::hasAssign, Duration.ofMillis(800)))
-                    .as("one job runs: a credit beyond the concurrency brings nothing").isFalse();
-            lock.rollback();
-        }
-        assertThat(worker.awaitAck(first.getLease().getJobId(), AckAction.ACK_ACTION_COMPLETE).getStatus())
-                .isEqualTo(AckStatus.ACK_STATUS_ACCEPTED);
-        worker.close();
-    }
-
     @Test
     void perTypeConcurrencyIsRespected() {
         for (int i = 0; i < 3; i++) {
