@@ -239,13 +239,13 @@ public final class Broker implements AutoCloseable {
                 announcer.dueNow();
             };
             BrokerCancels cancels = new BrokerCancels(store, metrics);
-            this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), cancels, wakeDispatchers);
-            taken.push(admitter);
-            bus.subscribe(admitter);
             RateLimits rateLimits = new RateLimits(database.jdbi());
             this.rateAdmitter = new RateAdmitter(rateLimits, wakeDispatchers);
             taken.push(rateAdmitter);
             bus.subscribe(rateAdmitter);
+            this.admitter = new Admitter(new ConcurrencyKeys(database.jdbi()), cancels, wakeDispatchers, rateAdmitter::passSoon);
+            taken.push(admitter);
+            bus.subscribe(admitter);
             this.resolver = new DependencyResolver(store, cancels);
             taken.push(resolver);
             bus.subscribe(resolver);

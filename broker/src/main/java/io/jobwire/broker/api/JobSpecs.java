@@ -143,10 +143,6 @@ final class JobSpecs {
         String rateKey = !spec.getRateKey().isEmpty()
                 ? Texts.check(prefix + ".rate_key", spec.getRateKey(), Limits.MAX_RATE_KEY)
                 : defaults != null ? defaults.defaultRateKey() : null;
-        if (rateKey != null && concurrencyKey != null) {
-            throw InvalidArgument.of(prefix + ".rate_key", "can't go with a concurrency_key (yet): give one of them"
-                    + (spec.getRateKey().isEmpty() || spec.getConcurrencyKey().isEmpty() ? " (one is the type's default)" : ""));
-        }
         if (rateKey != null && !rateLimited.test(rateKey)) {
             throw Status.FAILED_PRECONDITION.withDescription(prefix + ".rate_key: " + rateKey + " has no rate limit; set one "
                     + "first (jobwire rate-limit set --key " + rateKey + " --per-second N)").asRuntimeException();

@@ -80,9 +80,6 @@ final class JobTypeInfos {
                 defaults.getConcurrencyStrategy());
         String rateKey = defaults.getRateKey().isEmpty() ? null
                 : Texts.check(prefix + ".defaults.rate_key", defaults.getRateKey(), Limits.MAX_RATE_KEY);
-        if (rateKey != null && concurrencyKey != null) {
-            throw InvalidArgument.of(prefix + ".defaults.rate_key", "can't go with a concurrency_key (yet): give one of them");
-        }
         Map<String, Integer> fairWeights = proto.hasFairShare() ? fairWeights(prefix + ".fair_share.weights",
                 proto.getFairShare()) : null;
         return new Registration(name, description, documentation, payloadSchema, resultSchema, uses, queue, leaseMs,

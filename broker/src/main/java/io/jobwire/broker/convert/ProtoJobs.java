@@ -61,7 +61,7 @@ public final class ProtoJobs {
             proto.setConcurrencyKey(job.concurrencyKey())
                     .setConcurrencyLimit(job.concurrencyLimit() == null ? 1 : job.concurrencyLimit())
                     .setConcurrencyStrategy(strategy(job.concurrencyStrategy()))
-                    .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
+                    .setWaitingForKey(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keySlot()));
         }
         if (job.dependsOn() != null) {
             job.dependsOn().forEach(id -> proto.addDependsOn(Long.toString(id)));
@@ -71,7 +71,8 @@ public final class ProtoJobs {
         }
         if (job.rateKey() != null) {
             proto.setRateKey(job.rateKey())
-                    .setWaitingForRate(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted()));
+                    .setWaitingForRate(job.state() == JobStatus.QUEUED && Boolean.FALSE.equals(job.keyAdmitted())
+                            && !Boolean.FALSE.equals(job.keySlot()));
         }
         if (job.callbackUrl() != null) {
             proto.setCallback(Callback.newBuilder().setUrl(job.callbackUrl()).setEvents(job.callbackAll()

@@ -6,6 +6,7 @@ import io.jobwire.broker.store.JobChange;
 import io.jobwire.broker.store.JobStatus;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,13 +25,20 @@ public final class Admitter implements ChangeListener, AutoCloseable {
     private final ConcurrencyKeys keys;
     private final BrokerCancels cancels;
     private final Runnable wakeDispatchers;
+    private final Consumer<List<String>> rateKeysWaiting;
     private final BatchLoop<String> loop;
 
-    /** @param wakeDispatchers tells this broker's and the other brokers' dispatchers that jobs are due now */
-    public Admitter(ConcurrencyKeys keys, BrokerCancels cancels, Runnable wakeDispatchers) {
+    /**
+     * @param wakeDispatchers tells this broker's and the other brokers' dispatchers that jobs are due now
+     * @param rateKeysWaiting gets the rate keys of jobs admitted that wait for a token now (jobs of both
+     *     kinds of key: {@link RateAdmitter#passSoon})
+     */
+    public Admitter(ConcurrencyKeys keys, BrokerCancels cancels, Runnable wakeDispatchers,
+            Consumer<List<String>> rateKeysWaiting) {
         this.keys = keys;
         this.cancels = cancels;
         this.wakeDispatchers = wakeDispatchers;
+        this.rateKeysWaiting = rateKeysWaiting;
         this.loop = new BatchLoop<>("jobwire-admit", "admit the jobs of concurrency keys", KEYS_PER_PASS,
                 batch -> settle(keys.admit(batch)));
     }
@@ -62,8 +70,11 @@ public final class Admitter implements ChangeListener, AutoCloseable {
      * cancel frees or needs no slot; its change brings the key's next pass). Returns the jobs admitted.
      */
     private int settle(ConcurrencyKeys.Admission admission) {
-        if (admission.admitted() > 0) {
+        if (admission.ready() > 0) {
             wakeDispatchers.run();
+        }
+        if (!admission.rateKeys().isEmpty()) {
+            rateKeysWaiting.accept(admission.rateKeys());
         }
         for (ConcurrencyKeys.Refusal refusal : admission.refusals()) {
             String reason = refusal.why().equals("full")

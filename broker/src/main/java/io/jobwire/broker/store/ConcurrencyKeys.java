@@ -3,11 +3,13 @@ package io.jobwire.broker.store;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * Admission of concurrency keys' jobs into the ready ring: a keyed job waits in {@code key_waiting}
- * until its key has a free slot (see V18). Admission takes each key's advisory lock, then counts and
+ * until its key has a free slot (see V18); one of a rate key too then waits for a token (V24). Admission takes each key's advisory lock, then counts and
  * admits in a statement of its own, so however many brokers admit at once no key is ever over its limit.
  */
 public final class ConcurrencyKeys {
@@ -24,9 +26,13 @@ public final class ConcurrencyKeys {
     public record Refusal(long jobId, String key, String why) {
     }
 
-    /** What an admission pass did: jobs admitted, and jobs the strategies want cancelled. */
-    public record Admission(int admitted, List<Refusal> refusals) {
-        static final Admission NONE = new Admission(0, List.of());
+    /**
+     * What an admission pass did: jobs admitted, those of them let into the ready ring (the others, of a
+     * rate key too, hold their slot and wait for a token now: see V24), the rate keys they wait for, and
+     * jobs the strategies want cancelled.
+     */
+    public record Admission(int admitted, int ready, List<String> rateKeys, List<Refusal> refusals) {
+        static final Admission NONE = new Admission(0, 0, List.of(), List.of());
     }
 
     /** Admits what the keys have room for, and says which jobs their strategies cancel. */
@@ -40,7 +46,8 @@ public final class ConcurrencyKeys {
                     .bind("keys", sorted)
                     .mapTo(Long.class)
                     .one();
-            int[] admitted = {0};
+            int[] admitted = {0, 0};
+            Set<String> rateKeys = new TreeSet<>();
             List<Refusal> refusals = new ArrayList<>();
             handle.createQuery(Sql.load(ConcurrencyKeys.class, "admit_keys"))
                     .bind("keys", sorted)
@@ -49,13 +56,19 @@ public final class ConcurrencyKeys {
                         String what = rs.getString("what");
                         if (what.equals("admitted")) {
                             admitted[0]++;
+                            String rateKey = rs.getString("rate_key");
+                            if (rateKey != null) {
+                                rateKeys.add(rateKey);
+                            } else {
+                                admitted[1]++;
+                            }
                         } else {
                             refusals.add(new Refusal(rs.getLong("job_id"), rs.getString("key"), what));
                         }
                         return null;
                     })
                     .list();
-            return new Admission(admitted[0], List.copyOf(refusals));
+            return new Admission(admitted[0], admitted[1], List.copyOf(rateKeys), List.copyOf(refusals));
         });
     }
 

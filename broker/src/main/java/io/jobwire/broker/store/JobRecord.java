@@ -51,9 +51,14 @@ public record JobRecord(
         String concurrencyKey,
         Integer concurrencyLimit,
         String concurrencyStrategy,
-        /** For a live job of a key: whether it holds a slot; null otherwise. */
+        /**
+         * For a live job of a concurrency key or a rate key: whether it is let through (holds its slot and
+         * its token); null otherwise.
+         */
         Boolean keyAdmitted,
-        /** Its rate key, or null (see {@link NewJob#rateKey()}); keyAdmitted then says whether it has its token. */
+        /** For a live job of a concurrency key: whether it holds a slot; null otherwise. */
+        Boolean keySlot,
+        /** Its rate key, or null (see {@link NewJob#rateKey()}). */
         String rateKey,
         /** The jobs it depends on, or null (see {@link NewJob#dependsOn()}), and cancel or run. */
         List<Long> dependsOn,
@@ -65,7 +70,7 @@ public record JobRecord(
                 maxAttempts, attempt, releases, leaseDurationMs, retryInitialMs, retryMaxMs, leaseToken,
                 leaseExpiresAt, workerId, progressPercent, progressMessage, progressDetails, progressAt, result,
                 lastError, createdAt, updatedAt, startedAt, finishedAt, version, parentId, callbackUrl, callbackAll, traceParent, traceState,
-                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, rateKey, dependsOn, onDependencyFailure, List.copyOf(history));
+                runTimeoutMs, concurrencyKey, concurrencyLimit, concurrencyStrategy, keyAdmitted, keySlot, rateKey, dependsOn, onDependencyFailure, List.copyOf(history));
     }
 
     public LeaseRef lease() {

@@ -69,6 +69,7 @@ final class JobRowMapper implements RowMapper<JobRecord> {
                 (Integer) rs.getObject("concurrency_limit"),
                 rs.getString("concurrency_strategy"),
                 (Boolean) rs.getObject("key_admitted"),
+                (Boolean) rs.getObject("key_slot"),
                 rs.getString("rate_key"),
                 longs(rs.getArray("depends_on")),
                 rs.getString("on_dependency_failure"),

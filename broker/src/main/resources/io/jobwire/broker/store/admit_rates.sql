@@ -3,8 +3,8 @@
 -- refilled from refilled_at to now at per_second, up to burst less what the last pass left held (admitted,
 -- not started: it can only have fallen since, as workers took them, and a token that accrued while the
 -- bucket was full is not there to spend). Then held = admitted and not started now. A key with no limit
--- (deleted since its jobs were submitted) admits them all. Entries of jobs that no longer wait are
--- dropped (a HELD job's stays for its release). Returns, per key: jobs admitted, jobs still waiting
+-- (deleted since its jobs were submitted) admits them all. A job of a concurrency key too waits here only
+-- once it holds its key's slot. Entries of jobs that no longer wait are dropped. Returns, per key: jobs admitted, jobs still waiting
 -- (due, of those looked at), the tokens left, the limit (rate and burst) and held.
 WITH keys AS (
     SELECT DISTINCT k AS key FROM unnest(:keys::text[]) k
@@ -22,8 +22,8 @@ WITH keys AS (
 ), walked AS (
     -- the head of each key's line: as many as its tokens allow and a few more (to tell whether more wait,
     -- and to step over entries of jobs gone meanwhile); :walk for a key without a limit
-    SELECT k.key, w.job_id, w.priority, w.run_at, j.state AS live_state,
-           coalesce(j.state = 'QUEUED' AND NOT j.key_admitted, false) AS eligible
+    SELECT k.key, w.job_id, w.priority, w.run_at,
+           coalesce(j.state = 'QUEUED' AND NOT j.key_admitted AND j.key_slot IS NOT FALSE, false) AS eligible
     FROM keys k
     LEFT JOIN levels l ON l.key = k.key
     CROSS JOIN LATERAL (
@@ -47,7 +47,8 @@ WITH keys AS (
     UPDATE live_jobs j
     SET key_admitted = true
     WHERE j.id = ANY (ARRAY(SELECT job_id FROM picked)) AND j.state = 'QUEUED' AND NOT j.key_admitted
-    RETURNING j.id, j.type, j.queue, j.state, j.priority, j.run_at, j.concurrency_key, j.rate_key, j.key_admitted, j.fair_seq
+      AND j.key_slot IS NOT FALSE
+    RETURNING j.id, j.type, j.queue, j.state, j.priority, j.run_at, j.concurrency_key, j.rate_key, j.key_admitted, j.key_slot, j.fair_seq
 ), spent AS (
     UPDATE rate_limits r
     SET tokens = l.tokens - (SELECT count(*) FROM admitted a WHERE a.rate_key = r.key),
@@ -58,7 +59,7 @@ WITH keys AS (
     RETURNING r.key, r.tokens, r.per_second, r.burst, r.held
 ), gone AS (
     DELETE FROM rate_waiting w
-    WHERE w.job_id = ANY (ARRAY(SELECT job_id FROM walked WHERE NOT eligible AND live_state IS DISTINCT FROM 'HELD'
+    WHERE w.job_id = ANY (ARRAY(SELECT job_id FROM walked WHERE NOT eligible
                                 UNION ALL
                                 SELECT id FROM admitted))
 ),

@@ -16,6 +16,7 @@ WITH input AS (
         -- a job of a concurrency key gives its slot back while it waits (its children may need it), one
         -- of a rate key takes a token for its next start
         key_admitted = CASE WHEN j.key_admitted IS NULL THEN NULL ELSE false END,
+        key_slot = CASE WHEN j.key_slot IS NULL THEN NULL ELSE false END,
         updated_at = now(),
         version = j.version + 1
     FROM input i

@@ -31,7 +31,7 @@ WITH input AS (
     FROM (SELECT * FROM decided WHERE will_retry) i
     -- @lease-fence
     RETURNING /*@change_row j*/,
-              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted, j.fair_seq
+              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted, j.key_slot, j.fair_seq
 ), finishing AS (
     DELETE FROM live_jobs j
     USING (SELECT * FROM decided WHERE NOT will_retry) i

@@ -54,7 +54,7 @@ WITH input AS (
     INSERT INTO live_jobs (id, type, queue, payload, priority, run_at, idempotency_key, max_attempts,
                            lease_duration_ms, labels, retry_initial_ms, retry_max_ms, owner, parent_id,
                            callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
-                           concurrency_key, concurrency_limit, concurrency_strategy, key_admitted, rate_key,
+                           concurrency_key, concurrency_limit, concurrency_strategy, key_admitted, key_slot, rate_key,
                            state, depends_on, on_dependency_failure, fair_seq)
     SELECT new_id, type, queue, payload::jsonb, priority,
            CASE WHEN run_at IS NULL THEN now() + delay_ms * interval '1 millisecond'
@@ -62,7 +62,8 @@ WITH input AS (
            idempotency_key, max_attempts, lease_duration_ms, labels::jsonb, retry_initial_ms, retry_max_ms, owner,
            parent_id, callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
            concurrency_key, concurrency_limit, concurrency_strategy,
-           CASE WHEN concurrency_key IS NULL AND rate_key IS NULL THEN NULL ELSE false END, rate_key,
+           CASE WHEN concurrency_key IS NULL AND rate_key IS NULL THEN NULL ELSE false END,
+           CASE WHEN concurrency_key IS NULL THEN NULL ELSE false END, rate_key,
            CASE WHEN depends_on IS NULL THEN 'QUEUED' ELSE 'WAITING' END, string_to_array(depends_on, ',')::bigint[],
            on_dependency_failure,
            coalesce(t.fair_seq, 0) -- @fair

@@ -38,7 +38,7 @@ WITH chosen AS (
     WHERE j.id = ANY (:ids::bigint[]) AND j.id = c.job_id AND j.attempt = c.attempt AND h.id = j.id
       AND j.state = 'RUNNING' AND j.lease_expires_at <= now() AND j.spent_attempts < j.max_attempts
     RETURNING /*@change_row j*/,
-              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted, j.fair_seq, h.timed_out
+              j.last_error, j.worker_id, j.started_at, j.priority, j.key_admitted, j.key_slot, j.fair_seq, h.timed_out
 ), finishing AS (
     DELETE FROM live_jobs j
     USING chosen c, ended_how h

@@ -18,7 +18,7 @@ WITH input AS (
     FROM input i
     -- @lease-fence
     RETURNING /*@change_row j*/,
-              j.worker_id, j.started_at, j.priority, j.key_admitted, j.fair_seq
+              j.worker_id, j.started_at, j.priority, j.key_admitted, j.key_slot, j.fair_seq
 ),
 -- @include ready_entries(changed)
 , ended AS (

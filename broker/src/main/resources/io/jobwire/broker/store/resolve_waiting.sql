@@ -29,7 +29,7 @@ WITH waiting AS (
     FROM decided d
     WHERE j.id = d.id AND j.state = 'WAITING'
       AND (d.all_succeeded OR d.on_failure = 'run' AND NOT coalesce(d.some_unfinished, false))
-    RETURNING /*@change_row j*/, j.priority, j.key_admitted, j.fair_seq
+    RETURNING /*@change_row j*/, j.priority, j.key_admitted, j.key_slot, j.fair_seq
 ), resolved AS (
     DELETE FROM job_dependencies d WHERE d.job_id IN (SELECT id FROM readied)
 ),

@@ -22,7 +22,7 @@ WITH revived AS (
                            progress_percent, progress_message, progress_details, progress_at, result, last_error,
                            created_at, updated_at, started_at, finished_at, version, lease_principal, parent_id,
                          callback_url, callback_all, trace_parent, trace_state, run_timeout_ms,
-                         concurrency_key, concurrency_limit, concurrency_strategy, key_admitted, rate_key,
+                         concurrency_key, concurrency_limit, concurrency_strategy, key_admitted, key_slot, rate_key,
                          depends_on, on_dependency_failure, fair_seq)
     SELECT id, type, queue, 'QUEUED', priority, now(), payload, labels, owner, idempotency_key,
            max_attempts, attempt, 0, releases, errors, lease_duration_ms,
@@ -30,7 +30,8 @@ WITH revived AS (
            progress_percent, progress_message, progress_details, progress_at, NULL, last_error,
            created_at, now(), started_at, NULL, version + 1, lease_principal, parent_id, callback_url, callback_all,
            trace_parent, trace_state, run_timeout_ms, concurrency_key, concurrency_limit, concurrency_strategy,
-           CASE WHEN concurrency_key IS NULL AND rate_key IS NULL THEN NULL ELSE false END, rate_key,
+           CASE WHEN concurrency_key IS NULL AND rate_key IS NULL THEN NULL ELSE false END,
+           CASE WHEN concurrency_key IS NULL THEN NULL ELSE false END, rate_key,
            depends_on, on_dependency_failure, coalesce((SELECT turn FROM fair_turn), 0)
     FROM revived
     RETURNING *

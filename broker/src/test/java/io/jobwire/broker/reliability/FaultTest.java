@@ -263,7 +263,8 @@ class FaultTest {
         int[] ports = {Processes.freePort(), Processes.freePort(), Processes.freePort()};
         Path executions = dir.resolve("executions.log");
         Path script = Oracle.script(dir, "quick.sh", executions, QUICK);
-        Oracle oracle = new Oracle(db, "fault.three").withConcurrencyKeys(16, 2).withDependencies(75);
+        Oracle oracle = new Oracle(db, "fault.three").withConcurrencyKeys(16, 2).withRateKey("fault-three", 200, 10)
+                .withDependencies(75);
         List<BrokerProcess> brokers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
             brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")).start());
@@ -279,6 +280,7 @@ class FaultTest {
             // a fair type: every submit takes turns under its owner's counter, with keys and dependencies
             viaFirst.registerJobType(JobTypeRegistration.newBuilder().setName("fault.three")
                     .setFairShare(FairShare.getDefaultInstance()).build());
+            viaFirst.setRateLimit("fault-three", 200, 10); // half the jobs: both keys
             CompletableFuture<Void> one = CompletableFuture.runAsync(() -> oracle.submit(viaFirst, 0, 300, 75, i -> "{}"));
             CompletableFuture<Void> two = CompletableFuture.runAsync(() -> oracle.submit(viaSecond, 300, 600, 75, i -> "{}"));
             await().atMost(DRAIN).until(() -> oracle.count("SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'") > 100);

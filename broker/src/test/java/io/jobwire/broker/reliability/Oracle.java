@@ -52,6 +52,9 @@ final class Oracle {
     private int concurrencyKeys;
     private int concurrencyLimit;
     private int dependencyStride;
+    private String rateKey;
+    private double ratePerSecond;
+    private int rateBurst;
 
     Oracle(String jdbcUrl, String type) {
         this.jdbcUrl = jdbcUrl;
@@ -62,6 +65,17 @@ final class Oracle {
     Oracle withConcurrencyKeys(int keys, int limit) {
         this.concurrencyKeys = keys;
         this.concurrencyLimit = limit;
+        return this;
+    }
+
+    /**
+     * Submits every other job (even numbers) with this rate key, whose limit the caller sets: with
+     * concurrency keys too, those jobs have both.
+     */
+    Oracle withRateKey(String key, double perSecond, int burst) {
+        this.rateKey = key;
+        this.ratePerSecond = perSecond;
+        this.rateBurst = burst;
         return this;
     }
 
@@ -92,6 +106,9 @@ final class Oracle {
                         .setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(2));
                 if (concurrencyKeys > 0) {
                     spec.setConcurrencyKey(type + "-key-" + (i % concurrencyKeys)).setConcurrencyLimit(concurrencyLimit);
+                }
+                if (rateKey != null && i % 2 == 0) {
+                    spec.setRateKey(rateKey);
                 }
                 if (dependencyStride > 0 && i >= dependencyStride) {
                     String earlier = acknowledged.get(type + "-" + (i - dependencyStride));
@@ -231,6 +248,17 @@ final class Oracle {
             assertThat(most).as("concurrency key %s never ran more than its limit at once; its attempts:%s", key, shown)
                     .isLessThanOrEqualTo(limits.get(key));
         });
+        // No window of the rate key's starts held more than its bucket allows, whichever broker let them in
+        if (rateKey != null) {
+            List<Double> starts = new ArrayList<>();
+            query("SELECT extract(epoch FROM a.started_at) FROM job_attempt_history a JOIN jobs j ON j.id = a.job_id "
+                    + "WHERE j.type = '" + type + "' AND j.rate_key = '" + rateKey + "' ORDER BY a.started_at",
+                    rs -> starts.add(rs.getDouble(1)));
+            assertThat(starts).as("the jobs of rate key %s ran", rateKey).hasSizeGreaterThanOrEqualTo(acknowledged.size() / 2);
+            assertThat(io.jobwire.broker.dispatch.RateLimitTest.mostOver(starts.stream().mapToDouble(Double::doubleValue).toArray(),
+                    ratePerSecond, rateBurst)).as("starts of rate key %s beyond its bucket in the worst window", rateKey)
+                    .isLessThanOrEqualTo(0);
+        }
         if (concurrencyKeys > 0) {
             assertThat(perKey).as("the jobs had concurrency keys").hasSize(concurrencyKeys);
         }
