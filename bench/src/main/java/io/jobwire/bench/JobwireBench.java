@@ -23,7 +23,7 @@ import picocli.CommandLine.Option;
 public final class JobwireBench implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(JobwireBench.class);
 
-    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, brokers, typed, quota, keys, rate, fair "
+    @Option(names = "--scenarios", split = ",", description = "Any of throughput, latency, growth, peer, horizon, history, backlog, paused, brokers, typed, quota, keys, rate, fair "
             + "(default: throughput, latency, growth, peer).")
     List<String> scenarios = List.of("throughput", "latency", "growth", "peer");
 
@@ -130,6 +130,14 @@ public final class JobwireBench implements Callable<Integer> {
             + "backlog (default: ${DEFAULT-VALUE}).")
     int backlogJobs = 1_000_000;
 
+    @Option(names = "--paused-rows", description = "Jobs of a paused queue queued ahead of the paused run's "
+            + "(default: ${DEFAULT-VALUE}).")
+    long pausedRows = 200_000;
+
+    @Option(names = "--paused-jobs", description = "Jobs the paused run drains from another queue of the same type, "
+            + "beside the paused queue's and without them (default: ${DEFAULT-VALUE}).")
+    int pausedJobs = 100_000;
+
     @Option(names = "--history-rows", description = "Finished jobs written for the history run (default: ${DEFAULT-VALUE}).")
     long historyRows = 10_000_000;
 
@@ -214,6 +222,9 @@ public final class JobwireBench implements Callable<Integer> {
                 }
                 if (scenarios.contains("backlog")) {
                     report(json, results, "backlog", run.backlog());
+                }
+                if (scenarios.contains("paused")) {
+                    report(json, results, "paused", run.paused());
                 }
                 if (scenarios.contains("history")) {
                     report(json, results, "history", run.history());

@@ -1272,6 +1272,48 @@ final class Scenarios {
         return result;
     }
 
+    // ---------------------------------------------------------------- paused
+
+    /**
+     * A paused queue's backlog ahead of another queue of its type: the rate at which workers drain the other
+     * queue's jobs with the paused queue's older jobs before them in claim order, against the rate with
+     * none. Claims never take a paused job, but walked past its entries until the ring's pass parked them.
+     */
+    Map<String, Object> paused() throws Exception {
+        String type = "bench.paused";
+        int n = options.pausedJobs;
+        emptyTables();
+        queue(type, n);
+        db.execute("ANALYZE live_jobs");
+        checkpoint();
+        double alone = drainRate(type, n);
+
+        emptyTables();
+        try (JobwireClient client = JobwireClient.connect(broker.target())) {
+            client.pauseQueue("bench-paused", "the paused scenario");
+            try {
+                queue(type, "bench-paused", options.pausedRows);
+                queue(type, n);
+                // the broker's ring pass, every half second, has its turn with the new pause
+                TimeUnit.SECONDS.sleep(3);
+                db.execute("ANALYZE live_jobs");
+                checkpoint();
+                double beside = drainRate(type, n);
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("pausedRows", options.pausedRows);
+                result.put("jobs", n);
+                result.put("alonePerSecond", round(alone));
+                result.put("besidePausedPerSecond", round(beside));
+                result.put("ratio", round(beside / alone));
+                result.put("pausedLeft", db.queryLong("SELECT count(*) FROM live_jobs WHERE queue = 'bench-paused'"));
+                return result;
+            } finally {
+                client.resumeQueue("bench-paused");
+                emptyTables();
+            }
+        }
+    }
+
     /** Stats and ListJobTypes, 20 calls each after one unmeasured: p50 and max in ms, and the queued count. */
     private Map<String, Object> timedCalls() {
         Map<String, Object> result = new LinkedHashMap<>();
@@ -1302,7 +1344,11 @@ final class Scenarios {
 
     /** Queues {@code count} jobs of the type directly in SQL: rows and their ready entries. */
     private void queue(String type, long count) {
-        db.execute("WITH made AS (INSERT INTO live_jobs (type, owner) SELECT '" + type + "', 'anonymous' "
+        queue(type, "default", count);
+    }
+
+    private void queue(String type, String queue, long count) {
+        db.execute("WITH made AS (INSERT INTO live_jobs (type, queue, owner) SELECT '" + type + "', '" + queue + "', 'anonymous' "
                 + "FROM generate_series(1, " + count + ") RETURNING id, type, queue, priority, run_at) "
                 + "INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) "
                 + "SELECT jobwire_segment(), id, type, queue, priority, run_at FROM made");

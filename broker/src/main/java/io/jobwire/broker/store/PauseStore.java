@@ -48,13 +48,20 @@ public final class PauseStore {
                 .one());
     }
 
-    /** Ends the pause; empty when it was not paused. */
+    /**
+     * Ends the pause, and moves the ready entries parked for it back into the ring (see {@link Ring#parkPaused});
+     * empty when it was not paused.
+     */
     public Optional<Row> resume(Kind kind, String name) {
-        return jdbi.withHandle(handle -> handle.createQuery(Sql.load(PauseStore.class, "resume"))
+        Optional<Row> ended = jdbi.withHandle(handle -> handle.createQuery(Sql.load(PauseStore.class, "resume"))
                 .bind("kind", kind.column())
                 .bind("name", name)
                 .map(ROWS)
                 .findOne());
+        if (ended.isPresent()) {
+            Ring.unpark(jdbi);
+        }
+        return ended;
     }
 
     /** Every pause, oldest first. */

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.StringJoiner;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -21,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * seconds, however long a transaction elsewhere holds back vacuum. A segment still holding ready entries
  * (jobs scheduled for later, or of a type no worker serves) has them moved to the segment of now when
  * they are few; lease entries leave by themselves (the reaper looks at each within five seconds). The
- * third ring, of count deltas, is rolled into job_counts at the start of each pass.
+ * third ring, of count deltas, is rolled into job_counts at the start of each pass. The ready entries of
+ * paused queues and types are parked out of the ring ({@link #parkPaused}, migration V25).
  *
  * <p>Every broker has one, and the pass runs on one broker at a time ({@link PassTurns}: once per interval
  * across the brokers); should two passes meet all the same (a test's {@code runNow}), they take turns on a
@@ -63,6 +65,8 @@ public final class Ring {
     private final Map<String, Look> looks = new HashMap<>();
     /** How long the next TRUNCATE of each segment may wait for its lock, if the last one gave up. */
     private final Map<String, Integer> lockWaits = new HashMap<>();
+    /** The pauses this broker's last pass parked for: a pause not among them has the whole ring looked at. */
+    private Set<String> parkedFor = Set.of();
 
     private record Look(long ready, Instant at) {
     }
@@ -79,6 +83,7 @@ public final class Ring {
     /** One pass over the segments behind; returns the segment tables it emptied. */
     public List<String> clear() {
         rollUpCounts();
+        parkPaused();
         List<String> emptied = new ArrayList<>();
         for (Segment segment : segmentsToLookAt()) {
             String table = segment.table();
@@ -127,6 +132,51 @@ public final class Ring {
                     });
             return segments;
         });
+    }
+
+    /** What a parking pass moved: entries parked, and entries moved back into the ring. */
+    record Parking(long parked, long unparked) {
+    }
+
+    /**
+     * Parks the ready entries of paused queues and types in {@code ready_parked}: of the whole ring when a
+     * pause this broker had not parked for appeared (on any broker), else of the segments of the last
+     * {@link #MIN_AGE_TO_COMPACT} seconds and of now, where entries are written (older ones are copied on
+     * to the segment of now by the ring's move, unless a backlog); and
+     * moves back those of queues and types no longer paused (a resume on a broker that died before moving
+     * them, or a pause ended while the statement that parked them ran).
+     */
+    Parking parkPaused() {
+        List<String> pauses = jdbi.withHandle(handle -> handle.createQuery("SELECT kind || ':' || name FROM pauses")
+                .mapTo(String.class)
+                .list());
+        long parked = 0;
+        if (!pauses.isEmpty()) {
+            boolean whole = !parkedFor.containsAll(pauses);
+            List<String> rings = whole ? List.of("job_ready") : jdbi.withHandle(handle -> handle.createQuery(
+                            "SELECT 'job_ready_' || ((jobwire_segment() - age + 16) % 16) FROM generate_series(0, :ages) AS age")
+                    .bind("ages", MIN_AGE_TO_COMPACT)
+                    .mapTo(String.class)
+                    .list());
+            for (String ring : rings) {
+                parked += jdbi.inTransaction(handle -> handle.createQuery(Sql.load(Ring.class, "park_entries").replace("{ring}", ring))
+                        .mapTo(Long.class)
+                        .one());
+            }
+        }
+        parkedFor = Set.copyOf(pauses);
+        long unparked = unpark(jdbi);
+        if (parked > 0 || unparked > 0) {
+            log.debug("parked {} ready entries of paused queues and types, moved {} back", parked, unparked);
+        }
+        return new Parking(parked, unparked);
+    }
+
+    /** Moves the parked entries of what is no longer paused back into the ring; returns how many. */
+    static long unpark(Jdbi jdbi) {
+        return jdbi.inTransaction(handle -> handle.createQuery(Sql.load(Ring.class, "unpark_entries"))
+                .mapTo(Long.class)
+                .one());
     }
 
     /**

@@ -3,6 +3,7 @@ package io.jobwire.broker.dispatch;
 import static io.jobwire.broker.testing.Calls.codeOf;
 import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.grpc.Status;
 import io.jobwire.api.v1.AssignedJob;
@@ -81,6 +82,9 @@ class PauseTest {
             worker.complete(first.getLease(), "{}");
             assertThat(stateOf(other)).isEqualTo(JobState.JOB_STATE_SUCCEEDED);
             assertThat(stateOf(held)).isEqualTo(JobState.JOB_STATE_QUEUED);
+            await("the ring's pass parks the paused queue's entry").atMost(PROMPTLY)
+                    .until(() -> a.queryLong("SELECT count(*) FROM ready_parked WHERE job_id = " + held) == 1);
+            assertThat(a.queryLong("SELECT count(*) FROM job_ready WHERE job_id = " + held)).isZero();
 
             assertThat(a.jobs().resume(ResumeRequest.newBuilder().setQueue("flow-slow").build()).getWasPaused()).isTrue();
             AssignedJob resumed = nextAssigned(worker);
@@ -101,6 +105,8 @@ class PauseTest {
             assertThat(first.getLease().getJobId()).isEqualTo(other);
             worker.complete(first.getLease(), "{}");
             assertThat(stateOf(held)).isEqualTo(JobState.JOB_STATE_QUEUED);
+            await("the ring's pass parks the paused type's entry").atMost(PROMPTLY)
+                    .until(() -> a.queryLong("SELECT count(*) FROM ready_parked WHERE job_id = " + held) == 1);
 
             assertThat(b.jobs().resume(ResumeRequest.newBuilder().setType("flow.paused").build()).getWasPaused()).isTrue();
             assertThat(nextAssigned(worker).getLease().getJobId()).isEqualTo(held);

@@ -94,6 +94,48 @@ class RingTest {
         }
     }
 
+    private static List<Long> submit(String type, String queue, int count) {
+        List<NewJob> jobs = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            jobs.add(new NewJob(type, queue, "{}", 0, null, 0, null, 5, 30_000, Map.of(), null, null, "test"));
+        }
+        return store.insert(jobs).stream().map(outcome -> outcome.job().id()).toList();
+    }
+
+    @Test
+    void aPausedQueuesEntriesLeaveTheRingAndComeBackOnceItIsNoLongerPaused() {
+        String type = "ring.paused";
+        PauseStore pauses = new PauseStore(db.jdbi());
+        List<Long> slow = submit(type, "ring-slow", 30);
+        pauses.pause(PauseStore.Kind.QUEUE, "ring-slow", "test", "test");
+        List<Long> fast = submit(type, "ring-fast", 5);
+        assertThat(ring.parkPaused().parked()).as("a new pause: the whole ring").isEqualTo(30);
+        assertThat(query("SELECT count(*) FROM job_ready WHERE queue = 'ring-slow'")).isZero();
+        assertThat(store.claim(claim(type, 10))).as("claims walk past nothing of the paused queue")
+                .extracting(JobRecord::id).containsExactlyInAnyOrderElementsOf(fast);
+
+        List<Long> later = submit(type, "ring-slow", 3);
+        assertThat(ring.parkPaused().parked()).as("the entries written since").isEqualTo(3);
+        assertThat(store.claim(claim(type, 10))).isEmpty();
+        assertThat(store.cancel(slow.get(0), null, "not wanted").applied()).isTrue();
+
+        // the pause ends without its entries moved back (a resume whose broker died before it moved them)
+        db.jdbi().useHandle(handle -> handle.execute("DELETE FROM pauses WHERE name = 'ring-slow'"));
+        assertThat(ring.parkPaused().unparked()).as("the next pass moves them back, but the cancelled job's").isEqualTo(32);
+        assertThat(query("SELECT count(*) FROM ready_parked")).isZero();
+        List<Long> resumed = store.claim(claim(type, 100)).stream().map(JobRecord::id).toList();
+        assertThat(resumed).hasSize(32).containsAll(later).doesNotContain(slow.get(0));
+
+        // a paused type, ended by a resume: its entries are back at once
+        List<Long> typed = submit("ring.paused-type", "ring-any", 4);
+        pauses.pause(PauseStore.Kind.TYPE, "ring.paused-type", "test", "test");
+        assertThat(ring.parkPaused().parked()).isEqualTo(4);
+        assertThat(store.claim(claim("ring.paused-type", 10))).isEmpty();
+        assertThat(pauses.resume(PauseStore.Kind.TYPE, "ring.paused-type")).isPresent();
+        assertThat(query("SELECT count(*) FROM ready_parked")).isZero();
+        assertThat(store.claim(claim("ring.paused-type", 10))).extracting(JobRecord::id).containsExactlyInAnyOrderElementsOf(typed);
+    }
+
     @Test
     void underAPinnedHorizonSegmentsBehindAreEmptiedAndEveryJobRunsOnce() throws Exception {
         String type = "ring.pinned";
