@@ -1277,7 +1277,8 @@ final class Scenarios {
     /**
      * A paused queue's backlog ahead of another queue of its type: the rate at which workers drain the other
      * queue's jobs with the paused queue's older jobs before them in claim order, against the rate with
-     * none. Claims never take a paused job, but walked past its entries until the ring's pass parked them.
+     * none, and with as many jobs of a type no worker asks for (the control: the same rows, which no claim
+     * walks). Claims never take a paused job, but walked past its entries until the ring's pass parked them.
      */
     Map<String, Object> paused() throws Exception {
         String type = "bench.paused";
@@ -1287,6 +1288,13 @@ final class Scenarios {
         db.execute("ANALYZE live_jobs");
         checkpoint();
         double alone = drainRate(type, n);
+
+        emptyTables();
+        queue(type + "-other", options.pausedRows);
+        queue(type, n);
+        db.execute("ANALYZE live_jobs");
+        checkpoint();
+        double control = drainRate(type, n);
 
         emptyTables();
         try (JobwireClient client = JobwireClient.connect(broker.target())) {
@@ -1303,8 +1311,10 @@ final class Scenarios {
                 result.put("pausedRows", options.pausedRows);
                 result.put("jobs", n);
                 result.put("alonePerSecond", round(alone));
+                result.put("besideOtherTypePerSecond", round(control));
                 result.put("besidePausedPerSecond", round(beside));
                 result.put("ratio", round(beside / alone));
+                result.put("ratioToOtherType", round(beside / control));
                 result.put("pausedLeft", db.queryLong("SELECT count(*) FROM live_jobs WHERE queue = 'bench-paused'"));
                 return result;
             } finally {
