@@ -67,6 +67,13 @@ public final class Ring {
     private final Map<String, Integer> lockWaits = new HashMap<>();
     /** The pauses this broker's last pass parked for: a pause not among them has the whole ring looked at. */
     private Set<String> parkedFor = Set.of();
+    /** When this broker last looked at the whole ring for paused entries. */
+    private Instant wholeRingParked = Instant.MIN;
+    /**
+     * How often the whole ring is looked at while something is paused: for entries written to a segment
+     * that holds a backlog (never copied on) while the passes fell more than two seconds behind.
+     */
+    static final Duration WHOLE_RING_PARKING = Duration.ofMinutes(1);
 
     private record Look(long ready, Instant at) {
     }
@@ -144,7 +151,8 @@ public final class Ring {
      * {@link #MIN_AGE_TO_COMPACT} seconds and of now, where entries are written (older ones are copied on
      * to the segment of now by the ring's move, unless a backlog); and
      * moves back those of queues and types no longer paused (a resume on a broker that died before moving
-     * them, or a pause ended while the statement that parked them ran).
+     * them, or a pause ended while the statement that parked them ran). The whole ring is looked at once a
+     * minute too ({@link #WHOLE_RING_PARKING}) while anything is paused.
      */
     Parking parkPaused() {
         List<String> pauses = jdbi.withHandle(handle -> handle.createQuery("SELECT kind || ':' || name FROM pauses")
@@ -152,7 +160,11 @@ public final class Ring {
                 .list());
         long parked = 0;
         if (!pauses.isEmpty()) {
-            boolean whole = !parkedFor.containsAll(pauses);
+            Instant now = clock.instant();
+            boolean whole = !parkedFor.containsAll(pauses) || !now.isBefore(wholeRingParked.plus(WHOLE_RING_PARKING));
+            if (whole) {
+                wholeRingParked = now;
+            }
             List<String> rings = whole ? List.of("job_ready") : jdbi.withHandle(handle -> handle.createQuery(
                             "SELECT 'job_ready_' || ((jobwire_segment() - age + 16) % 16) FROM generate_series(0, :ages) AS age")
                     .bind("ages", MIN_AGE_TO_COMPACT)

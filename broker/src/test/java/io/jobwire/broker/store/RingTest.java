@@ -137,6 +137,22 @@ class RingTest {
     }
 
     @Test
+    void anEntryWrittenWhereTheLastSecondsPassesDoNotLookIsParkedByTheMinutesLookAtTheWholeRing() {
+        PauseStore pauses = new PauseStore(db.jdbi());
+        pauses.pause(PauseStore.Kind.QUEUE, "ring-missed", "test", "test");
+        Ring ring = new Ring(db.jdbi(), clock); // its own memory of pauses and looks
+        ring.parkPaused();
+        long job = submit("ring.missed", "ring-missed", 1).get(0);
+        // as if written to a segment holding a backlog while the passes fell behind: out of the recent segments
+        db.jdbi().useHandle(handle -> handle.execute("UPDATE job_ready SET seg = (jobwire_segment() + 8) % 16 WHERE job_id = " + job));
+        assertThat(ring.parkPaused().parked()).as("the recent segments only").isZero();
+        clock.advance(Ring.WHOLE_RING_PARKING);
+        assertThat(ring.parkPaused().parked()).as("a minute on: the whole ring").isEqualTo(1);
+        assertThat(pauses.resume(PauseStore.Kind.QUEUE, "ring-missed")).isPresent();
+        assertThat(store.claim(claim("ring.missed", 10))).extracting(JobRecord::id).containsExactly(job);
+    }
+
+    @Test
     void underAPinnedHorizonSegmentsBehindAreEmptiedAndEveryJobRunsOnce() throws Exception {
         String type = "ring.pinned";
         try (Connection pin = pinHorizon()) {
