@@ -18,7 +18,6 @@ import io.jobwire.worker.JobType;
 import io.jobwire.worker.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,12 +51,6 @@ class BothKeysTest {
         return a.jobs().get(GetRequest.newBuilder().setId(id).build());
     }
 
-    private static double[] starts(String rateKey) {
-        String all = a.queryString("SELECT coalesce(string_agg(extract(epoch FROM a.started_at)::text, ',' ORDER BY a.started_at), '') "
-                + "FROM job_attempt_history a JOIN jobs j ON j.id = a.job_id WHERE j.rate_key = '" + rateKey + "'");
-        return all.isEmpty() ? new double[0] : Arrays.stream(all.split(",")).mapToDouble(Double::parseDouble).toArray();
-    }
-
     @Test
     void neitherTheKeysLimitNorTheRateIsEverExceededOnEitherBroker() {
         a.client().setRateLimit("bk-rate", 25, 3);
@@ -65,7 +58,8 @@ class BothKeysTest {
         Map<String, AtomicInteger> most = new ConcurrentHashMap<>();
         JobType type = JobType.of("bk.steady");
         List<String> ids = new ArrayList<>();
-        try (Worker onA = worker(a, type, running, most); Worker onB = worker(b, type, running, most)) {
+        try (Worker onA = ConcurrencyKeyTest.countingWorker(a, type, running, most, 30);
+             Worker onB = ConcurrencyKeyTest.countingWorker(b, type, running, most, 30)) {
             List<JobSpec> viaA = new ArrayList<>();
             List<JobSpec> viaB = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
@@ -77,27 +71,11 @@ class BothKeysTest {
         }
         assertThat(most.keySet()).containsExactlyInAnyOrder("bk-key-0", "bk-key-1", "bk-key-2", "bk-key-3");
         most.forEach((key, n) -> assertThat(n.get()).as(key + " at once").isEqualTo(1));
-        double[] starts = starts("bk-rate");
+        double[] starts = RateLimitTest.starts(a, "bk-rate");
         assertThat(starts).hasSize(40);
         assertThat(RateLimitTest.mostOver(starts, 25, 3)).as("starts beyond burst 3 + 25/s in the worst window").isLessThanOrEqualTo(0);
         assertThat(a.queryLong("SELECT count(*) FROM key_waiting WHERE key LIKE 'bk-key-%'")
                 + a.queryLong("SELECT count(*) FROM rate_waiting WHERE key = 'bk-rate'")).isZero();
-    }
-
-    private static Worker worker(BrokerFixture broker, JobType type, Map<String, AtomicInteger> running,
-                                 Map<String, AtomicInteger> most) {
-        return Worker.builder().target("127.0.0.1:" + broker.broker().port()).concurrency(8)
-                .handle(type, job -> {
-                    String key = job.payload(Map.class).get("key").toString();
-                    int now = running.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-                    most.computeIfAbsent(key, k -> new AtomicInteger()).accumulateAndGet(now, Math::max);
-                    try {
-                        Thread.sleep(30);
-                    } finally {
-                        running.get(key).decrementAndGet();
-                    }
-                    return "{}";
-                }).start();
     }
 
     @Test

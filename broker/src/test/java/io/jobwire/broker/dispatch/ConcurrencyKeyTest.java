@@ -104,13 +104,22 @@ class ConcurrencyKeyTest {
 
     private static Worker worker(BrokerFixture broker, JobType type, Map<String, AtomicInteger> running,
                                  Map<String, AtomicInteger> most) {
+        return countingWorker(broker, type, running, most, 100);
+    }
+
+    /**
+     * A worker of 8 slots whose handler sleeps {@code millis} and counts, per the payload's "key", the jobs
+     * running at once and the most there were.
+     */
+    static Worker countingWorker(BrokerFixture broker, JobType type, Map<String, AtomicInteger> running,
+                                 Map<String, AtomicInteger> most, long millis) {
         return Worker.builder().target("127.0.0.1:" + broker.broker().port()).concurrency(8)
                 .handle(type, job -> {
                     String key = job.payload(Map.class).get("key").toString();
                     int now = running.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
                     most.computeIfAbsent(key, k -> new AtomicInteger()).accumulateAndGet(now, Math::max);
                     try {
-                        Thread.sleep(100);
+                        Thread.sleep(millis);
                     } finally {
                         running.get(key).decrementAndGet();
                     }

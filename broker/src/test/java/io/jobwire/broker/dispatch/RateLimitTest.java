@@ -56,7 +56,12 @@ public class RateLimitTest {
 
     /** The start of every attempt of the key's jobs, in seconds, in order. */
     private static double[] starts(String key) {
-        String all = a.queryString("SELECT coalesce(string_agg(extract(epoch FROM a.started_at)::text, ',' ORDER BY a.started_at), '') "
+        return starts(a, key);
+    }
+
+    /** The start of every attempt of the rate key's jobs in the broker's database, in seconds, in order. */
+    static double[] starts(BrokerFixture broker, String key) {
+        String all = broker.queryString("SELECT coalesce(string_agg(extract(epoch FROM a.started_at)::text, ',' ORDER BY a.started_at), '') "
                 + "FROM job_attempt_history a JOIN jobs j ON j.id = a.job_id WHERE j.rate_key = '" + key + "'");
         return all.isEmpty() ? new double[0] : Arrays.stream(all.split(",")).mapToDouble(Double::parseDouble).toArray();
     }
