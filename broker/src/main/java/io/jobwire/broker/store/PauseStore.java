@@ -5,12 +5,16 @@ import java.util.List;
 import java.util.Optional;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.mapper.RowMapper;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code pauses} table: queues and job types an admin paused. The claim statement reads it, so a pause
  * holds on every broker from its commit on.
  */
 public final class PauseStore {
+    private static final Logger log = LoggerFactory.getLogger(PauseStore.class);
+
     /** What is paused: a queue or a job type. */
     public enum Kind {
         QUEUE, TYPE;
@@ -59,7 +63,12 @@ public final class PauseStore {
                 .map(ROWS)
                 .findOne());
         if (ended.isPresent()) {
-            Ring.unpark(jdbi);
+            try {
+                Ring.unpark(jdbi);
+            } catch (RuntimeException e) {
+                // the pause has ended all the same: the ring's next pass moves the entries back
+                log.warn("resumed {} {}; its parked jobs go back on the ring's next pass ({})", kind.column(), name, e.getMessage());
+            }
         }
         return ended;
     }
