@@ -1225,9 +1225,7 @@ final class Scenarios {
         int n = options.backlogJobs;
         emptyTables();
         queue(type, n);
-        db.execute("ANALYZE live_jobs");
-        checkpoint();
-        double empty = drainRate(type, n);
+        double empty = analyzedDrainRate(type, n);
         Map<String, Object> emptyCalls = timedCalls();
 
         emptyTables();
@@ -1285,16 +1283,12 @@ final class Scenarios {
         int n = options.pausedJobs;
         emptyTables();
         queue(type, n);
-        db.execute("ANALYZE live_jobs");
-        checkpoint();
-        double alone = drainRate(type, n);
+        double alone = analyzedDrainRate(type, n);
 
         emptyTables();
         queue(type + "-other", options.pausedRows);
         queue(type, n);
-        db.execute("ANALYZE live_jobs");
-        checkpoint();
-        double control = drainRate(type, n);
+        double control = analyzedDrainRate(type, n);
 
         emptyTables();
         try (JobwireClient client = JobwireClient.connect(broker.target())) {
@@ -1304,9 +1298,7 @@ final class Scenarios {
                 queue(type, n);
                 // the broker's ring pass, every half second, has its turn with the new pause
                 TimeUnit.SECONDS.sleep(3);
-                db.execute("ANALYZE live_jobs");
-                checkpoint();
-                double beside = drainRate(type, n);
+                double beside = analyzedDrainRate(type, n);
                 Map<String, Object> result = new LinkedHashMap<>();
                 result.put("pausedRows", options.pausedRows);
                 result.put("jobs", n);
@@ -1362,6 +1354,13 @@ final class Scenarios {
                 + "FROM generate_series(1, " + count + ") RETURNING id, type, queue, priority, run_at) "
                 + "INSERT INTO job_ready (seg, job_id, type, queue, priority, run_at) "
                 + "SELECT jobwire_segment(), id, type, queue, priority, run_at FROM made");
+    }
+
+    /** {@link #drainRate} of jobs just queued: after ANALYZE of live_jobs and a checkpoint. */
+    private double analyzedDrainRate(String type, int count) throws Exception {
+        db.execute("ANALYZE live_jobs");
+        checkpoint();
+        return drainRate(type, count);
     }
 
     private double drainRate(String type, int count) throws Exception {

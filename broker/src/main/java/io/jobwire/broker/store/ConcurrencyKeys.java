@@ -3,14 +3,13 @@ package io.jobwire.broker.store;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
+import java.util.Objects;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * Admission of concurrency keys' jobs into the ready ring: a keyed job waits in {@code key_waiting}
- * until its key has a free slot (see V18); one of a rate key too then waits for a token (V24). Admission takes each key's advisory lock, then counts and
- * admits in a statement of its own, so however many brokers admit at once no key is ever over its limit.
+ * until its key has a free slot (see V18); one of a rate key too then waits for a token (V24). Admission
+ * takes each key's advisory lock, then counts and admits in a statement of its own, so however many brokers admit at once no key is ever over its limit.
  */
 public final class ConcurrencyKeys {
     /** Waiting entries looked at per key and pass: the head of its line. */
@@ -46,8 +45,8 @@ public final class ConcurrencyKeys {
                     .bind("keys", sorted)
                     .mapTo(Long.class)
                     .one();
-            int[] admitted = {0, 0};
-            Set<String> rateKeys = new TreeSet<>();
+            // one per job admitted: its rate key, or null for one let into the ready ring
+            List<String> admitted = new ArrayList<>();
             List<Refusal> refusals = new ArrayList<>();
             handle.createQuery(Sql.load(ConcurrencyKeys.class, "admit_keys"))
                     .bind("keys", sorted)
@@ -55,20 +54,15 @@ public final class ConcurrencyKeys {
                     .map((rs, ctx) -> {
                         String what = rs.getString("what");
                         if (what.equals("admitted")) {
-                            admitted[0]++;
-                            String rateKey = rs.getString("rate_key");
-                            if (rateKey != null) {
-                                rateKeys.add(rateKey);
-                            } else {
-                                admitted[1]++;
-                            }
+                            admitted.add(rs.getString("rate_key"));
                         } else {
                             refusals.add(new Refusal(rs.getLong("job_id"), rs.getString("key"), what));
                         }
                         return null;
                     })
                     .list();
-            return new Admission(admitted[0], admitted[1], List.copyOf(rateKeys), List.copyOf(refusals));
+            return new Admission(admitted.size(), (int) admitted.stream().filter(Objects::isNull).count(),
+                    admitted.stream().filter(Objects::nonNull).distinct().sorted().toList(), List.copyOf(refusals));
         });
     }
 
