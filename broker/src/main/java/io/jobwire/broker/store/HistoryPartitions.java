@@ -83,7 +83,8 @@ public final class HistoryPartitions {
             if (!last.isBefore(until)) {
                 return created;
             }
-            Optional<String> made = create(last.isBefore(hourFloor(now)) ? hourFloor(now) : last);
+            // after a gap of more than a span (no broker ran), start at the hour of now, not at every span missed
+            Optional<String> made = create(Duration.between(last, hourFloor(now)).compareTo(span) > 0 ? hourFloor(now) : last);
             if (made.isEmpty()) {
                 return created;
             }
