@@ -143,6 +143,34 @@ class HistoryPartitionsTest {
         }
     }
 
+    /**
+     * The first pass of a new database's brokers may come in the hour after its migration (the migration at
+     * 14:59, the pass at 15:00): the first dated partition still starts where job_history_before ends, so
+     * the migration's hour does not fall to the default partition. After more than a span with no broker,
+     * the next one starts at the hour of its clock instead of making a partition for every span missed.
+     */
+    @Test
+    void theFirstPassInTheHourAfterTheMigrationLeavesNoGap() {
+        HistoryPartitions.Part old = partitions.parts().get(0);
+        Instant nextHour = old.ends().plus(Duration.ofMinutes(61));
+
+        partitions.ensureAhead(nextHour);
+
+        List<HistoryPartitions.Part> parts = partitions.parts();
+        assertThat(parts.get(1).starts()).as("the first dated partition").contains(old.ends());
+        for (int i = 1; i < parts.size(); i++) {
+            assertThat(parts.get(i).starts()).as(parts.get(i).name()).contains(parts.get(i - 1).ends());
+        }
+        finished(1, "migration.hour", old.ends().plusSeconds(30));
+        assertThat(partitionOf("migration.hour")).isEqualTo(parts.get(1).name());
+
+        Instant weeksOn = parts.get(parts.size() - 1).ends().plus(Duration.ofDays(20)).plus(Duration.ofMinutes(30));
+        List<String> after = partitions.ensureAhead(weeksOn);
+        HistoryPartitions.Part resumed = partitions.parts().get(parts.size());
+        assertThat(resumed.starts()).as("after 20 days with no broker").contains(weeksOn.minus(Duration.ofMinutes(30)));
+        assertThat(after).hasSizeLessThanOrEqualTo(HistoryPartitions.SPANS_AHEAD + 1);
+    }
+
     /** A database with history already (it has served) keeps the bound V8 gave its older history. */
     @Test
     void aDatabaseThatHasServedKeepsItsOlderHistorysBound() {
