@@ -8,6 +8,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,10 +60,14 @@ public final class HistoryPartitions {
     }
 
     public List<Part> parts() {
-        return jdbi.withHandle(handle -> handle.createQuery("SELECT name, starts, ends FROM job_history_parts ORDER BY ends")
+        return jdbi.withHandle(HistoryPartitions::parts);
+    }
+
+    private static List<Part> parts(Handle handle) {
+        return handle.createQuery("SELECT name, starts, ends FROM job_history_parts ORDER BY ends")
                 .map((rs, ctx) -> new Part(rs.getString("name"),
                         Optional.ofNullable(JobRowMapper.instant(rs, "starts")), JobRowMapper.instant(rs, "ends")))
-                .list());
+                .list();
     }
 
     /** Partitions up to {@link #SPANS_AHEAD} spans past the database's clock; returns those it created. */
@@ -73,22 +78,33 @@ public final class HistoryPartitions {
         return ensureAhead(now);
     }
 
-    /** Partitions for finish times up to {@code now} plus {@link #SPANS_AHEAD} spans. */
+    /**
+     * Partitions for finish times up to {@code now} plus {@link #SPANS_AHEAD} spans. Each is decided and made
+     * in the turn (the partitions are read under it): brokers started together on a new database all come
+     * here at once, and one that read the partitions before another made the next must not make it again.
+     */
     public List<String> ensureAhead(Instant now) {
         Instant until = now.plus(span.multipliedBy(SPANS_AHEAD));
         List<String> created = new ArrayList<>();
         while (true) {
-            List<Part> parts = parts();
-            Instant last = parts.isEmpty() ? hourFloor(now) : parts.get(parts.size() - 1).ends();
-            if (!last.isBefore(until)) {
-                return created;
-            }
-            // after a gap of more than a span (no broker ran), start at the hour of now, not at every span missed
-            Optional<String> made = create(Duration.between(last, hourFloor(now)).compareTo(span) > 0 ? hourFloor(now) : last);
+            Optional<Optional<String>> made = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
+                List<Part> parts = parts(handle);
+                Instant last = parts.isEmpty() ? hourFloor(now) : parts.get(parts.size() - 1).ends();
+                if (!last.isBefore(until)) {
+                    return Optional.<String>empty();
+                }
+                // after a gap of more than a span (no broker ran), start at the hour of now, not at every span missed
+                Instant from = Duration.between(last, hourFloor(now)).compareTo(span) > 0 ? hourFloor(now) : last;
+                return Optional.of(create(handle, from));
+            });
             if (made.isEmpty()) {
+                log.debug("another broker is at job_history's partitions, or it is busy: next pass");
                 return created;
             }
-            created.add(made.get());
+            if (made.get().isEmpty()) {
+                return created;
+            }
+            created.add(made.get().get());
         }
     }
 
@@ -101,55 +117,63 @@ public final class HistoryPartitions {
      * after, if that is less than half a span away). Finished jobs the default partition caught in that
      * range (no partition was there for them) stay where they are: the new one starts after them.
      */
-    private Optional<String> create(Instant from) {
-        Optional<String> made = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
-            long spanSeconds = span.toSeconds();
-            Instant start = from;
-            Instant caught = handle.createQuery("SELECT max(finished_at) AS at FROM job_history_default WHERE finished_at >= :from")
-                    .bind("from", at(from))
-                    .map((rs, ctx) -> JobRowMapper.instant(rs, "at"))
-                    .one();
-            if (caught != null) {
-                start = hourFloor(caught).plus(MIN_SPAN);
-            }
-            Instant end = Instant.ofEpochSecond((Math.floorDiv(start.getEpochSecond(), spanSeconds) + 1) * spanSeconds);
-            if (Duration.between(start, end).compareTo(span.dividedBy(2)) < 0) {
-                end = end.plus(span);
-            }
-            String name = "job_history_" + NAME.format(start);
-            handle.execute("CREATE TABLE " + name + " PARTITION OF job_history FOR VALUES FROM ('" + at(start)
-                    + "') TO ('" + at(end) + "')");
-            handle.createUpdate("INSERT INTO job_history_parts (name, starts, ends) VALUES (:name, :starts, :ends)")
-                    .bind("name", name)
-                    .bind("starts", at(start))
-                    .bind("ends", at(end))
-                    .execute();
-            log.info("created history partition {} for jobs finished from {} to {}", name, start, end);
-            return name;
-        });
-        if (made.isEmpty()) {
-            log.debug("another broker is at job_history's partitions, or it is busy: next pass");
+    private String create(Handle handle, Instant from) {
+        long spanSeconds = span.toSeconds();
+        Instant start = from;
+        Instant caught = handle.createQuery("SELECT max(finished_at) AS at FROM job_history_default WHERE finished_at >= :from")
+                .bind("from", at(from))
+                .map((rs, ctx) -> JobRowMapper.instant(rs, "at"))
+                .one();
+        if (caught != null) {
+            start = hourFloor(caught).plus(MIN_SPAN);
         }
-        return made;
+        Instant end = Instant.ofEpochSecond((Math.floorDiv(start.getEpochSecond(), spanSeconds) + 1) * spanSeconds);
+        if (Duration.between(start, end).compareTo(span.dividedBy(2)) < 0) {
+            end = end.plus(span);
+        }
+        String name = "job_history_" + NAME.format(start);
+        handle.execute("CREATE TABLE " + name + " PARTITION OF job_history FOR VALUES FROM ('" + at(start)
+                + "') TO ('" + at(end) + "')");
+        handle.createUpdate("INSERT INTO job_history_parts (name, starts, ends) VALUES (:name, :starts, :ends)")
+                .bind("name", name)
+                .bind("starts", at(start))
+                .bind("ends", at(end))
+                .execute();
+        log.info("created history partition {} for jobs finished from {} to {}", name, start, end);
+        return name;
     }
 
     /**
      * Drops each partition whose every job finished before {@code cutoff}, oldest first, with the attempt
-     * records and idempotency keys of its jobs and its counts (in the same transaction). Returns their names.
+     * records and idempotency keys of its jobs and its counts (in the same transaction). Returns the names
+     * of those it dropped (not those another broker dropped meanwhile).
      */
     public List<String> dropBefore(Instant cutoff) {
         List<String> dropped = new ArrayList<>();
         for (Part part : parts()) {
-            if (part.ends().isAfter(cutoff) || !drop(part)) {
+            if (part.ends().isAfter(cutoff)) {
                 break;
             }
-            dropped.add(part.name());
+            Optional<Boolean> done = drop(part);
+            if (done.isEmpty()) {
+                break;
+            }
+            if (done.get()) {
+                dropped.add(part.name());
+            }
         }
         return dropped;
     }
 
-    private boolean drop(Part part) {
-        boolean dropped = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
+    /** True: dropped; false: another broker dropped it first; empty: another broker is at it, or it is busy. */
+    private Optional<Boolean> drop(Part part) {
+        Optional<Boolean> dropped = Turns.take(jdbi, HISTORY, null, LOCK_TIMEOUT_MS, handle -> {
+            // read before the turn: another broker may have dropped it since
+            boolean there = handle.createQuery("SELECT count(*) FROM job_history_parts WHERE name = :name")
+                    .bind("name", part.name()).mapTo(Long.class).one() > 0;
+            if (!there) {
+                return false;
+            }
             // No write into it (a Retry of one of its jobs) from here on; readers go on.
             handle.execute("LOCK TABLE " + part.name() + " IN SHARE MODE");
             int attempts = handle.execute("DELETE FROM job_attempts a USING " + part.name() + " h WHERE a.job_id = h.id");
@@ -171,8 +195,8 @@ public final class HistoryPartitions {
             log.info("dropped history partition {} (jobs finished before {}), {} attempt records, {} keys",
                     part.name(), part.ends(), attempts, keys);
             return true;
-        }).orElse(false);
-        if (!dropped) {
+        });
+        if (dropped.isEmpty()) {
             log.debug("another broker is at job_history's partitions, or {} is busy: next pass", part.name());
         }
         return dropped;

@@ -9,7 +9,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -169,6 +174,80 @@ class HistoryPartitionsTest {
         HistoryPartitions.Part resumed = partitions.parts().get(parts.size());
         assertThat(resumed.starts()).as("after 20 days with no broker").contains(weeksOn.minus(Duration.ofMinutes(30)));
         assertThat(after).hasSizeLessThanOrEqualTo(HistoryPartitions.SPANS_AHEAD + 1);
+    }
+
+    /**
+     * Brokers started together on a new database all make the history's partitions before they serve: each
+     * decides what to make under the turn, so none makes one another made while it waited (it used to
+     * read the partitions before its turn, and one broker of three failed to start with "relation
+     * job_history_... already exists").
+     */
+    @Test
+    void brokersMakingPartitionsAtOnceMakeEachOnce() throws Exception {
+        int brokers = 4;
+        ExecutorService pool = Executors.newFixedThreadPool(brokers);
+        try {
+            for (int round = 0; round < 3; round++) {
+                try (Database fresh = Database.connect(TestPostgres.newDatabase(), 2 * brokers, Duration.ofSeconds(5), "test")) {
+                    fresh.migrate();
+                    CyclicBarrier together = new CyclicBarrier(brokers);
+                    List<Future<List<String>>> made = new ArrayList<>();
+                    for (int i = 0; i < brokers; i++) {
+                        HistoryPartitions each = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7));
+                        made.add(pool.submit(() -> {
+                            together.await();
+                            List<String> all = new ArrayList<>();
+                            // as brokers do: tried again on the next pass when another had the turn
+                            for (int pass = 0; pass < 50 && lastEnd(each).isBefore(Instant.now()
+                                    .plus(DAY.multipliedBy(HistoryPartitions.SPANS_AHEAD))); pass++) {
+                                all.addAll(each.ensureAhead());
+                            }
+                            return all;
+                        }));
+                    }
+                    List<String> names = new ArrayList<>();
+                    for (Future<List<String>> future : made) {
+                        names.addAll(future.get()); // an exception here: a broker that would not have started
+                    }
+                    List<HistoryPartitions.Part> parts = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7)).parts();
+                    assertThat(names).as("each made once").doesNotHaveDuplicates()
+                            .containsExactlyInAnyOrderElementsOf(parts.subList(1, parts.size()).stream()
+                                    .map(HistoryPartitions.Part::name).toList());
+                    for (int i = 1; i < parts.size(); i++) {
+                        assertThat(parts.get(i).starts()).as(parts.get(i).name()).contains(parts.get(i - 1).ends());
+                    }
+
+                    // and retention, past the first two: each dropped by one of them, none failing on one gone
+                    Instant cutoff = parts.get(1).ends();
+                    CyclicBarrier again = new CyclicBarrier(brokers);
+                    List<Future<List<String>>> dropping = new ArrayList<>();
+                    for (int i = 0; i < brokers; i++) {
+                        HistoryPartitions each = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7));
+                        dropping.add(pool.submit(() -> {
+                            again.await();
+                            List<String> all = new ArrayList<>();
+                            for (int pass = 0; pass < 50 && !each.parts().get(0).ends().isAfter(cutoff); pass++) {
+                                all.addAll(each.dropBefore(cutoff));
+                            }
+                            return all;
+                        }));
+                    }
+                    List<String> dropped = new ArrayList<>();
+                    for (Future<List<String>> future : dropping) {
+                        dropped.addAll(future.get());
+                    }
+                    assertThat(dropped).as("each dropped once").containsExactlyInAnyOrder(
+                            parts.get(0).name(), parts.get(1).name());
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static Instant lastEnd(HistoryPartitions partitions) {
+        List<HistoryPartitions.Part> parts = partitions.parts();
+        return parts.get(parts.size() - 1).ends();
     }
 
     /** A database with history already (it has served) keeps the bound V8 gave its older history. */
