@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.StringJoiner;
 import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +28,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every broker has one, and the pass runs on one broker at a time ({@link PassTurns}: once per interval
  * across the brokers); should two passes meet all the same (a test's {@code runNow}), they take turns on a
- * segment with an advisory lock. TRUNCATE waits {@link #FIRST_LOCK_WAIT_MS} for the claims that hold
- * the segment, then tries again next pass, waiting twice as long each time up to {@link #LOCK_TIMEOUT_MS}.
+ * segment with an advisory lock. TRUNCATE asks for its lock without waiting first; if claims hold the
+ * segment it waits {@link #FIRST_LOCK_WAIT_MS} for them, then tries again next pass, waiting twice as long
+ * each time up to {@link #LOCK_TIMEOUT_MS}. The lock, the check and the TRUNCATE are one statement (V26).
  */
 public final class Ring {
     private static final Logger log = LoggerFactory.getLogger(Ring.class);
@@ -224,27 +226,29 @@ public final class Ring {
 
     /**
      * TRUNCATE of the segment table, if nothing in it is visible once no one else can write to it: the
-     * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end.
+     * ACCESS EXCLUSIVE lock waits for every transaction that wrote to it (or is about to) to end. One
+     * statement (V26's {@code jobwire_truncate_if_empty}) in autocommit: the claims queued behind the lock
+     * wait for the server's work only, not for this broker's round trips.
      */
     private boolean truncateIfEmpty(String table) {
         int wait = lockWait(table);
-        Optional<Boolean> looked = Turns.take(jdbi, "jobwire.ring", table, wait, handle -> {
-            // Claims queue behind the lock until the commit: it does not wait for the WAL flush. A TRUNCATE
-            // of an empty segment lost in a crash leaves the segment as it was, empty.
-            handle.execute("SET LOCAL synchronous_commit = off");
-            handle.execute("LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE");
-            boolean empty = handle.createQuery("SELECT NOT EXISTS (SELECT 1 FROM " + table + ")")
-                    .mapTo(Boolean.class)
-                    .one();
-            if (empty) {
-                handle.execute("TRUNCATE " + table);
+        Optional<Boolean> looked;
+        try {
+            looked = jdbi.withHandle(handle -> handle.createQuery("SELECT jobwire_truncate_if_empty(CAST(:segment AS regclass), :wait)")
+                    .bind("segment", table)
+                    .bind("wait", wait)
+                    .map((rs, ctx) -> Optional.ofNullable((Boolean) rs.getObject(1)))
+                    .one());
+        } catch (JdbiException e) {
+            if (!Transactions.hasSqlState(e, Set.of("55P03"))) {
+                throw e;
             }
-            return empty;
-        });
-        if (looked.isEmpty()) {
             log.debug("{}: held by claims for {} ms, emptied on a later pass", table, wait);
             lockWaits.put(table, Math.min(LOCK_TIMEOUT_MS, 2 * wait));
             return false;
+        }
+        if (looked.isEmpty()) {
+            return false; // another broker is at it
         }
         lockWaits.remove(table);
         return looked.get();
