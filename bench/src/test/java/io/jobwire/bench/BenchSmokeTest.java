@@ -68,7 +68,9 @@ class BenchSmokeTest {
     private static List<JsonNode> run(String... extra) throws Exception {
         List<String> args = new ArrayList<>(List.of("--scenarios", "throughput,latency,typed", "--typed-rounds", "1", "--broker-jar", BROKER_JAR.toString(),
                 "--jobs", Integer.toString(JOBS), "--warmup-jobs", "0", "--batch", "500", "--callers", "8",
-                "--rate", "200", "--seconds", "2", "--warmup-seconds", "1"));
+                "--rate", "200", "--seconds", "2", "--warmup-seconds", "1",
+                // a broker living seconds: the first compiler tier starts it sooner (speed is not asserted)
+                "--broker-java-options", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
         args.addAll(List.of(extra));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream stdout = System.out;

@@ -115,10 +115,8 @@ class ServeCommandTest {
     }
 
     private Process serve(int port) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = List.of(java, "-cp", System.getProperty("java.class.path"),
-                JobwireCommand.class.getName(), "serve", "--port", Integer.toString(port),
-                "--data-dir", dataDir.toString(), "--drain-timeout", "3s");
+        List<String> command = io.jobwire.broker.testing.JobwireJvm.command(List.of("serve", "--port", Integer.toString(port),
+                "--data-dir", dataDir.toString(), "--drain-timeout", "3s"));
         File log = dataDir.resolveSibling(dataDir.getFileName() + "-broker.log").toFile();
         Files.createDirectories(dataDir);
         return new ProcessBuilder(command).redirectErrorStream(true)

@@ -9,6 +9,7 @@ import io.jobwire.api.v1.JobSpec;
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.JobTypeRegistration;
 import io.jobwire.broker.testing.BrokerFixture;
+import io.jobwire.broker.testing.JobwireJvm;
 import io.jobwire.client.JobwireClient;
 import java.io.File;
 import java.io.IOException;
@@ -46,10 +47,8 @@ class WorkCommandTest {
     }
 
     private Process work(String type, Path script, String... options) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                JobwireCommand.class.getName(), "work", "--type", type, "--exec", script.toString(),
-                "--target", "127.0.0.1:" + fixture.broker().port(), "--drain-timeout", "2s"));
+        List<String> command = new ArrayList<>(JobwireJvm.command(List.of("work", "--type", type, "--exec", script.toString(),
+                "--target", "127.0.0.1:" + fixture.broker().port(), "--drain-timeout", "2s")));
         command.addAll(List.of(options));
         if (!command.contains("--concurrency")) {
             command.addAll(List.of("--concurrency", "2"));
@@ -90,11 +89,9 @@ class WorkCommandTest {
     @Test
     void aJobwireCommandInTheScriptActsWithTheJobToken() throws Exception {
         client.registerJobType(JobTypeRegistration.newBuilder().setName("exec.parent").addUses("exec.child").build());
-        String javaBin = ProcessHandle.current().info().command().orElse("java");
         Path script = script("parent.sh", "cat > /dev/null\n"
                 + "env | grep '^JOBWIRE_' | sort > " + dir.resolve("env") + "\n"
-                + "'" + javaBin + "' -cp '" + System.getProperty("java.class.path") + "' " + JobwireCommand.class.getName()
-                + " submit --type exec.child --payload '{\"from\": \"'$JOBWIRE_JOB_ID'\"}' -q\n");
+                + JobwireJvm.shell() + " submit --type exec.child --payload '{\"from\": \"'$JOBWIRE_JOB_ID'\"}' -q\n");
         Process worker = work("exec.parent", script, "--token", "the-workers-own-token");
         try {
             Job parent = client.submit("exec.parent", "{}");
@@ -276,10 +273,8 @@ class WorkCommandTest {
     void aRefusedTokenEndsTheWorkerWithExitThree() throws Exception {
         try (BrokerFixture guarded = BrokerFixture.start(config -> config.tokens(io.jobwire.broker.auth.TokenStore.line(
                 io.jobwire.broker.auth.TokenStore.newToken(), "ops", List.of(io.jobwire.broker.auth.Role.ADMIN), List.of())))) {
-            String java = ProcessHandle.current().info().command().orElse("java");
-            Process worker = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                    JobwireCommand.class.getName(), "work", "--type", "exec.refused", "--exec", "true",
-                    "--target", "127.0.0.1:" + guarded.broker().port(), "--token", "jw_not-a-real-token")
+            Process worker = new ProcessBuilder(JobwireJvm.command(List.of("work", "--type", "exec.refused", "--exec", "true",
+                    "--target", "127.0.0.1:" + guarded.broker().port(), "--token", "jw_not-a-real-token")))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("refused.log").toFile()).start();
             try {
                 assertThat(worker.waitFor(60, TimeUnit.SECONDS)).as("the worker gave up").isTrue();

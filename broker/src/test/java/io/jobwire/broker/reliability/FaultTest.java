@@ -267,8 +267,9 @@ class FaultTest {
                 .withDependencies(75);
         List<BrokerProcess> brokers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")).start());
+            brokers.add(new BrokerProcess(ports[i], db, dir.resolve("broker" + i + ".log")));
         }
+        BrokerProcess.startAll(brokers);
         try (WorkerProcess w1 = new WorkerProcess("w1", targets(ports[0], ports[1], ports[2]), "fault.three", script, 8,
                      dir.resolve("w1.log")).start();
              WorkerProcess w2 = new WorkerProcess("w2", targets(ports[1], ports[2], ports[0]), "fault.three", script, 8,
@@ -305,8 +306,9 @@ class FaultTest {
         Path executions = dir.resolve("executions.log");
         Path script = Oracle.script(dir, "steady.sh", executions, "cat > /dev/null\nsleep 0.3\necho '\"ok\"'\n");
         Oracle oracle = new Oracle(db, "fault.sigterm");
-        BrokerProcess first = new BrokerProcess(ports[0], db, dir.resolve("broker0.log")).start();
-        BrokerProcess second = new BrokerProcess(ports[1], db, dir.resolve("broker1.log")).start();
+        BrokerProcess first = new BrokerProcess(ports[0], db, dir.resolve("broker0.log"));
+        BrokerProcess second = new BrokerProcess(ports[1], db, dir.resolve("broker1.log"));
+        BrokerProcess.startAll(List.of(first, second));
         try (WorkerProcess worker = new WorkerProcess("mover", targets(ports[0], ports[1]), "fault.sigterm", script, 8,
                      dir.resolve("w.log")).start();
              JobwireClient client = client(ports[1], ports[0])) {

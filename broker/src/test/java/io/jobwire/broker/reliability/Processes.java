@@ -5,7 +5,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.jobwire.broker.cli.JobwireCommand;
+import io.jobwire.broker.testing.JobwireJvm;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Path;
@@ -31,12 +31,9 @@ final class Processes {
 
     /** Runs {@code jobwire args} in a JVM of its own with these JVM options, its output appended to log. */
     static Process jobwire(Path log, List<String> jvmOptions, List<String> args) throws IOException {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx256m"));
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), JobwireCommand.class.getName()));
-        command.addAll(args);
-        return new ProcessBuilder(command).redirectErrorStream(true)
+        List<String> options = new ArrayList<>(List.of("-Xmx256m"));
+        options.addAll(jvmOptions);
+        return new ProcessBuilder(JobwireJvm.command(options, args)).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     }
 
@@ -64,13 +61,60 @@ final class Processes {
 
         /** Starts it with JVM options and more {@code serve} options. */
         BrokerProcess start(List<String> jvmOptions, List<String> more) throws IOException {
+            launch(jvmOptions, more);
+            awaitServing(Duration.ofSeconds(60));
+            return this;
+        }
+
+        /** Waits for it to serve; if it does not, fails saying whether it exited and how its log ends. */
+        private void awaitServing(Duration timeout) {
+            try {
+                Processes.awaitServing(port, timeout);
+            } catch (IllegalStateException e) {
+                String state = process.isAlive() ? "still running" : "exited with " + process.exitValue();
+                String tail;
+                try {
+                    List<String> lines = java.nio.file.Files.readAllLines(log);
+                    tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
+                } catch (IOException unreadable) {
+                    tail = "(its log cannot be read: " + unreadable + ")";
+                }
+                throw new IllegalStateException(e.getMessage() + " (the broker is " + state + "); its log ends:\n" + tail, e);
+            }
+        }
+
+        /** Starts the process without waiting for it to serve. */
+        private void launch(List<String> jvmOptions, List<String> more) throws IOException {
             List<String> args = new ArrayList<>(List.of("serve", "--port", Integer.toString(port), "--database-url",
                     databaseUrl, "--reaper-interval", "200ms", "--poll-interval", "200ms", "--drain-timeout", "3s",
                     "--db-pool-size", "8", "--http-port", "0"));
             args.addAll(more);
             process = jobwire(log, jvmOptions, args);
-            awaitServing(port, Duration.ofSeconds(60));
-            return this;
+        }
+
+        /**
+         * Starts these brokers at once (as a deployment's replicas come up together, all migrating the one
+         * database) and returns once every one serves.
+         */
+        static List<BrokerProcess> startAll(List<BrokerProcess> brokers) throws IOException {
+            for (BrokerProcess broker : brokers) {
+                broker.launch(List.of(), List.of());
+            }
+            try {
+                for (BrokerProcess broker : brokers) {
+                    broker.awaitServing(Duration.ofSeconds(90));
+                }
+            } catch (RuntimeException e) {
+                for (BrokerProcess broker : brokers) {
+                    try {
+                        broker.close();
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                throw e;
+            }
+            return brokers;
         }
 
         long pid() {

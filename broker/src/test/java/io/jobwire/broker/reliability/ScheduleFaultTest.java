@@ -28,8 +28,9 @@ class ScheduleFaultTest {
         String db = TestPostgres.newDatabase();
         List<BrokerProcess> brokers = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            brokers.add(new BrokerProcess(Processes.freePort(), db, dir.resolve("broker-" + i + ".log")).start());
+            brokers.add(new BrokerProcess(Processes.freePort(), db, dir.resolve("broker-" + i + ".log")));
         }
+        BrokerProcess.startAll(brokers);
         try (JobwireClient client = JobwireClient.connect("127.0.0.1:" + brokers.get(0).port)) {
             client.createSchedule(CreateScheduleRequest.newBuilder().setName("each-second")
                     .setEvery(com.google.protobuf.Duration.newBuilder().setSeconds(1))
