@@ -1,11 +1,14 @@
 package io.jobwire.broker.cli;
 
+import static io.jobwire.broker.testing.Slowness.scaled;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.jobwire.api.v1.JobState;
 import io.jobwire.api.v1.JobSpec;
 import io.jobwire.broker.cli.ClientCommandsTest.Run;
 import io.jobwire.broker.testing.BrokerFixture;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -148,11 +151,11 @@ class FlowCommandsTest {
         assertThat(first.exit()).as(first.err()).isZero();
         assertThat(first.json().get("rateKey").asText()).isEqualTo("cli-api");
 
-        Run listed = jobwire("rate-limit");
+        // the job waits for the rate's next admission pass (it has a token): then none waits
+        Run listed = await("the job let through").atMost(scaled(Duration.ofSeconds(30))).until(() -> jobwire("rate-limit"),
+                run -> run.out().lines().count() == 2 && run.out().lines().toList().get(1).matches("cli-api +2 +3 +\\S+ +0 +\\S+"));
         assertThat(listed.exit()).as(listed.err()).isZero();
-        assertThat(listed.out().lines().toList()).hasSize(2);
         assertThat(listed.out().lines().toList().get(0)).startsWith("KEY").contains("PER SECOND").contains("WAITING");
-        assertThat(listed.out().lines().toList().get(1)).matches("cli-api +2 +3 +\\S+ +0 +\\S+");
         assertThat(jobwire("rate-limit", "--json").out()).contains("\"key\":\"cli-api\"").contains("\"burst\":3");
 
         Run bad = jobwire("rate-limit", "set", "--key", "cli-api", "--per-second", "0");
