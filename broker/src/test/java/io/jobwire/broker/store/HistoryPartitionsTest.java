@@ -190,25 +190,10 @@ class HistoryPartitionsTest {
             for (int round = 0; round < 3; round++) {
                 try (Database fresh = Database.connect(TestPostgres.newDatabase(), 2 * brokers, Duration.ofSeconds(5), "test")) {
                     fresh.migrate();
-                    CyclicBarrier together = new CyclicBarrier(brokers);
-                    List<Future<List<String>>> made = new ArrayList<>();
-                    for (int i = 0; i < brokers; i++) {
-                        HistoryPartitions each = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7));
-                        made.add(pool.submit(() -> {
-                            together.await();
-                            List<String> all = new ArrayList<>();
-                            // as brokers do: tried again on the next pass when another had the turn
-                            for (int pass = 0; pass < 50 && lastEnd(each).isBefore(Instant.now()
-                                    .plus(DAY.multipliedBy(HistoryPartitions.SPANS_AHEAD))); pass++) {
-                                all.addAll(each.ensureAhead());
-                            }
-                            return all;
-                        }));
-                    }
-                    List<String> names = new ArrayList<>();
-                    for (Future<List<String>> future : made) {
-                        names.addAll(future.get()); // an exception here: a broker that would not have started
-                    }
+                    // as brokers do: tried again on the next pass when another had the turn; an exception is a
+                    // broker that would not have started
+                    List<String> names = atOnce(pool, brokers, fresh, each -> lastEnd(each).isBefore(Instant.now()
+                            .plus(DAY.multipliedBy(HistoryPartitions.SPANS_AHEAD))), HistoryPartitions::ensureAhead);
                     List<HistoryPartitions.Part> parts = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7)).parts();
                     assertThat(names).as("each made once").doesNotHaveDuplicates()
                             .containsExactlyInAnyOrderElementsOf(parts.subList(1, parts.size()).stream()
@@ -219,23 +204,8 @@ class HistoryPartitionsTest {
 
                     // and retention, past the first two: each dropped by one of them, none failing on one gone
                     Instant cutoff = parts.get(1).ends();
-                    CyclicBarrier again = new CyclicBarrier(brokers);
-                    List<Future<List<String>>> dropping = new ArrayList<>();
-                    for (int i = 0; i < brokers; i++) {
-                        HistoryPartitions each = new HistoryPartitions(fresh.jdbi(), Duration.ofDays(7));
-                        dropping.add(pool.submit(() -> {
-                            again.await();
-                            List<String> all = new ArrayList<>();
-                            for (int pass = 0; pass < 50 && !each.parts().get(0).ends().isAfter(cutoff); pass++) {
-                                all.addAll(each.dropBefore(cutoff));
-                            }
-                            return all;
-                        }));
-                    }
-                    List<String> dropped = new ArrayList<>();
-                    for (Future<List<String>> future : dropping) {
-                        dropped.addAll(future.get());
-                    }
+                    List<String> dropped = atOnce(pool, brokers, fresh, each -> !each.parts().get(0).ends().isAfter(cutoff),
+                            each -> each.dropBefore(cutoff));
                     assertThat(dropped).as("each dropped once").containsExactlyInAnyOrder(
                             parts.get(0).name(), parts.get(1).name());
                 }
@@ -243,6 +213,33 @@ class HistoryPartitionsTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /**
+     * {@code brokers} HistoryPartitions on one database, let go at the same moment, each doing {@code step}
+     * while {@code more} says so (at most 50 passes); what they returned, together.
+     */
+    private static List<String> atOnce(ExecutorService pool, int brokers, Database db,
+                                       java.util.function.Predicate<HistoryPartitions> more,
+                                       java.util.function.Function<HistoryPartitions, List<String>> step) throws Exception {
+        CyclicBarrier together = new CyclicBarrier(brokers);
+        List<Future<List<String>>> each = new ArrayList<>();
+        for (int i = 0; i < brokers; i++) {
+            HistoryPartitions partitions = new HistoryPartitions(db.jdbi(), Duration.ofDays(7));
+            each.add(pool.submit(() -> {
+                together.await();
+                List<String> all = new ArrayList<>();
+                for (int pass = 0; pass < 50 && more.test(partitions); pass++) {
+                    all.addAll(step.apply(partitions));
+                }
+                return all;
+            }));
+        }
+        List<String> all = new ArrayList<>();
+        for (Future<List<String>> future : each) {
+            all.addAll(future.get());
+        }
+        return all;
     }
 
     private static Instant lastEnd(HistoryPartitions partitions) {
