@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jobwire.broker.testing.JobwireJvm;
 import io.jobwire.broker.testing.StockPostgres;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -70,7 +71,7 @@ class BenchSmokeTest {
                 "--jobs", Integer.toString(JOBS), "--warmup-jobs", "0", "--batch", "500", "--callers", "8",
                 "--rate", "200", "--seconds", "2", "--warmup-seconds", "1",
                 // a broker living seconds: the first compiler tier starts it sooner (speed is not asserted)
-                "--broker-java-options", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"));
+                "--broker-java-options", String.join(" ", JobwireJvm.OPTIONS)));
         args.addAll(List.of(extra));
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         PrintStream stdout = System.out;

@@ -240,7 +240,7 @@ public final class Ring {
                     .map((rs, ctx) -> Optional.ofNullable((Boolean) rs.getObject(1)))
                     .one());
         } catch (JdbiException e) {
-            if (!Transactions.hasSqlState(e, Set.of("55P03"))) {
+            if (!Transactions.hasSqlState(e, Turns.LOCK_NOT_AVAILABLE)) {
                 throw e;
             }
             log.debug("{}: held by claims for {} ms, emptied on a later pass", table, wait);

@@ -16,7 +16,7 @@ import org.jdbi.v3.core.HandleCallback;
  */
 final class Turns {
     /** lock_not_available: the lock timeout expired. */
-    private static final Set<String> LOCK_NOT_AVAILABLE = Set.of("55P03");
+    static final Set<String> LOCK_NOT_AVAILABLE = Set.of("55P03");
 
     private Turns() {
     }
