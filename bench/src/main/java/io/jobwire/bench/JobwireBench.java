@@ -39,6 +39,23 @@ public final class JobwireBench implements Callable<Integer> {
             + "this; default: ${DEFAULT-VALUE}, a no-op).")
     int fairWorkMs = 0;
 
+    @Option(names = "--fair-backlog", description = "Jobs of the fair scenario's first owner, queued before "
+            + "the workers start (default: ${DEFAULT-VALUE}).")
+    int fairBacklog = 200_000;
+
+    @Option(names = "--fair-trickle-seconds", description = "How long the second owner submits a job every 10 ms "
+            + "(default: ${DEFAULT-VALUE}).")
+    int fairTrickleSeconds = 10;
+
+    @Option(names = "--fair-no-drain", description = "The fair scenario stops once the trickle has started (the rest of "
+            + "the backlog is deleted, not run; no all-jobs rate): quicker runs of slow jobs.")
+    boolean fairNoDrain;
+
+    @Option(names = "--fair-trickle-priority", description = "The trickle's jobs at this priority (default: "
+            + "${DEFAULT-VALUE}, the backlog's): above the backlog's, the start latency no order of the queue can beat "
+            + "at that load.")
+    int fairTricklePriority = 0;
+
     @Option(names = "--database-url", description = "JDBC URL of the PostgreSQL to use (default: start an embedded one).")
     String databaseUrl;
 

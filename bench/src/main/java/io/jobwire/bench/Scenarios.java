@@ -380,14 +380,14 @@ final class Scenarios {
     // ---------------------------------------------------------------- fair share
 
     /** The {@code fair} scenario: one owner's backlog queued first, another owner's steady trickle after it. */
-    static final int FAIR_BACKLOG = 200_000;
     static final int FAIR_PERIOD_MS = 10;
-    static final int FAIR_SECONDS = 10;
 
     /**
-     * Fair share: 200,000 jobs of owner bench-big are queued with no worker running; then the workers start
-     * (the usual capacity) and, once they have run two of the backlog's jobs per slot, owner bench-small
-     * submits one job every 10 ms for 10 s, each its own Submit.
+     * Fair share: 200,000 jobs of owner bench-big ({@code --fair-backlog}) are queued with no worker running;
+     * then the workers start (the usual capacity) and, once they have run two of the backlog's jobs per slot,
+     * owner bench-small submits one job every 10 ms for 10 s ({@code --fair-trickle-seconds}), each its own
+     * Submit. Where a trickle job waited is split in three legs, one clock: the Submit call to its insert's
+     * transaction, the insert to its claim, the claim to its handler's start.
      * The start latency of bench-small's jobs (submit to handler, carried in the payload) is measured while
      * the backlog is still there (its size when the trickle ended is reported), with bench-big's throughput.
      * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
@@ -400,9 +400,9 @@ final class Scenarios {
                     .setDescription("owners take turns").setFairShare(FairShare.getDefaultInstance()).build());
         }
         Map<String, Object> result = new LinkedHashMap<>();
-        result.put("backlog", FAIR_BACKLOG);
+        result.put("backlog", options.fairBacklog);
         result.put("trickleEveryMs", FAIR_PERIOD_MS);
-        result.put("trickleSeconds", FAIR_SECONDS);
+        result.put("trickleSeconds", options.fairTrickleSeconds);
         result.put("workers", options.workers);
         result.put("concurrency", options.concurrency);
         result.put("workMs", options.fairWorkMs);
@@ -434,6 +434,51 @@ final class Scenarios {
                 + "FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small'";
     }
 
+    private long toStartCount(String trickleType) {
+        return db.queryLong("SELECT count(*) FROM jobs WHERE type = '" + trickleType + "' AND owner = 'bench-small' "
+                + "AND started_at IS NOT NULL");
+    }
+
+    private static long epochMicros() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+    }
+
+    /**
+     * Where the trickle's jobs waited, the p50 and p99 in ms of each leg: the Submit call to its insert's transaction
+     * (the database's {@code created_at}), the insert to the claim ({@code started_at}), the claim to the
+     * handler's start in the worker. One machine, one clock.
+     */
+    private Map<String, Object> trickleLegs(String trickleType, Map<Long, Long> handlerStarts) {
+        List<String> rows = db.queryColumn("SELECT concat_ws(' ', payload->>'n', payload->>'w', "
+                + "(extract(epoch FROM created_at) * 1000000)::bigint, (extract(epoch FROM started_at) * 1000000)::bigint) "
+                + "FROM jobs WHERE type = '" + trickleType + "' AND owner = 'bench-small' AND payload ? 'w'");
+        Histogram toInsert = new Histogram(3);
+        Histogram toClaim = new Histogram(3);
+        Histogram toHandler = new Histogram(3);
+        for (String row : rows) {
+            String[] f = row.split(" ");
+            Long handler = handlerStarts.get(Long.parseLong(f[0]));
+            long submit = Long.parseLong(f[1]);
+            long created = Long.parseLong(f[2]);
+            long claimed = Long.parseLong(f[3]);
+            toInsert.recordValue(Math.max(0, created - submit));
+            toClaim.recordValue(Math.max(0, claimed - created));
+            if (handler != null) {
+                toHandler.recordValue(Math.max(0, handler - claimed));
+            }
+        }
+        Map<String, Object> legs = new LinkedHashMap<>();
+        for (var leg : List.of(Map.entry("submitToInsert", toInsert), Map.entry("insertToClaim", toClaim),
+                Map.entry("claimToHandler", toHandler))) {
+            Map<String, Object> figures = new LinkedHashMap<>();
+            figures.put("p50", round(leg.getValue().getValueAtPercentile(50) / 1000.0));
+            figures.put("p99", round(leg.getValue().getValueAtPercentile(99) / 1000.0));
+            legs.put(leg.getKey(), figures);
+        }
+        return legs;
+    }
+
     /** The backlog as jobs of {@code type}, the trickle as jobs of {@code trickleType} (the same type, or another). */
     private Map<String, Object> fairRun(String type, String trickleType) throws Exception {
         emptyTables();
@@ -442,9 +487,9 @@ final class Scenarios {
         try (JobwireClient client = JobwireClient.connect(broker.target())) {
             ExecutorService pool = Executors.newFixedThreadPool(options.producers);
             runOnAll(pool, options.producers, client, c -> {
-                int batches = (FAIR_BACKLOG + options.batch - 1) / options.batch;
+                int batches = (options.fairBacklog + options.batch - 1) / options.batch;
                 for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
-                    int size = (int) Math.min(options.batch, FAIR_BACKLOG - b * options.batch);
+                    int size = (int) Math.min(options.batch, options.fairBacklog - b * options.batch);
                     c.submitBatch(java.util.Collections.nCopies(size, big));
                 }
             });
@@ -452,7 +497,9 @@ final class Scenarios {
         }
         checkpoint();
         Recorder toStart = new Recorder(3);
-        int trickle = FAIR_SECONDS * 1000 / FAIR_PERIOD_MS;
+        int trickle = options.fairTrickleSeconds * 1000 / FAIR_PERIOD_MS;
+        // each trickle job's handler start, epoch microseconds by its number, to split its wait in legs
+        java.util.concurrent.ConcurrentHashMap<Long, Long> handlerStarts = new java.util.concurrent.ConcurrentHashMap<>();
         long backlogLeft;
         long started = System.nanoTime();
         long bigDone;
@@ -463,6 +510,7 @@ final class Scenarios {
                  JsonNode payload = read(job.payload());
                  if (payload.has("t")) {
                      toStart.recordValue(Math.max(0, now - payload.path("t").asLong()));
+                     handlerStarts.put(payload.path("n").asLong(), epochMicros());
                  }
                  if (options.fairWorkMs > 0) {
                      try {
@@ -475,7 +523,7 @@ final class Scenarios {
              })) {
             // The trickle starts once the workers are busy with the backlog (each slot ran two of its jobs):
             // what is measured is a newcomer against a backlog being worked off, not the workers' start.
-            long busy = 2L * options.workers * options.concurrency;
+            long busy = Math.min(2L * options.workers * options.concurrency, options.fairBacklog / 2);
             if (!workers.awaitHandled(busy, DRAIN_TIMEOUT)) {
                 throw new IllegalStateException("only " + workers.handled() + " of the backlog's first " + busy + " jobs ran");
             }
@@ -486,8 +534,11 @@ final class Scenarios {
                 if (submitted.incrementAndGet() > trickle) {
                     return;
                 }
+                long n = submitted.get();
                 callers.execute(() -> client.submit(JobSpec.newBuilder().setType(trickleType).setOwner("bench-small")
-                        .setPayload("{\"t\":" + System.nanoTime() + "}").build()));
+                        .setPriority(options.fairTricklePriority)
+                        .setPayload("{\"t\":" + System.nanoTime() + ",\"n\":" + n + ",\"w\":" + epochMicros() + "}")
+                        .build()));
             }, 0, FAIR_PERIOD_MS, TimeUnit.MILLISECONDS);
             while (submitted.get() < trickle) {
                 TimeUnit.MILLISECONDS.sleep(10);
@@ -496,8 +547,15 @@ final class Scenarios {
             callers.shutdown();
             callers.awaitTermination(1, TimeUnit.MINUTES);
             backlogLeft = db.queryLong("SELECT count(*) FROM live_jobs WHERE type = '" + type + "' AND owner = 'bench-big'");
-            if (!workers.awaitHandled(FAIR_BACKLOG + trickle, DRAIN_TIMEOUT)) {
-                throw new IllegalStateException("only " + workers.handled() + " of " + (FAIR_BACKLOG + trickle) + " jobs ran");
+            if (options.fairNoDrain) {
+                // every trickle job started, then the backlog goes (its queued rows; the running ones finish)
+                long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+                while (toStartCount(trickleType) < trickle && System.nanoTime() < deadline) {
+                    TimeUnit.MILLISECONDS.sleep(20);
+                }
+                db.execute("DELETE FROM live_jobs WHERE type = '" + type + "' AND owner = 'bench-big' AND state = 'QUEUED'");
+            } else if (!workers.awaitHandled(options.fairBacklog + trickle, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + (options.fairBacklog + trickle) + " jobs ran");
             }
             bigDone = System.nanoTime();
         }
@@ -506,6 +564,7 @@ final class Scenarios {
         run.put("type", type);
         run.put("trickleType", trickleType);
         run.put("trickleJobs", start.getTotalCount());
+        run.put("tricklePriority", options.fairTricklePriority);
         run.put("backlogLeftWhenTheTrickleEnded", backlogLeft);
         run.put("startP50Ms", millis(start.getValueAtPercentile(50)));
         run.put("startP99Ms", millis(start.getValueAtPercentile(99)));
@@ -522,7 +581,10 @@ final class Scenarios {
         run.put("claimSizeMean", round(db.queryDouble(claims + "SELECT avg(n) FROM g")));
         run.put("claimGapP50Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FROM g")));
         run.put("claimGapP99Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY gap) FROM g")));
-        run.put("allDonePerSecond", round(perSecond(FAIR_BACKLOG + trickle, bigDone - started)));
+        if (!options.fairNoDrain) {
+            run.put("allDonePerSecond", round(perSecond(options.fairBacklog + trickle, bigDone - started)));
+        }
+        run.put("trickleLegs", trickleLegs(trickleType, handlerStarts));
         log.info("fair share {}: the trickle's start p99 {} ms, {} of the backlog left when it ended", type,
                 millis(start.getValueAtPercentile(99)), backlogLeft);
         return run;

@@ -43,8 +43,22 @@ class BenchSmokeTest {
     void smokeRunOnTheInstalledPostgres15WithJit() throws Exception {
         Assumptions.assumeTrue(StockPostgres.binaries().isPresent(), "no installed PostgreSQL (CI installs postgresql-15)");
         StockPostgres server = StockPostgres.start();
-        List<JsonNode> lines = run("--database-url", server.jdbcUrl("postgres"));
+        // and the fair scenario, small: where each trickle job waited, its legs from the database's clock
+        List<JsonNode> lines = run("--database-url", server.jdbcUrl("postgres"), "--scenarios", "fair", "--fair-only",
+                "--fair-rounds", "1", "--fair-backlog", "4000", "--fair-trickle-seconds", "1", "--fair-no-drain",
+                "--fair-trickle-priority", "1");
         assertEveryJobWentThrough(lines);
+        JsonNode fair = lines.stream().filter(line -> line.get("scenario").asText().equals("fair")).findFirst().orElseThrow();
+        JsonNode run = fair.get("fairShare").get(0);
+        assertThat(run.get("trickleJobs").asInt()).as(run.toString()).isEqualTo(100);
+        assertThat(run.get("tricklePriority").asInt()).isEqualTo(1);
+        assertThat(run.has("allDonePerSecond")).as("no drain, no rate").isFalse();
+        for (String leg : List.of("submitToInsert", "insertToClaim", "claimToHandler")) {
+            JsonNode figures = run.get("trickleLegs").get(leg);
+            assertThat(figures.get("p99").asDouble()).as(leg).isGreaterThanOrEqualTo(figures.get("p50").asDouble());
+        }
+        assertThat(run.get("trickleLegs").get("claimToHandler").get("p99").asDouble())
+                .as("a handler starts after its claim").isPositive();
     }
 
     private static void assertEveryJobWentThrough(List<JsonNode> lines) {
