@@ -206,7 +206,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         try {
             submitted = store.insertAndClaim(batch, request);
         } catch (RuntimeException e) {
-            endClaim(session);
+            endClaim(session, request);
             if (Statuses.isDatabaseUnavailable(e)) {
                 throw e;
             }
@@ -220,7 +220,7 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
                 giveBack(session.principal(), submitted.claimed());
             }
         } finally {
-            endClaim(session);
+            endClaim(session, request);
         }
         return submitted.outcomes();
     }
@@ -230,8 +230,8 @@ public final class Dispatcher implements ChangeListener, AutoCloseable {
         return batch.stream().filter(job -> job.isDueAt(now)).toList();
     }
 
-    private void endClaim(WorkerSession session) {
-        if (session.endClaim()) {
+    private void endClaim(WorkerSession session, ClaimRequest request) {
+        if (session.endClaim(request)) {
             wake();
         }
     }

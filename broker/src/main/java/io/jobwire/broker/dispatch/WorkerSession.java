@@ -51,9 +51,15 @@ public final class WorkerSession {
     private boolean accepting = true;
     /** A claim was skipped because the link was busy: wake the dispatcher when it is writable again. */
     private boolean skippedBusy;
-    /** A claim for this stream is running: the dispatcher's, or one made with a submit. One at a time. */
-    private boolean claiming;
-    /** A claim was wanted while another ran; its claimer wakes the dispatcher when done. */
+    /**
+     * The claims for this stream running now: at most one of the dispatcher's and one made with a submit,
+     * each holding the room it asked for until it ends (its jobs delivered or not), so the two together
+     * never take more than the stream has room for. While a submit's insert waits for its commit, the
+     * dispatcher still claims the room that came since.
+     */
+    private ClaimRequest dispatcherClaim;
+    private ClaimRequest submitClaim;
+    /** A claim was wanted while room was held by another; its claimer wakes the dispatcher when done. */
     private boolean passedOver;
     /**
      * The dispatcher's news count when a claim showed that nothing more was due for any of this stream's
@@ -110,10 +116,11 @@ public final class WorkerSession {
      * since. A non-null answer must be followed by {@link #endClaim(ClaimRequest, List, long)}.
      */
     synchronized ClaimRequest beginClaim(long news) {
-        if (drainedAt == news) {
+        if (drainedAt == news || dispatcherClaim != null) {
             return null;
         }
-        return begin(null);
+        dispatcherClaim = claimFor(null);
+        return dispatcherClaim;
     }
 
     /**
@@ -129,7 +136,10 @@ public final class WorkerSession {
                 drainedAt = news;
             }
         }
-        return endClaim();
+        if (dispatcherClaim == request) {
+            dispatcherClaim = null;
+        }
+        return wanted();
     }
 
     /**
@@ -143,25 +153,37 @@ public final class WorkerSession {
                 dueByType.merge(job.type(), 1, Integer::sum);
             }
         }
-        return dueByType.isEmpty() ? null : begin(dueByType);
+        if (dueByType.isEmpty() || submitClaim != null) {
+            return null;
+        }
+        submitClaim = claimFor(dueByType);
+        return submitClaim;
     }
 
-    /** Ends a claim begun here; true when a claim was wanted meanwhile (wake the dispatcher). */
-    synchronized boolean endClaim() {
-        claiming = false;
+    /** Ends a claim begun with {@link #beginClaimFor}; true when a claim was wanted meanwhile (wake the dispatcher). */
+    synchronized boolean endClaim(ClaimRequest request) {
+        if (submitClaim == request) {
+            submitClaim = null;
+        }
+        return wanted();
+    }
+
+    private boolean wanted() {
         boolean wanted = passedOver;
         passedOver = false;
         return wanted;
     }
 
-    private ClaimRequest begin(Map<String, Integer> only) {
-        if (claiming) {
-            passedOver = true;
-            return null;
+    /** What the claims running now hold of {@code type} (null: of every type). */
+    private int claiming(String type) {
+        int n = 0;
+        for (ClaimRequest running : new ClaimRequest[] {dispatcherClaim, submitClaim}) {
+            if (running != null) {
+                n += type == null ? running.limit()
+                        : running.types().stream().filter(q -> q.type().equals(type)).mapToInt(ClaimRequest.TypeQuota::limit).sum();
+            }
         }
-        ClaimRequest request = claimFor(only);
-        claiming = request != null;
-        return request;
+        return n;
     }
 
     /** All the stream can take now, or (when {@code only} is not null) that much of those types. */
@@ -174,8 +196,11 @@ public final class WorkerSession {
             skippedBusy = true;
             return null;
         }
-        int room = Math.min(credits, maxConcurrency - held.size());
+        int room = Math.min(credits, maxConcurrency - held.size()) - claiming(null);
         if (room <= 0) {
+            if (dispatcherClaim != null || submitClaim != null) {
+                passedOver = true; // the running claim may take less than it holds: look again after it
+            }
             return null;
         }
         List<ClaimRequest.TypeQuota> quotas = new ArrayList<>();
@@ -183,7 +208,7 @@ public final class WorkerSession {
         for (Map.Entry<String, Integer> entry : typeLimits.entrySet()) {
             String type = entry.getKey();
             int limit = entry.getValue();
-            int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0));
+            int quota = limit == 0 ? room : Math.min(room, limit - heldPerType.getOrDefault(type, 0) - claiming(type));
             if (only != null) {
                 quota = Math.min(quota, only.getOrDefault(type, 0));
             }
@@ -192,8 +217,13 @@ public final class WorkerSession {
                 total += quota;
             }
         }
-        return quotas.isEmpty() ? null
-                : new ClaimRequest(workerId, principal, quotas, queues, Math.min(room, total));
+        if (quotas.isEmpty()) {
+            if (dispatcherClaim != null || submitClaim != null) {
+                passedOver = true; // a type's room may be held by the running claim: look again after it
+            }
+            return null;
+        }
+        return new ClaimRequest(workerId, principal, quotas, queues, Math.min(room, total));
     }
 
     /**

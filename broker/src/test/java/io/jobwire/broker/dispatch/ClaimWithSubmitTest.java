@@ -145,6 +145,46 @@ class ClaimWithSubmitTest {
         }
     }
 
+    @Test
+    void whileASubmitsClaimWaitsTheDispatcherClaimsTheStreamsOtherRoom() throws Exception {
+        try (BrokerFixture fixture = BrokerFixture.start(config -> config.pollInterval(Duration.ofMillis(200)));
+             java.sql.Connection holder = java.sql.DriverManager.getConnection(fixture.jdbcUrl())) {
+            // A due job the dispatcher has not heard of, and a submit whose insert waits for the test's lock.
+            String other = fixture.submit(JobSpec.newBuilder().setType("other").setPayload("{}")
+                    .setDelay(com.google.protobuf.Duration.newBuilder().setSeconds(3600)).build());
+            fixture.sql("""
+                    CREATE FUNCTION wait_for_the_test() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$""");
+            fixture.sql("CREATE TRIGGER wait_for_the_test BEFORE INSERT ON live_jobs FOR EACH ROW "
+                    + "WHEN (NEW.type = 'slow.insert') EXECUTE FUNCTION wait_for_the_test()");
+            RawWorker worker = fixture.connectWorker("two-slots", 2, "slow.insert", "other");
+            worker.credit(2);
+            worker.heartbeat(NO_SUCH_LEASE); // the credit has arrived
+            untilQuiet(fixture);
+            try (java.sql.Statement lock = holder.createStatement()) {
+                lock.execute("SELECT pg_advisory_lock(4242)");
+            }
+            java.util.concurrent.CompletableFuture<String> slow = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> fixture.submit("slow.insert", "{}"));
+            await("the submit's insert waits for the lock").atMost(scaled(Duration.ofSeconds(10))).until(() ->
+                    fixture.queryLong("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 "
+                            + "AND NOT granted") == 1);
+
+            // The submit's claim holds one slot of two; the other is the dispatcher's to fill.
+            fixture.setRunAt(other, "now() - interval '1 minute'");
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(other);
+            assertThat(slow).as("the submit still waits").isNotDone();
+
+            try (java.sql.Statement unlock = holder.createStatement()) {
+                unlock.execute("SELECT pg_advisory_unlock(4242)");
+            }
+            String id = slow.get(scaled(Duration.ofSeconds(10)).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            assertThat(worker.awaitJobs(1)).extracting(job -> job.getLease().getJobId()).containsExactly(id);
+            assertThat(fixture.queryLong("SELECT count(*) FROM jobs WHERE state = 'RUNNING'"))
+                    .as("never more than the stream's two slots").isEqualTo(2);
+        }
+    }
+
     /**
      * The change listener resyncs a second after it connects: news, after which every stream is claimed for
      * again. A test of what happens without news waits until that is over and the dispatcher is idle.
