@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.Properties;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The broker's PostgreSQL: two connection pools for short transactions, dedicated connections for
@@ -37,6 +39,7 @@ import org.jdbi.v3.core.Jdbi;
  */
 public final class Database implements AutoCloseable {
     /** Session settings of every connection the broker opens (see the class comment). */
+    private static final Logger log = LoggerFactory.getLogger(Database.class);
     public static final String SESSION = "SET jit = off";
     /** Session settings of the keyed pool's connections. */
     public static final String KEYED_SESSION = SESSION + "; SET plan_cache_mode = force_generic_plan; "
@@ -100,13 +103,50 @@ public final class Database implements AutoCloseable {
         return config;
     }
 
-    /** Applies pending migrations from {@code db/migration}. */
+    /** Attempts of the migrations that a deadlock or a lock timeout ended (each rolled back whole). */
+    private static final int MIGRATION_ATTEMPTS = 5;
+
+    /**
+     * Applies pending migrations from {@code db/migration}. Each runs in a transaction of its own, and a
+     * migration that ends in a deadlock or a lock timeout is tried again (up to five times, a little later
+     * each time): a reader of the tables (a dashboard, someone's {@code psql}) whose locks met the
+     * migration's in the other order made PostgreSQL end one of the two, and the broker must not fail to
+     * start because it was the one chosen. Any other failure ends the start at once.
+     */
     public void migrate() {
-        Flyway.configure()
+        Flyway flyway = Flyway.configure()
                 .dataSource(pool)
                 .locations("classpath:db/migration")
-                .load()
-                .migrate();
+                .load();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                flyway.migrate();
+                return;
+            } catch (RuntimeException e) {
+                String state = lockFailure(e);
+                if (state == null || attempt == MIGRATION_ATTEMPTS) {
+                    throw e;
+                }
+                log.warn("a migration met another session's locks (SQL state {}); trying again ({} of {})", state,
+                        attempt + 1, MIGRATION_ATTEMPTS);
+                try {
+                    Thread.sleep(200L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    /** The SQL state of a deadlock or lock timeout in {@code e}'s causes, else null. */
+    private static String lockFailure(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof SQLException sql && ("40P01".equals(sql.getSQLState()) || "55P03".equals(sql.getSQLState()))) {
+                return sql.getSQLState();
+            }
+        }
+        return null;
     }
 
     /** The general pool. */
