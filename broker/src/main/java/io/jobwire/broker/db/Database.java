@@ -10,6 +10,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.Set;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -38,8 +39,8 @@ import org.slf4j.LoggerFactory;
  * short and touch few rows; compiling never pays for them, and the general pool's reads are interactive.
  */
 public final class Database implements AutoCloseable {
-    /** Session settings of every connection the broker opens (see the class comment). */
     private static final Logger log = LoggerFactory.getLogger(Database.class);
+    /** Session settings of every connection the broker opens (see the class comment). */
     public static final String SESSION = "SET jit = off";
     /** Session settings of the keyed pool's connections. */
     public static final String KEYED_SESSION = SESSION + "; SET plan_cache_mode = force_generic_plan; "
@@ -105,6 +106,8 @@ public final class Database implements AutoCloseable {
 
     /** Attempts of the migrations that a deadlock or a lock timeout ended (each rolled back whole). */
     private static final int MIGRATION_ATTEMPTS = 5;
+    /** A deadlock, a lock timeout: SQL states that end a migration another session's locks met. */
+    private static final Set<String> LOCK_FAILURES = Set.of("40P01", "55P03");
 
     /**
      * Applies pending migrations from {@code db/migration}. Each runs in a transaction of its own, and a
@@ -142,7 +145,7 @@ public final class Database implements AutoCloseable {
     /** The SQL state of a deadlock or lock timeout in {@code e}'s causes, else null. */
     private static String lockFailure(Throwable e) {
         for (Throwable cause = e; cause != null; cause = cause.getCause()) {
-            if (cause instanceof SQLException sql && ("40P01".equals(sql.getSQLState()) || "55P03".equals(sql.getSQLState()))) {
+            if (cause instanceof SQLException sql && LOCK_FAILURES.contains(sql.getSQLState())) {
                 return sql.getSQLState();
             }
         }

@@ -198,10 +198,7 @@ public final class WorkerSession {
         }
         int room = Math.min(credits, maxConcurrency - held.size()) - claiming(null);
         if (room <= 0) {
-            if (dispatcherClaim != null || submitClaim != null) {
-                passedOver = true; // the running claim may take less than it holds: look again after it
-            }
-            return null;
+            return passedOver();
         }
         List<ClaimRequest.TypeQuota> quotas = new ArrayList<>();
         int total = 0;
@@ -217,13 +214,17 @@ public final class WorkerSession {
                 total += quota;
             }
         }
-        if (quotas.isEmpty()) {
-            if (dispatcherClaim != null || submitClaim != null) {
-                passedOver = true; // a type's room may be held by the running claim: look again after it
-            }
-            return null;
-        }
-        return new ClaimRequest(workerId, principal, quotas, queues, Math.min(room, total));
+        return quotas.isEmpty() ? passedOver()
+                : new ClaimRequest(workerId, principal, quotas, queues, Math.min(room, total));
+    }
+
+    /**
+     * No claim now. When a running claim holds room (of the stream, or of a type), it may take less than it
+     * holds: its claimer wakes the dispatcher once it ends, to look again.
+     */
+    private ClaimRequest passedOver() {
+        passedOver |= dispatcherClaim != null || submitClaim != null;
+        return null;
     }
 
     /**
