@@ -39,6 +39,19 @@ final class CpuMeter {
         return figures;
     }
 
+    /** The cores each process kept busy between the two samples, {@code nanos} apart (CPU seconds per second). */
+    static Map<String, Object> coresBusy(Sample before, Sample after, long nanos) {
+        Map<String, Object> figures = new LinkedHashMap<>();
+        if (!Files.isDirectory(Path.of("/proc/self"))) {
+            return figures;
+        }
+        double seconds = nanos / 1e9;
+        figures.put("coresBroker", round((after.broker() - before.broker()) / seconds));
+        figures.put("coresBench", round((after.bench() - before.bench()) / seconds));
+        figures.put("coresPostgres", round((after.postgres() - before.postgres()) / seconds));
+        return figures;
+    }
+
     private static double round(double value) {
         return Math.round(value * 1000) / 1000.0;
     }

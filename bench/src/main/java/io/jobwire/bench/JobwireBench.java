@@ -47,6 +47,10 @@ public final class JobwireBench implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     int fairTrickleSeconds = 10;
 
+    @Option(names = "--fair-trickle-warmup-seconds", description = "How long the trickle runs, not measured, before "
+            + "the measured part: its client's connection and the broker's path warm up (default: ${DEFAULT-VALUE}).")
+    int fairTrickleWarmupSeconds = 1;
+
     @Option(names = "--fair-no-drain", description = "The fair scenario stops once the trickle has started (the rest of "
             + "the backlog is deleted, not run; no all-jobs rate): quicker runs of slow jobs.")
     boolean fairNoDrain;

@@ -381,13 +381,18 @@ final class Scenarios {
 
     /** The {@code fair} scenario: one owner's backlog queued first, another owner's steady trickle after it. */
     static final int FAIR_PERIOD_MS = 10;
+    /** The fair scenario's unmeasured first run: at most this backlog, and this many seconds of trickle. */
+    static final int FAIR_WARMUP_BACKLOG = 50_000;
+    static final int FAIR_WARMUP_SECONDS = 5;
 
     /**
      * Fair share: 200,000 jobs of owner bench-big ({@code --fair-backlog}) are queued with no worker running;
      * then the workers start (the usual capacity) and, once they have run two of the backlog's jobs per slot,
      * owner bench-small submits one job every 10 ms for 10 s ({@code --fair-trickle-seconds}), each its own
-     * Submit. Where a trickle job waited is split in three legs, one clock: the Submit call to its insert's
-     * transaction, the insert to its claim, the claim to its handler's start.
+     * Submit, after 1 s of the same not measured ({@code --fair-trickle-warmup-seconds}); the whole run goes
+     * once first, smaller and not measured, to warm both JVMs up for its paths. Where a trickle job waited is
+     * split in three legs, one clock: the Submit call to its insert's transaction, the insert to its claim,
+     * the claim to its handler's start; how busy each process kept the processors meanwhile is reported too.
      * The start latency of bench-small's jobs (submit to handler, carried in the payload) is measured while
      * the backlog is still there (its size when the trickle ended is reported), with bench-big's throughput.
      * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
@@ -403,6 +408,7 @@ final class Scenarios {
         result.put("backlog", options.fairBacklog);
         result.put("trickleEveryMs", FAIR_PERIOD_MS);
         result.put("trickleSeconds", options.fairTrickleSeconds);
+        result.put("trickleWarmupSeconds", options.fairTrickleWarmupSeconds);
         result.put("workers", options.workers);
         result.put("concurrency", options.concurrency);
         result.put("workMs", options.fairWorkMs);
@@ -410,6 +416,12 @@ final class Scenarios {
         List<Map<String, Object>> fair = new ArrayList<>();
         List<Map<String, Object>> unfair = new ArrayList<>();
         List<Map<String, Object>> alone = new ArrayList<>();
+        // One run not measured, smaller: the throughput warm-up compiled the batched paths, but the
+        // JIT of both processes meets this run's (small claims and single finishes, with slow jobs) only
+        // here: measured without it, a third of the broker's CPU during the trickle was the C2 compiler.
+        Map<String, Object> warmup = fairRun("bench.fair", "bench.fair", Math.min(options.fairBacklog, FAIR_WARMUP_BACKLOG),
+                Math.min(options.fairTrickleSeconds, FAIR_WARMUP_SECONDS));
+        log.info("fair share warm-up run: start p99 {} ms (not reported)", warmup.get("startP99Ms"));
         for (int round = 0; round < options.fairRounds; round++) {
             if (options.fairOnly) {
                 fair.add(fairRun("bench.fair", "bench.fair"));
@@ -431,7 +443,7 @@ final class Scenarios {
 
     private static String claimDelay(String type, double fraction) {
         return "SELECT percentile_cont(" + fraction + ") WITHIN GROUP (ORDER BY extract(epoch FROM started_at - created_at) * 1000) "
-                + "FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small'";
+                + "FROM jobs WHERE type = '" + type + "' AND owner = 'bench-small' AND payload ? 'w'";
     }
 
     private long toStartCount(String trickleType) {
@@ -481,15 +493,19 @@ final class Scenarios {
 
     /** The backlog as jobs of {@code type}, the trickle as jobs of {@code trickleType} (the same type, or another). */
     private Map<String, Object> fairRun(String type, String trickleType) throws Exception {
+        return fairRun(type, trickleType, options.fairBacklog, options.fairTrickleSeconds);
+    }
+
+    private Map<String, Object> fairRun(String type, String trickleType, int backlog, int trickleSeconds) throws Exception {
         emptyTables();
         AtomicLong nextBatch = new AtomicLong();
         JobSpec big = noop(type).toBuilder().setOwner("bench-big").build();
         try (JobwireClient client = JobwireClient.connect(broker.target())) {
             ExecutorService pool = Executors.newFixedThreadPool(options.producers);
             runOnAll(pool, options.producers, client, c -> {
-                int batches = (options.fairBacklog + options.batch - 1) / options.batch;
+                int batches = (backlog + options.batch - 1) / options.batch;
                 for (long b = nextBatch.getAndIncrement(); b < batches; b = nextBatch.getAndIncrement()) {
-                    int size = (int) Math.min(options.batch, options.fairBacklog - b * options.batch);
+                    int size = (int) Math.min(options.batch, backlog - b * options.batch);
                     c.submitBatch(java.util.Collections.nCopies(size, big));
                 }
             });
@@ -497,10 +513,15 @@ final class Scenarios {
         }
         checkpoint();
         Recorder toStart = new Recorder(3);
-        int trickle = options.fairTrickleSeconds * 1000 / FAIR_PERIOD_MS;
+        int trickle = trickleSeconds * 1000 / FAIR_PERIOD_MS;
+        // The trickle's first jobs are not measured (as the latency run warms its own path): they pay for the
+        // client's connection and the callers' threads. Before, the first 16 of 1,000 measured jobs (each
+        // 77-111 ms) were alone enough to make the p99.
+        int warm = options.fairTrickleWarmupSeconds * 1000 / FAIR_PERIOD_MS;
         // each trickle job's handler start, epoch microseconds by its number, to split its wait in legs
         java.util.concurrent.ConcurrentHashMap<Long, Long> handlerStarts = new java.util.concurrent.ConcurrentHashMap<>();
         long backlogLeft;
+        Map<String, Object> trickleCpu;
         long started = System.nanoTime();
         long bigDone;
         try (JobwireClient client = JobwireClient.connect(broker.target());
@@ -523,7 +544,7 @@ final class Scenarios {
              })) {
             // The trickle starts once the workers are busy with the backlog (each slot ran two of its jobs):
             // what is measured is a newcomer against a backlog being worked off, not the workers' start.
-            long busy = Math.min(2L * options.workers * options.concurrency, options.fairBacklog / 2);
+            long busy = Math.min(2L * options.workers * options.concurrency, backlog / 2);
             if (!workers.awaitHandled(busy, DRAIN_TIMEOUT)) {
                 throw new IllegalStateException("only " + workers.handled() + " of the backlog's first " + busy + " jobs ran");
             }
@@ -531,18 +552,27 @@ final class Scenarios {
             ExecutorService callers = Executors.newFixedThreadPool(8);
             AtomicLong submitted = new AtomicLong();
             ticker.scheduleAtFixedRate(() -> {
-                if (submitted.incrementAndGet() > trickle) {
+                long n = submitted.incrementAndGet();
+                if (n > warm + trickle) {
                     return;
                 }
-                long n = submitted.get();
                 callers.execute(() -> client.submit(JobSpec.newBuilder().setType(trickleType).setOwner("bench-small")
                         .setPriority(options.fairTricklePriority)
-                        .setPayload("{\"t\":" + System.nanoTime() + ",\"n\":" + n + ",\"w\":" + epochMicros() + "}")
+                        .setPayload(n <= warm ? "{\"warm\":" + n + "}"
+                                : "{\"t\":" + System.nanoTime() + ",\"n\":" + n + ",\"w\":" + epochMicros() + "}")
                         .build()));
             }, 0, FAIR_PERIOD_MS, TimeUnit.MILLISECONDS);
-            while (submitted.get() < trickle) {
+            while (submitted.get() < warm) {
+                TimeUnit.MILLISECONDS.sleep(5);
+            }
+            CpuMeter.Sample cpuBefore = cpu.sample();
+            long handledBefore = workers.handled();
+            long measuredFrom = System.nanoTime();
+            while (submitted.get() < warm + trickle) {
                 TimeUnit.MILLISECONDS.sleep(10);
             }
+            trickleCpu = CpuMeter.coresBusy(cpuBefore, cpu.sample(), System.nanoTime() - measuredFrom);
+            trickleCpu.put("jobsPerSecond", round(perSecond(workers.handled() - handledBefore, System.nanoTime() - measuredFrom)));
             ticker.shutdown();
             callers.shutdown();
             callers.awaitTermination(1, TimeUnit.MINUTES);
@@ -550,12 +580,12 @@ final class Scenarios {
             if (options.fairNoDrain) {
                 // every trickle job started, then the backlog goes (its queued rows; the running ones finish)
                 long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
-                while (toStartCount(trickleType) < trickle && System.nanoTime() < deadline) {
+                while (toStartCount(trickleType) < warm + trickle && System.nanoTime() < deadline) {
                     TimeUnit.MILLISECONDS.sleep(20);
                 }
                 db.execute("DELETE FROM live_jobs WHERE type = '" + type + "' AND owner = 'bench-big' AND state = 'QUEUED'");
-            } else if (!workers.awaitHandled(options.fairBacklog + trickle, DRAIN_TIMEOUT)) {
-                throw new IllegalStateException("only " + workers.handled() + " of " + (options.fairBacklog + trickle) + " jobs ran");
+            } else if (!workers.awaitHandled(backlog + warm + trickle, DRAIN_TIMEOUT)) {
+                throw new IllegalStateException("only " + workers.handled() + " of " + (backlog + warm + trickle) + " jobs ran");
             }
             bigDone = System.nanoTime();
         }
@@ -575,16 +605,19 @@ final class Scenarios {
         // the claims while the trickle ran (the jobs of one claim share its start): how many, how big, how far apart
         String claims = "WITH c AS (SELECT started_at, count(*) AS n FROM jobs WHERE type IN ('" + type + "', '" + trickleType
                 + "') AND started_at <= (SELECT max(started_at) FROM jobs WHERE type = '" + trickleType
-                + "' AND owner = 'bench-small') GROUP BY started_at), "
+                + "' AND owner = 'bench-small') AND started_at >= (SELECT min(started_at) FROM jobs WHERE type = '"
+                + trickleType + "' AND owner = 'bench-small' AND payload ? 'w') GROUP BY started_at), "
                 + "g AS (SELECT n, extract(epoch FROM started_at - lag(started_at) OVER (ORDER BY started_at)) * 1000 AS gap FROM c) ";
         run.put("claimsDuringTrickle", db.queryLong(claims + "SELECT count(*) FROM g"));
         run.put("claimSizeMean", round(db.queryDouble(claims + "SELECT avg(n) FROM g")));
         run.put("claimGapP50Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FROM g")));
         run.put("claimGapP99Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY gap) FROM g")));
         if (!options.fairNoDrain) {
-            run.put("allDonePerSecond", round(perSecond(options.fairBacklog + trickle, bigDone - started)));
+            run.put("allDonePerSecond", round(perSecond(backlog + warm + trickle, bigDone - started)));
         }
         run.put("trickleLegs", trickleLegs(trickleType, handlerStarts));
+        // how busy the machine was meanwhile (cores of CPU time per second of the trickle) and the jobs/s run
+        run.put("whileTheTrickleRan", trickleCpu);
         log.info("fair share {}: the trickle's start p99 {} ms, {} of the backlog left when it ended", type,
                 millis(start.getValueAtPercentile(99)), backlogLeft);
         return run;

@@ -46,11 +46,15 @@ class BenchSmokeTest {
         // and the fair scenario, small: where each trickle job waited, its legs from the database's clock
         List<JsonNode> lines = run("--database-url", server.jdbcUrl("postgres"), "--scenarios", "fair", "--fair-only",
                 "--fair-rounds", "1", "--fair-backlog", "4000", "--fair-trickle-seconds", "1", "--fair-no-drain",
-                "--fair-trickle-priority", "1");
+                "--fair-trickle-priority", "1", "--fair-trickle-warmup-seconds", "1");
         assertEveryJobWentThrough(lines);
         JsonNode fair = lines.stream().filter(line -> line.get("scenario").asText().equals("fair")).findFirst().orElseThrow();
         JsonNode run = fair.get("fairShare").get(0);
+        // a second of trickle not measured first (100 jobs): only the measured ones are counted
+        assertThat(fair.get("trickleWarmupSeconds").asInt()).isEqualTo(1);
         assertThat(run.get("trickleJobs").asInt()).as(run.toString()).isEqualTo(100);
+        assertThat(run.get("whileTheTrickleRan").get("jobsPerSecond").asDouble()).as(run.toString()).isPositive();
+        assertThat(run.get("whileTheTrickleRan").get("coresBroker").asDouble()).as(run.toString()).isPositive();
         assertThat(run.get("tricklePriority").asInt()).isEqualTo(1);
         assertThat(run.has("allDonePerSecond")).as("no drain, no rate").isFalse();
         for (String leg : List.of("submitToInsert", "insertToClaim", "claimToHandler")) {
