@@ -39,6 +39,16 @@ public final class JobwireBench implements Callable<Integer> {
             + "this; default: ${DEFAULT-VALUE}, a no-op).")
     int fairWorkMs = 0;
 
+    @Option(names = "--fair-busy-work-ms", description = "After its no-op rounds the fair scenario runs again with every "
+            + "worker slot taken: jobs that keep their slot this long on average, --fair-busy-concurrency slots a worker, "
+            + "fair share only, the rest of the backlog deleted once the trickle has started (default: ${DEFAULT-VALUE}; "
+            + "0 leaves that part out).")
+    int fairBusyWorkMs = 150;
+
+    @Option(names = "--fair-busy-concurrency", description = "Jobs each worker runs at once in the fair scenario's part "
+            + "with every slot taken (default: ${DEFAULT-VALUE}).")
+    int fairBusyConcurrency = 50;
+
     @Option(names = "--fair-backlog", description = "Jobs of the fair scenario's first owner, queued before "
             + "the workers start (default: ${DEFAULT-VALUE}).")
     int fairBacklog = 200_000;

@@ -386,6 +386,13 @@ final class Scenarios {
     static final int FAIR_WARMUP_SECONDS = 5;
 
     /**
+     * How the workers of a fair run keep their slots: {@code concurrency} jobs a worker at once, each holding its
+     * slot {@code workMs} on average (0: a no-op), and whether the run waits for the whole backlog to be worked off.
+     */
+    record FairLoad(int concurrency, int workMs, boolean drain) {
+    }
+
+    /**
      * Fair share: 200,000 jobs of owner bench-big ({@code --fair-backlog}) are queued with no worker running;
      * then the workers start (the usual capacity) and, once they have run two of the backlog's jobs per slot,
      * owner bench-small submits one job every 10 ms for 10 s ({@code --fair-trickle-seconds}), each its own
@@ -398,6 +405,9 @@ final class Scenarios {
      * The same run on a type without fair share is the control: there the trickle waits behind the backlog.
      * The trickle as jobs of a type of its own, run by the same workers: whether a type per owner is a way
      * around a backlog (it is not: a claim takes the oldest due jobs first across a worker's types).
+     * Then, as {@code everySlotTaken}, the fair share runs again with jobs that keep their slot 150 ms on average
+     * at 50 slots a worker ({@code --fair-busy-work-ms}, {@code --fair-busy-concurrency}): the newcomer's jobs
+     * compete with the backlog for slots, not for the processors.
      */
     Map<String, Object> fair() throws Exception {
         try (JobwireClient admin = JobwireClient.connect(broker.target())) {
@@ -412,33 +422,57 @@ final class Scenarios {
         result.put("workers", options.workers);
         result.put("concurrency", options.concurrency);
         result.put("workMs", options.fairWorkMs);
+        FairLoad load = new FairLoad(options.concurrency, options.fairWorkMs, !options.fairNoDrain);
         // in turn each first: the first run after the warm-up found the machine slower
         List<Map<String, Object>> fair = new ArrayList<>();
         List<Map<String, Object>> unfair = new ArrayList<>();
         List<Map<String, Object>> alone = new ArrayList<>();
-        // One run not measured, smaller: the throughput warm-up compiled the batched paths, but the
-        // JIT of both processes meets this run's (small claims and single finishes, with slow jobs) only
-        // here: measured without it, a third of the broker's CPU during the trickle was the C2 compiler.
-        Map<String, Object> warmup = fairRun("bench.fair", "bench.fair", Math.min(options.fairBacklog, FAIR_WARMUP_BACKLOG),
-                Math.min(options.fairTrickleSeconds, FAIR_WARMUP_SECONDS));
-        log.info("fair share warm-up run: start p99 {} ms (not reported)", warmup.get("startP99Ms"));
+        warmUp(load);
         for (int round = 0; round < options.fairRounds; round++) {
             if (options.fairOnly) {
-                fair.add(fairRun("bench.fair", "bench.fair"));
+                fair.add(fairRun("bench.fair", "bench.fair", load));
             } else if (round % 2 == 0) {
-                fair.add(fairRun("bench.fair", "bench.fair"));
-                alone.add(fairRun("bench.unfair", "bench.alone"));
-                unfair.add(fairRun("bench.unfair", "bench.unfair"));
+                fair.add(fairRun("bench.fair", "bench.fair", load));
+                alone.add(fairRun("bench.unfair", "bench.alone", load));
+                unfair.add(fairRun("bench.unfair", "bench.unfair", load));
             } else {
-                unfair.add(fairRun("bench.unfair", "bench.unfair"));
-                alone.add(fairRun("bench.unfair", "bench.alone"));
-                fair.add(fairRun("bench.fair", "bench.fair"));
+                unfair.add(fairRun("bench.unfair", "bench.unfair", load));
+                alone.add(fairRun("bench.unfair", "bench.alone", load));
+                fair.add(fairRun("bench.fair", "bench.fair", load));
             }
         }
         result.put("fairShare", fair);
         result.put("withoutFairShare", unfair);
         result.put("trickleOfItsOwnType", alone);
+        if (options.fairBusyWorkMs > 0) {
+            // The same backlog and trickle with every worker slot taken: the slots, not the processors, are what the
+            // backlog's jobs wait for (no-op jobs at 1,000 slots keep both cores busy, and the tail is the machine's,
+            // whatever the order of the queue). Fair share only: without it the trickle waits for the whole backlog.
+            FairLoad busy = new FairLoad(options.fairBusyConcurrency, options.fairBusyWorkMs, false);
+            Map<String, Object> slotsTaken = new LinkedHashMap<>();
+            slotsTaken.put("workers", options.workers);
+            slotsTaken.put("concurrency", busy.concurrency());
+            slotsTaken.put("workMs", busy.workMs());
+            warmUp(busy);
+            List<Map<String, Object>> runs = new ArrayList<>();
+            for (int round = 0; round < options.fairRounds; round++) {
+                runs.add(fairRun("bench.fair", "bench.fair", busy));
+            }
+            slotsTaken.put("fairShare", runs);
+            result.put("everySlotTaken", slotsTaken);
+        }
         return result;
+    }
+
+    /**
+     * One run not measured, smaller: the throughput warm-up compiled the batched paths, but the JIT of both
+     * processes meets a fair run's (small claims and single finishes, with slow jobs) only here: measured without
+     * it, a third of the broker's CPU during the trickle was the C2 compiler.
+     */
+    private void warmUp(FairLoad load) throws Exception {
+        Map<String, Object> warmup = fairRun("bench.fair", "bench.fair", load, Math.min(options.fairBacklog, FAIR_WARMUP_BACKLOG),
+                Math.min(options.fairTrickleSeconds, FAIR_WARMUP_SECONDS));
+        log.info("fair share warm-up run ({} ms jobs): start p99 {} ms (not reported)", load.workMs(), warmup.get("startP99Ms"));
     }
 
     private static String claimDelay(String type, double fraction) {
@@ -491,12 +525,38 @@ final class Scenarios {
         return legs;
     }
 
-    /** The backlog as jobs of {@code type}, the trickle as jobs of {@code trickleType} (the same type, or another). */
-    private Map<String, Object> fairRun(String type, String trickleType) throws Exception {
-        return fairRun(type, trickleType, options.fairBacklog, options.fairTrickleSeconds);
+    /**
+     * The start latency (the Submit call to the handler's start, p50 and p99 in ms) of the measured trickle jobs
+     * submitted while the backlog still had jobs to claim: before its last job's claim. A fast machine works off
+     * 200,000 no-op jobs in about as long as the trickle runs, and a trickle job submitted after that waited
+     * behind nothing.
+     */
+    private Map<String, Object> behindTheBacklog(String type, String trickleType, Map<Long, Long> handlerStarts) {
+        List<String> rows = db.queryColumn("SELECT concat_ws(' ', payload->>'n', payload->>'w') FROM jobs "
+                + "WHERE type = '" + trickleType + "' AND owner = 'bench-small' AND payload ? 'w' AND created_at < "
+                + "(SELECT max(started_at) FROM jobs WHERE type = '" + type + "' AND owner = 'bench-big')");
+        Histogram start = new Histogram(3);
+        for (String row : rows) {
+            String[] f = row.split(" ");
+            Long handler = handlerStarts.get(Long.parseLong(f[0]));
+            if (handler != null) {
+                start.recordValue(Math.max(0, handler - Long.parseLong(f[1])));
+            }
+        }
+        Map<String, Object> figures = new LinkedHashMap<>();
+        figures.put("trickleJobs", start.getTotalCount());
+        figures.put("startP50Ms", round(start.getValueAtPercentile(50) / 1000.0));
+        figures.put("startP99Ms", round(start.getValueAtPercentile(99) / 1000.0));
+        return figures;
     }
 
-    private Map<String, Object> fairRun(String type, String trickleType, int backlog, int trickleSeconds) throws Exception {
+    /** The backlog as jobs of {@code type}, the trickle as jobs of {@code trickleType} (the same type, or another). */
+    private Map<String, Object> fairRun(String type, String trickleType, FairLoad load) throws Exception {
+        return fairRun(type, trickleType, load, options.fairBacklog, options.fairTrickleSeconds);
+    }
+
+    private Map<String, Object> fairRun(String type, String trickleType, FairLoad load, int backlog, int trickleSeconds)
+            throws Exception {
         emptyTables();
         AtomicLong nextBatch = new AtomicLong();
         JobSpec big = noop(type).toBuilder().setOwner("bench-big").build();
@@ -526,17 +586,17 @@ final class Scenarios {
         long bigDone;
         try (JobwireClient client = JobwireClient.connect(broker.target());
              NoopWorkers workers = new NoopWorkers(broker.target(), List.copyOf(new java.util.LinkedHashSet<>(
-                     List.of(type, trickleType))), options.workers, options.concurrency, job -> {
+                     List.of(type, trickleType))), options.workers, load.concurrency(), job -> {
                  long now = System.nanoTime();
                  JsonNode payload = read(job.payload());
                  if (payload.has("t")) {
                      toStart.recordValue(Math.max(0, now - payload.path("t").asLong()));
                      handlerStarts.put(payload.path("n").asLong(), epochMicros());
                  }
-                 if (options.fairWorkMs > 0) {
+                 if (load.workMs() > 0) {
                      try {
                          // from 0 to twice the mean: slots that started together do not all come free together
-                         Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(2L * options.fairWorkMs + 1));
+                         Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(2L * load.workMs() + 1));
                      } catch (InterruptedException e) {
                          Thread.currentThread().interrupt();
                      }
@@ -544,7 +604,7 @@ final class Scenarios {
              })) {
             // The trickle starts once the workers are busy with the backlog (each slot ran two of its jobs):
             // what is measured is a newcomer against a backlog being worked off, not the workers' start.
-            long busy = Math.min(2L * options.workers * options.concurrency, backlog / 2);
+            long busy = Math.min(2L * options.workers * load.concurrency(), backlog / 2);
             if (!workers.awaitHandled(busy, DRAIN_TIMEOUT)) {
                 throw new IllegalStateException("only " + workers.handled() + " of the backlog's first " + busy + " jobs ran");
             }
@@ -577,7 +637,7 @@ final class Scenarios {
             callers.shutdown();
             callers.awaitTermination(1, TimeUnit.MINUTES);
             backlogLeft = db.queryLong("SELECT count(*) FROM live_jobs WHERE type = '" + type + "' AND owner = 'bench-big'");
-            if (options.fairNoDrain) {
+            if (!load.drain()) {
                 // every trickle job started, then the backlog goes (its queued rows; the running ones finish)
                 long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
                 while (toStartCount(trickleType) < warm + trickle && System.nanoTime() < deadline) {
@@ -612,10 +672,11 @@ final class Scenarios {
         run.put("claimSizeMean", round(db.queryDouble(claims + "SELECT avg(n) FROM g")));
         run.put("claimGapP50Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) FROM g")));
         run.put("claimGapP99Ms", round(db.queryDouble(claims + "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY gap) FROM g")));
-        if (!options.fairNoDrain) {
+        if (load.drain()) {
             run.put("allDonePerSecond", round(perSecond(backlog + warm + trickle, bigDone - started)));
         }
         run.put("trickleLegs", trickleLegs(trickleType, handlerStarts));
+        run.put("whileTheBacklogWaited", behindTheBacklog(type, trickleType, handlerStarts));
         // how busy the machine was meanwhile (cores of CPU time per second of the trickle) and the jobs/s run
         run.put("whileTheTrickleRan", trickleCpu);
         log.info("fair share {}: the trickle's start p99 {} ms, {} of the backlog left when it ended", type,

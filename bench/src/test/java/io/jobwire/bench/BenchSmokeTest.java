@@ -46,7 +46,8 @@ class BenchSmokeTest {
         // and the fair scenario, small: where each trickle job waited, its legs from the database's clock
         List<JsonNode> lines = run("--database-url", server.jdbcUrl("postgres"), "--scenarios", "fair", "--fair-only",
                 "--fair-rounds", "1", "--fair-backlog", "4000", "--fair-trickle-seconds", "1", "--fair-no-drain",
-                "--fair-trickle-priority", "1", "--fair-trickle-warmup-seconds", "1");
+                "--fair-trickle-priority", "1", "--fair-trickle-warmup-seconds", "1", "--fair-busy-work-ms", "20",
+                "--fair-busy-concurrency", "10");
         assertEveryJobWentThrough(lines);
         JsonNode fair = lines.stream().filter(line -> line.get("scenario").asText().equals("fair")).findFirst().orElseThrow();
         JsonNode run = fair.get("fairShare").get(0);
@@ -63,6 +64,25 @@ class BenchSmokeTest {
         }
         assertThat(run.get("trickleLegs").get("claimToHandler").get("p99").asDouble())
                 .as("a handler starts after its claim").isPositive();
+        // the trickle jobs submitted before the backlog's last claim: at most all of them (4,000 no-op jobs may
+        // be gone before the measured trickle begins)
+        assertThat(run.get("whileTheBacklogWaited").get("trickleJobs").asInt()).as(run.toString()).isBetween(0, 100);
+        // then again with every slot taken: 20 slots holding each job 0-40 ms
+        JsonNode busy = fair.get("everySlotTaken");
+        assertThat(busy.get("workMs").asInt()).as(fair.toString()).isEqualTo(20);
+        assertThat(busy.get("concurrency").asInt()).isEqualTo(10);
+        JsonNode busyRun = busy.get("fairShare").get(0);
+        assertThat(busyRun.get("trickleJobs").asInt()).as(busyRun.toString()).isEqualTo(100);
+        assertThat(busyRun.get("startP99Ms").asDouble()).as(busyRun.toString()).isPositive();
+        assertThat(busyRun.has("allDonePerSecond")).as("the busy part does not drain").isFalse();
+        // 4,000 jobs at 20 slots outlast the trickle's two seconds: every measured job was submitted behind them
+        JsonNode behind = busyRun.get("whileTheBacklogWaited");
+        assertThat(behind.get("trickleJobs").asInt()).as(busyRun.toString()).isEqualTo(100);
+        assertThat(behind.get("startP99Ms").asDouble()).as(busyRun.toString())
+                .isGreaterThanOrEqualTo(behind.get("startP50Ms").asDouble()).isPositive();
+        // 20 slots at 0-40 ms a job run at most 1,000 jobs/s: far fewer than the no-op run's
+        assertThat(busyRun.get("whileTheTrickleRan").get("jobsPerSecond").asDouble()).as(busyRun.toString())
+                .isPositive().isLessThan(2_000);
     }
 
     private static void assertEveryJobWentThrough(List<JsonNode> lines) {
