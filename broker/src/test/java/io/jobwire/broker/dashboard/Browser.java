@@ -6,6 +6,7 @@ import java.io.File;
 import java.time.Duration;
 import java.util.function.Function;
 import org.openqa.selenium.By;
+import org.openqa.selenium.NoSuchElementException;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
@@ -42,8 +43,15 @@ final class Browser implements AutoCloseable {
         driver.get(url);
     }
 
+    /**
+     * The first element the selector matches, waited for: a click that submits a form returns before the
+     * next page is there, so the element looked for may not be yet (seen in CI: the login's error, read
+     * right after the click).
+     */
     WebElement find(String css) {
-        return driver.findElement(By.cssSelector(css));
+        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20)))
+                .ignoring(NoSuchElementException.class)
+                .until(d -> d.findElement(By.cssSelector(css)));
     }
 
     java.util.List<WebElement> all(String css) {
