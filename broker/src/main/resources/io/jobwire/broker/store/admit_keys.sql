@@ -22,7 +22,8 @@ WITH keys AS (
         LIMIT :walk
     ) w
     LEFT JOIN live_jobs j ON j.id = w.job_id
-), held AS (
+), held AS MATERIALIZED (
+    -- counted once per key: inlined, the count ran once per walked entry (ten times the work at 1,000 keys)
     SELECT k.key, (SELECT count(*) FROM live_jobs j WHERE j.concurrency_key = k.key AND j.key_slot) AS n
     FROM keys k
 ), limits AS (
