@@ -49,9 +49,7 @@ final class Browser implements AutoCloseable {
      * right after the click).
      */
     WebElement find(String css) {
-        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20)))
-                .ignoring(NoSuchElementException.class)
-                .until(d -> d.findElement(By.cssSelector(css)));
+        return waiting().ignoring(NoSuchElementException.class).until(d -> d.findElement(By.cssSelector(css)));
     }
 
     java.util.List<WebElement> all(String css) {
@@ -63,9 +61,12 @@ final class Browser implements AutoCloseable {
      * replaced before its text was read is looked for again, not an error.
      */
     <T> T await(Function<WebDriver, T> condition) {
-        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20)))
-                .ignoring(StaleElementReferenceException.class)
-                .until(condition);
+        return waiting().ignoring(StaleElementReferenceException.class).until(condition);
+    }
+
+    /** A wait of up to 20 s, scaled to the machine. */
+    private WebDriverWait waiting() {
+        return new WebDriverWait(driver, scaled(Duration.ofSeconds(20)));
     }
 
     Object script(String js) {
